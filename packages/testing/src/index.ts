@@ -1,0 +1,52 @@
+/**
+ * `@clientcert/testing`: a throw-away test PKI (real certificates, generated at test time) and
+ * helpers to run mTLS servers on loopback and send requests with a chosen client certificate.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  type ClientIdentity,
+  type ClientRequestOptions,
+  type ClientResponse,
+  DEFAULT_TIMEOUT_MS,
+  type HttpRequestOptions,
+  requestHttp,
+  requestWithHttps,
+} from './client.js'
+export { EKU_OIDS, NAME_CONSTRAINTS_OID } from './extensions.js'
+export { generateKeyPair } from './keys.js'
+export type {
+  CertificateOptions,
+  CustomExtension,
+  ExtendedKeyUsageName,
+  GeneralSubtrees,
+  KeyAlgorithm,
+  KeyUsageName,
+  NameAttribute,
+  SignatureHash,
+  SubjectAltNames,
+} from './options.js'
+export { toPem } from './pem.js'
+export {
+  type CertificateAuthority,
+  createRootCA,
+  createSelfSigned,
+  type IssuedCertificate,
+} from './pki.js'
+export {
+  type Http2RequestHandler,
+  type MtlsServerOptions,
+  type RequestHandler,
+  type RunningServer,
+  startHttpServer,
+  startMtlsServer,
+} from './server.js'
+export { type SlowBodyRequestOptions, type SlowBodyResult, slowBodyRequest } from './slow-body.js'
+export { createTestPki, type TestPki, type TestPkiOptions } from './test-pki.js'
+export {
+  createUndiciAgent,
+  requestWithUndici,
+  type UndiciAgentOptions,
+  type UndiciRequestOptions,
+} from './undici.js'

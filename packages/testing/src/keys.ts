@@ -1,0 +1,85 @@
+import type { webcrypto } from 'node:crypto'
+import type { KeyAlgorithm, SignatureHash } from './options.js'
+
+const KEY_USAGES: webcrypto.KeyUsage[] = ['sign', 'verify']
+
+function generationParams(
+  algorithm: KeyAlgorithm,
+): webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams | webcrypto.Algorithm {
+  switch (algorithm) {
+    case 'P-256':
+    case 'P-384':
+      return { name: 'ECDSA', namedCurve: algorithm }
+    case 'RSA-2048':
+      return {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      }
+    case 'Ed25519':
+      return { name: 'Ed25519' }
+    default:
+      throw new Error(`Unsupported key algorithm: ${String(algorithm)}`)
+  }
+}
+
+/** Generates an extractable signing key pair with WebCrypto. */
+export async function generateKeyPair(algorithm: KeyAlgorithm = 'P-256'): Promise<webcrypto.CryptoKeyPair> {
+  const keys = await globalThis.crypto.subtle.generateKey(generationParams(algorithm), true, KEY_USAGES)
+  return keys as webcrypto.CryptoKeyPair
+}
+
+/** Exports a private key as PKCS#8 DER (the key must be extractable). */
+export async function exportPkcs8(privateKey: webcrypto.CryptoKey): Promise<Uint8Array> {
+  if (!privateKey.extractable) {
+    throw new Error(
+      'Private key is not extractable; generate it with extractable=true so keyPem can be produced',
+    )
+  }
+  return new Uint8Array(await globalThis.crypto.subtle.exportKey('pkcs8', privateKey))
+}
+
+interface SigningSetup {
+  key: webcrypto.CryptoKey
+  algorithm: webcrypto.Algorithm | webcrypto.EcdsaParams
+}
+
+function keyHash(key: webcrypto.CryptoKey): string | undefined {
+  const hash = (key.algorithm as Partial<webcrypto.RsaHashedKeyAlgorithm>).hash
+  return hash?.name
+}
+
+async function rsaKeyWithHash(key: webcrypto.CryptoKey, hash: SignatureHash): Promise<webcrypto.CryptoKey> {
+  if (keyHash(key) === hash) return key
+  const pkcs8 = await exportPkcs8(key)
+  return globalThis.crypto.subtle.importKey('pkcs8', pkcs8, { name: key.algorithm.name, hash }, false, [
+    'sign',
+  ])
+}
+
+/**
+ * Chooses the signature algorithm for an issuer key: ECDSA with SHA-384 for P-384 and SHA-256
+ * otherwise, RSA with the key's hash, Ed25519 pure. `hash` overrides the hash (an RSA key is
+ * re-imported with the requested hash).
+ */
+export async function signingSetup(key: webcrypto.CryptoKey, hash?: SignatureHash): Promise<SigningSetup> {
+  const name = key.algorithm.name
+  if (name === 'ECDSA') {
+    const curve = (key.algorithm as webcrypto.EcKeyAlgorithm).namedCurve
+    return { key, algorithm: { name, hash: hash ?? (curve === 'P-384' ? 'SHA-384' : 'SHA-256') } }
+  }
+  if (name === 'RSASSA-PKCS1-v1_5') {
+    const signingKey = hash ? await rsaKeyWithHash(key, hash) : key
+    return {
+      key: signingKey,
+      algorithm: { name, hash: keyHash(signingKey) ?? 'SHA-256' } as webcrypto.EcdsaParams,
+    }
+  }
+  if (name === 'Ed25519') {
+    if (hash)
+      throw new Error('signatureAlgorithm cannot be set for an Ed25519 issuer (EdDSA has no hash choice)')
+    return { key, algorithm: { name } }
+  }
+  throw new Error(`Unsupported issuer key algorithm: ${name}`)
+}

@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto'
+import { DerError } from './asn1/der.js'
+import { LruCache } from './cache.js'
+import { type ParsedCertificate, parseCertificate } from './cert/parse.js'
+import { ClientCertError, type ClientCertErrorCode } from './errors.js'
+import {
+  type CertificateFacts,
+  checkedId,
+  facts,
+  IdentityError,
+  type MappedIdentity,
+  mapBuiltin,
+} from './identity/map.js'
+import type { ClientPrincipal } from './identity/principal.js'
+import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { codeForAuthorizationError, readSocket } from './sources/tls.js'
+import { checkLeaf, checkTime } from './validate/leaf.js'
+import { buildPath, indexBySubject, type TrustStore } from './validate/path.js'
+import { verifySignature } from './validate/signature.js'
+
+/** What the core needs from a request: its socket (and, for forwarded mode, its headers). */
+export interface RequestLike {
+  readonly socket?: unknown
+  readonly headers?: unknown
+}
+
+export type AuthResult =
+  | { readonly ok: true; readonly principal: ClientPrincipal }
+  | { readonly ok: false; readonly error: ClientCertError }
+
+/** With `optional: true`, a request without a certificate succeeds with no principal. */
+export type OptionalAuthResult =
+  | { readonly ok: true; readonly principal: ClientPrincipal | undefined }
+  | { readonly ok: false; readonly error: ClientCertError }
+
+export interface AuthenticateOptions {
+  /** Policy for this request instead of the authenticator's `allow`. */
+  readonly policy?: CompiledPolicy
+}
+
+export interface ClientCertAuthenticator {
+  /** Source → validate → map → authorize. Never throws; every failure is a `ClientCertError` result. */
+  authenticate(
+    request: RequestLike,
+    options?: AuthenticateOptions & { readonly optional?: false },
+  ): Promise<AuthResult>
+  authenticate(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional: true },
+  ): Promise<OptionalAuthResult>
+  /** Checks an authenticated principal against another policy (per-route rules). Fires `onRejected` on denial. */
+  authorize(principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): Promise<AuthResult>
+  /** Builds a `ClientCertError` with this authenticator's statuses and reports it to `onRejected`. */
+  reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError
+}
+
+interface Verified {
+  readonly principal: ClientPrincipal
+  readonly validFrom: number
+  readonly validUntil: number
+}
+
+type Outcome =
+  | { readonly ok: true; readonly verified: Verified }
+  | { readonly ok: false; readonly code: ClientCertErrorCode; readonly reason: string }
+
+const MAX_SIGNATURE_CHECKS = 64
+
+/** Validates `options` (throwing `ClientCertConfigError` on any mistake) and returns the authenticator. */
+export function createClientCertAuthenticator(options: ClientCertOptions): ClientCertAuthenticator {
+  return new Authenticator(resolveOptions(options))
+}
+
+class Authenticator implements ClientCertAuthenticator {
+  readonly #o: ResolvedOptions
+  readonly #store: TrustStore
+  /** Per-connection outcome, so keep-alive requests do not re-read or re-parse the certificate. */
+  readonly #memo = new WeakMap<object, { generation: number; outcome: Promise<Outcome> }>()
+  readonly #cache: LruCache<string, Verified> | undefined
+  /** Bumped when trust changes, so memoised connections are judged again. */
+  readonly #generation = 0
+
+  constructor(options: ResolvedOptions) {
+    this.#o = options
+    this.#store = {
+      anchors: indexBySubject(options.anchors),
+      intermediates: indexBySubject(options.intermediates),
+    }
+    this.#cache = options.cache === false ? undefined : new LruCache(options.cache.max)
+  }
+
+  authenticate(
+    request: RequestLike,
+    options?: AuthenticateOptions & { readonly optional?: false },
+  ): Promise<AuthResult>
+  authenticate(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional: true },
+  ): Promise<OptionalAuthResult>
+  async authenticate(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional?: boolean } = {},
+  ): Promise<OptionalAuthResult> {
+    try {
+      const socket = isObject(request) ? request.socket : undefined
+      const outcome = await this.#outcomeFor(socket)
+      if (!outcome.ok) {
+        if (options.optional === true && outcome.code === 'ERR_CLIENT_CERT_MISSING')
+          return { ok: true, principal: undefined }
+        return { ok: false, error: this.reject(outcome.code, outcome.reason, request) }
+      }
+      const { verified } = outcome
+      const now = this.#o.now()
+      const time = checkWindow(verified, now, this.#o.skewMs)
+      if (time) return { ok: false, error: this.reject(time.code, time.reason, request) }
+      const decision = await this.authorize(verified.principal, options.policy ?? this.#o.allow, request)
+      if (decision.ok && this.#o.onAuthenticated) this.#o.onAuthenticated(verified.principal, { request })
+      return decision
+    } catch (err) {
+      return {
+        ok: false,
+        error: this.reject('ERR_CLIENT_CERT_INTERNAL', `authentication threw: ${describe(err)}`, request),
+      }
+    }
+  }
+
+  async authorize(
+    principal: ClientPrincipal,
+    policy: CompiledPolicy,
+    request?: unknown,
+  ): Promise<AuthResult> {
+    const compiled = compilePolicy(policy)
+    let allowed: boolean
+    try {
+      allowed = (await compiled.evaluate(principal)) === true
+    } catch (err) {
+      return {
+        ok: false,
+        error: this.reject(
+          'ERR_CLIENT_CERT_INTERNAL',
+          `policy ${compiled.description} threw: ${describe(err)}`,
+          request,
+        ),
+      }
+    }
+    if (allowed) return { ok: true, principal }
+    return {
+      ok: false,
+      error: this.reject(
+        'ERR_CLIENT_CERT_NOT_ALLOWED',
+        `"${principal.id}" (${principal.kind}) is not allowed by ${compiled.description}`,
+        request,
+      ),
+    }
+  }
+
+  reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError {
+    const error = new ClientCertError(code, reason)
+    const status =
+      error.category === 'unauthenticated'
+        ? this.#o.statusUnauthenticated
+        : error.category === 'forbidden'
+          ? this.#o.statusForbidden
+          : error.status
+    const out = error.withStatus(status)
+    try {
+      this.#o.onRejected?.(out, { request })
+    } catch {
+      // An audit hook failing must not turn a rejection into anything else.
+    }
+    return out
+  }
+
+  #outcomeFor(socket: unknown): Promise<Outcome> {
+    if (!isObject(socket)) return Promise.resolve(this.#identify(socket))
+    const entry = this.#memo.get(socket)
+    if (entry !== undefined && entry.generation === this.#generation) return entry.outcome
+    const outcome = this.#identify(socket)
+    this.#memo.set(socket, { generation: this.#generation, outcome })
+    return outcome
+  }
+
+  async #identify(socket: unknown): Promise<Outcome> {
+    const read = readSocket(socket)
+    if (!read.ok) return read
+    const now = this.#o.now()
+    if (!this.#o.appTrust && (!read.authorized || read.authorizationError !== ''))
+      return this.#tlsRejected(read.der, read.authorizationError, now)
+    const fingerprint = createHash('sha256').update(read.der).digest('hex')
+    const cached = this.#cache?.get(fingerprint, now)
+    if (cached !== undefined) return { ok: true, verified: cached }
+
+    const leaf = parseLeaf(read.der)
+    if (!isParsed(leaf)) return leaf
+    const leafFailure = checkLeaf(leaf, this.#o.eku)
+    if (leafFailure) return fail(leafFailure.code, leafFailure.reason)
+
+    const trusted = this.#validate(leaf, now)
+    if (!trusted.ok) return trusted
+    const base = facts(leaf, trusted.chain, { type: 'tls' })
+    let mapped: MappedIdentity
+    try {
+      mapped = await this.#map(leaf, base)
+    } catch (err) {
+      return fail(
+        'ERR_CLIENT_CERT_IDENTITY',
+        err instanceof IdentityError ? err.message : `the identity function threw: ${describe(err)}`,
+      )
+    }
+    const principal = Object.freeze(
+      Object.assign(Object.create(null, Object.getOwnPropertyDescriptors(base)), {
+        id: mapped.id,
+        kind: mapped.kind,
+        groups: Object.freeze([...mapped.groups]),
+      }),
+    ) as ClientPrincipal
+    const verified: Verified = { principal, validFrom: trusted.validFrom, validUntil: trusted.validUntil }
+    if (this.#cache && this.#o.cache !== false) {
+      this.#cache.set(
+        fingerprint,
+        verified,
+        Math.min(trusted.validUntil + this.#o.skewMs, now + this.#o.cache.ttlMs),
+      )
+    }
+    return { ok: true, verified }
+  }
+
+  /**
+   * The TLS stack refused the certificate. The rejection is final; the code is refined by our
+   * own leaf checks first, because Node reports some OpenSSL failures only as "UNSPECIFIED".
+   */
+  #tlsRejected(der: Uint8Array, authorizationError: string, now: number): Extract<Outcome, { ok: false }> {
+    const err = authorizationError || 'not authorized'
+    const why = `the TLS stack did not verify the client certificate (${err})`
+    const leaf = parseLeaf(der)
+    if (isParsed(leaf)) {
+      const own = checkLeaf(leaf, this.#o.eku) ?? checkTime(leaf, now, this.#o.skewMs)
+      if (own) return fail(own.code, `${own.reason}; ${why}`)
+    }
+    return fail(codeForAuthorizationError(err), why)
+  }
+
+  /** Path validation when the app holds its own trust; the leaf's own dates otherwise. */
+  #validate(
+    leaf: ParsedCertificate,
+    now: number,
+  ):
+    | { ok: true; chain: readonly ParsedCertificate[]; validFrom: number; validUntil: number }
+    | Extract<Outcome, { ok: false }> {
+    const o = this.#o
+    if (!o.appTrust || this.#pinned(leaf)) {
+      const time = checkTime(leaf, now, o.skewMs)
+      if (time) return fail(time.code, time.reason)
+      return { ok: true, chain: [], validFrom: leaf.notBefore, validUntil: leaf.notAfter }
+    }
+    if (o.anchors.length === 0)
+      return fail('ERR_CLIENT_CERT_UNTRUSTED', 'the client certificate matches no pin')
+    const result = buildPath(leaf, this.#store, [], {
+      now,
+      skewMs: o.skewMs,
+      maxDepth: o.maxChainDepth,
+      maxSignatureChecks: MAX_SIGNATURE_CHECKS,
+      requiredEku: o.eku.required,
+    })
+    if (!result.ok) return fail(result.code, result.reason)
+    return {
+      ok: true,
+      chain: result.path.slice(1),
+      validFrom: result.validFrom,
+      validUntil: result.validUntil,
+    }
+  }
+
+  /** A pinned certificate; an SPKI-pinned self-signed one must also carry its own valid signature. */
+  #pinned(leaf: ParsedCertificate): boolean {
+    for (const pin of this.#o.pins) {
+      if (pin.kind === 'cert' && pin.hex === leaf.fingerprint256) return true
+      if (pin.kind === 'spki' && pin.hex === leaf.spkiSha256)
+        return !leaf.selfIssued || verifySignature(leaf, leaf)
+    }
+    return false
+  }
+
+  async #map(leaf: ParsedCertificate, base: CertificateFacts): Promise<MappedIdentity> {
+    const identity = this.#o.identity
+    if (typeof identity !== 'function') return mapBuiltin(identity, leaf)
+    const id: unknown = await identity(base)
+    if (typeof id !== 'string') throw new IdentityError('the identity function returned no string')
+    return { id: checkedId(id, 'the custom identity'), kind: 'custom', groups: [] }
+  }
+}
+
+function parseLeaf(der: Uint8Array): ParsedCertificate | Extract<Outcome, { ok: false }> {
+  try {
+    return parseCertificate(der)
+  } catch (err) {
+    if (err instanceof DerError)
+      return fail('ERR_CLIENT_CERT_MALFORMED', `the client certificate is not valid DER: ${err.message}`)
+    throw err
+  }
+}
+
+function isParsed(v: ParsedCertificate | Extract<Outcome, { ok: false }>): v is ParsedCertificate {
+  return !('ok' in v)
+}
+
+function checkWindow(
+  v: Verified,
+  now: number,
+  skewMs: number,
+): { code: ClientCertErrorCode; reason: string } | undefined {
+  if (now + skewMs < v.validFrom)
+    return { code: 'ERR_CLIENT_CERT_NOT_YET_VALID', reason: 'a certificate in the path is not yet valid' }
+  if (now - skewMs > v.validUntil)
+    return { code: 'ERR_CLIENT_CERT_EXPIRED', reason: 'a certificate in the path has expired' }
+  return undefined
+}
+
+function fail(code: ClientCertErrorCode, reason: string): Extract<Outcome, { ok: false }> {
+  return { ok: false, code, reason }
+}
+
+function isObject(v: unknown): v is Record<PropertyKey, unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+export type { AllowPolicy }

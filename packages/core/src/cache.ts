@@ -1,0 +1,35 @@
+/** A bounded map that forgets the least recently used entry and entries past their expiry. */
+export class LruCache<K, V> {
+  readonly #max: number
+  readonly #map = new Map<K, { value: V; expires: number }>()
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get size(): number {
+    return this.#map.size
+  }
+
+  get(key: K, now: number): V | undefined {
+    const entry = this.#map.get(key)
+    if (entry === undefined) return undefined
+    this.#map.delete(key)
+    if (entry.expires <= now) return undefined
+    this.#map.set(key, entry)
+    return entry.value
+  }
+
+  set(key: K, value: V, expires: number): void {
+    this.#map.delete(key)
+    this.#map.set(key, { value, expires })
+    if (this.#map.size > this.#max) {
+      const oldest = this.#map.keys().next()
+      if (!oldest.done) this.#map.delete(oldest.value)
+    }
+  }
+
+  clear(): void {
+    this.#map.clear()
+  }
+}

@@ -1,0 +1,48 @@
+import type { X509Certificate } from '@peculiar/x509'
+import type { DistinguishedName } from '../asn1/name.js'
+import type { SubjectAltNames } from '../cert/parse.js'
+
+/** Which certificate field the principal's `id` was taken from. */
+export type PrincipalKind =
+  | 'spiffe'
+  | 'dns'
+  | 'uri'
+  | 'email'
+  | 'ip'
+  | 'subject'
+  | 'cn'
+  | 'kubernetes'
+  | 'fingerprint'
+  | 'custom'
+
+/** Where the certificate came from. */
+export type PrincipalSource = { readonly type: 'tls' }
+
+/** The authenticated client. Immutable; shared by the requests of one connection. */
+export interface ClientPrincipal {
+  /** The identity policies compare, per the `identity` option (e.g. a SPIFFE ID or a CN). */
+  readonly id: string
+  readonly kind: PrincipalKind
+  /** Group names for the `kubernetes` mapping (each O attribute), empty otherwise. */
+  readonly groups: readonly string[]
+  readonly subject: DistinguishedName
+  readonly issuer: DistinguishedName
+  readonly san: SubjectAltNames
+  /** The certificate's SPIFFE ID when it is a valid X509-SVID (exactly one URI SAN, valid syntax). */
+  readonly spiffeId?: string | undefined
+  /** Lower-case hex, without leading zero bytes. */
+  readonly serialNumber: string
+  readonly notBefore: Date
+  readonly notAfter: Date
+  /** Lower-case hex SHA-256 of the certificate DER, no separators. */
+  readonly fingerprint256: string
+  /** base64url (no padding) SHA-256 of the certificate DER: RFC 8705 `cnf["x5t#S256"]`. */
+  readonly x5tS256: string
+  /** Lower-case hex SHA-256 of the SubjectPublicKeyInfo DER. */
+  readonly spkiSha256: string
+  /** The certificate as an @peculiar/x509 object (parsed on first access). */
+  readonly certificate: X509Certificate
+  /** The validated issuers, nearest first, anchor last; empty when the TLS stack alone verified the chain. */
+  readonly chain: readonly X509Certificate[]
+  readonly source: PrincipalSource
+}

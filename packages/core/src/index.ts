@@ -1,0 +1,43 @@
+import 'reflect-metadata'
+
+export type { DistinguishedName, NameAttribute } from './asn1/name.js'
+export {
+  type AuthenticateOptions,
+  type AuthResult,
+  type ClientCertAuthenticator,
+  createClientCertAuthenticator,
+  type OptionalAuthResult,
+  type RequestLike,
+} from './authenticator.js'
+export type { SubjectAltNames } from './cert/parse.js'
+export {
+  CLIENT_CERT_ERROR_CODES,
+  ClientCertConfigError,
+  type ClientCertConfigErrorCode,
+  ClientCertError,
+  type ClientCertErrorCode,
+  type ClientCertErrorOptions,
+  type ErrorCategory,
+  isClientCertError,
+  publicMessage,
+} from './errors.js'
+export type { CertificateFacts, IdentityFunction, IdentityMapping, IdentityName } from './identity/map.js'
+export type { ClientPrincipal, PrincipalKind, PrincipalSource } from './identity/principal.js'
+export { parseSpiffeId, type SpiffeId } from './identity/spiffe.js'
+export type {
+  CacheOptions,
+  ClientCertOptions,
+  EkuOptions,
+  HookContext,
+  StatusOptions,
+  TrustOptions,
+} from './options.js'
+export {
+  type AllowPolicy,
+  type CompiledPolicy,
+  compilePolicy,
+  isCompiledPolicy,
+  type SpiffeRule,
+} from './policy/match.js'
+export { PROBLEM_CONTENT_TYPE, type ProblemDetails, toProblemDetails } from './problem.js'
+export type { CertificateInput } from './trust/load.js'

@@ -1,0 +1,279 @@
+import type { ParsedCertificate } from './cert/parse.js'
+import { OID } from './cert/parse.js'
+import { ClientCertConfigError, type ClientCertError } from './errors.js'
+import { IDENTITY_NAMES, type IdentityMapping } from './identity/map.js'
+import type { ClientPrincipal } from './identity/principal.js'
+import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { type CertificateInput, loadCertificates } from './trust/load.js'
+import { type Pin, parsePin } from './trust/pins.js'
+import type { EkuRule } from './validate/leaf.js'
+
+/** What an audit hook learns about the request. */
+export interface HookContext {
+  /** The request object the adapter passed in (Express `req`, Fastify `request.raw`, ...). */
+  readonly request: unknown
+}
+
+/**
+ * Application-level trust. When set, clientcert validates the certificate path itself (for
+ * servers that run `rejectUnauthorized: false`, e.g. optional certificates or self-signed
+ * clients). When absent, a socket certificate is accepted only if the TLS stack verified it.
+ */
+export interface TrustOptions {
+  /** CA certificates that end a path (PEM, DER, or X509Certificate). */
+  readonly anchors?: CertificateInput | readonly CertificateInput[]
+  /** Intermediate CAs to build paths through (never trusted on their own). */
+  readonly intermediates?: CertificateInput | readonly CertificateInput[]
+  /** Self-signed client certificates, pinned by certificate SHA-256 hex or SPKI `sha256/<base64>`. */
+  readonly pins?: readonly string[]
+}
+
+export interface EkuOptions {
+  /** `'clientAuth'` (default), `'serverAuth'`, a dotted OID, or `null` to skip the EKU check. */
+  readonly required?: 'clientAuth' | 'serverAuth' | (string & {}) | null
+  /** Accept anyExtendedKeyUsage in place of the required EKU. Default false. */
+  readonly allowAny?: boolean
+  /** Accept a leaf with no EKU extension. Default false (Kubernetes and SPIFFE practice). */
+  readonly allowMissing?: boolean
+}
+
+export interface CacheOptions {
+  /** Most validated certificates remembered. Default 10,000. */
+  readonly max?: number
+  /** Longest a validation outcome is remembered, in ms (never past the path's notAfter). Default 10 minutes. */
+  readonly ttlMs?: number
+}
+
+export interface StatusOptions {
+  /** Status for authentication failures. Default 401 (some stacks use 403 throughout). */
+  readonly unauthenticated?: number
+  /** Status for a valid client that a policy does not allow. Default 403. */
+  readonly forbidden?: number
+}
+
+/** Options of `createClientCertAuthenticator`. Unknown keys are a configuration error. */
+export interface ClientCertOptions {
+  /** Where the certificate comes from. Only `'tls'` (the request's TLS socket) for now. */
+  readonly source?: 'tls'
+  readonly trust?: TrustOptions
+  /** Which certificate field becomes `principal.id`. Default `'fingerprint'`. */
+  readonly identity?: IdentityMapping
+  /** Who may pass by default. Required: use `{ authenticated: true }` to admit every valid client. */
+  readonly allow: AllowPolicy | CompiledPolicy
+  readonly eku?: EkuOptions
+  /** Clock skew tolerated on validity dates, in seconds (0–300). Default 0. */
+  readonly clockToleranceSec?: number
+  /** Most CA certificates in a path (intermediates + anchor), 1–16. Default 8. */
+  readonly maxChainDepth?: number
+  /** The clock. Default `() => new Date()`. */
+  readonly now?: () => Date | number
+  readonly status?: StatusOptions
+  /** Validation cache; `false` disables it. */
+  readonly cache?: CacheOptions | false
+  /** Called for every authenticated request (audit log). A throw rejects the request. */
+  readonly onAuthenticated?: (principal: ClientPrincipal, context: HookContext) => void
+  /** Called for every rejected request with the full reason. A throw is ignored. */
+  readonly onRejected?: (error: ClientCertError, context: HookContext) => void
+}
+
+/** Options after validation, in the shapes the core uses. */
+export interface ResolvedOptions {
+  readonly anchors: readonly ParsedCertificate[]
+  readonly intermediates: readonly ParsedCertificate[]
+  readonly pins: readonly Pin[]
+  /** True when the app validates paths itself (anchors or pins configured). */
+  readonly appTrust: boolean
+  readonly identity: IdentityMapping
+  readonly allow: CompiledPolicy
+  readonly eku: EkuRule
+  readonly skewMs: number
+  readonly maxChainDepth: number
+  readonly now: () => number
+  readonly statusUnauthenticated: number
+  readonly statusForbidden: number
+  readonly cache: { readonly max: number; readonly ttlMs: number } | false
+  readonly onAuthenticated?: ClientCertOptions['onAuthenticated']
+  readonly onRejected?: ClientCertOptions['onRejected']
+}
+
+const KNOWN = [
+  'source',
+  'trust',
+  'identity',
+  'allow',
+  'eku',
+  'clockToleranceSec',
+  'maxChainDepth',
+  'now',
+  'status',
+  'cache',
+  'onAuthenticated',
+  'onRejected',
+] as const
+
+/** Above this many anchors a trust set looks like a public root store. */
+const PUBLIC_STORE_SIZE = 20
+
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const o = plainObject(input, 'options')
+  onlyKeys(o, KNOWN, '')
+  if (o.source !== undefined && o.source !== 'tls')
+    throw new ClientCertConfigError('source', 'only "tls" is supported')
+  const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
+  onlyKeys(trust, ['anchors', 'intermediates', 'pins'], 'trust.')
+  const anchors = loadCertificates(trust.anchors, 'trust.anchors')
+  if (trust.anchors !== undefined && anchors.length === 0)
+    throw new ClientCertConfigError('trust.anchors', 'is empty')
+  anchors.forEach((a, i) => {
+    if (a.basicConstraints?.ca !== true && a.version === 3) {
+      throw new ClientCertConfigError(
+        `trust.anchors[${i}]`,
+        `"${a.subject.dn}" is not a CA certificate; pin self-signed clients with trust.pins`,
+      )
+    }
+  })
+  const intermediates = loadCertificates(trust.intermediates, 'trust.intermediates')
+  if (trust.intermediates !== undefined && anchors.length === 0) {
+    throw new ClientCertConfigError('trust.intermediates', 'needs trust.anchors to build paths to')
+  }
+  let pins: Pin[] = []
+  if (trust.pins !== undefined) {
+    if (!Array.isArray(trust.pins) || trust.pins.length === 0)
+      throw new ClientCertConfigError('trust.pins', 'must be a non-empty array')
+    pins = trust.pins.map((p, i) => parsePin(p, `trust.pins[${i}]`))
+  }
+  if (o.trust !== undefined && anchors.length === 0 && pins.length === 0) {
+    throw new ClientCertConfigError(
+      'trust',
+      "set trust.anchors or trust.pins, or leave trust out to rely on the TLS server's verification",
+    )
+  }
+
+  const identity = o.identity ?? 'fingerprint'
+  if (typeof identity !== 'function' && !(IDENTITY_NAMES as readonly unknown[]).includes(identity)) {
+    throw new ClientCertConfigError('identity', `expected a function or one of ${IDENTITY_NAMES.join(', ')}`)
+  }
+  if (o.allow === undefined) {
+    throw new ClientCertConfigError(
+      'allow',
+      'is required; use { authenticated: true } to admit every client with a valid certificate',
+    )
+  }
+  const allow = compilePolicy(o.allow as AllowPolicy, 'allow')
+  if (anchors.length > PUBLIC_STORE_SIZE && allow.description === 'authenticated') {
+    throw new ClientCertConfigError(
+      'allow',
+      `${anchors.length} anchors look like a public root store; a public CA vouches for names, not clients, so name who is allowed`,
+    )
+  }
+
+  return {
+    anchors,
+    intermediates,
+    pins,
+    appTrust: anchors.length > 0 || pins.length > 0,
+    identity: identity as IdentityMapping,
+    allow,
+    eku: resolveEku(o.eku),
+    skewMs: intIn(o.clockToleranceSec, 'clockToleranceSec', 0, 300, 0) * 1000,
+    maxChainDepth: intIn(o.maxChainDepth, 'maxChainDepth', 1, 16, 8),
+    now: resolveNow(o.now),
+    ...resolveStatus(o.status),
+    cache: resolveCache(o.cache),
+    onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
+    onRejected: optionalFn(o.onRejected, 'onRejected') as ResolvedOptions['onRejected'],
+  }
+}
+
+const EKU_NAMES: Readonly<Record<string, string>> = {
+  clientAuth: OID.ekuClientAuth,
+  serverAuth: OID.ekuServerAuth,
+}
+
+function resolveEku(v: unknown): EkuRule {
+  const e = v === undefined ? {} : plainObject(v, 'eku')
+  onlyKeys(e, ['required', 'allowAny', 'allowMissing'], 'eku.')
+  let required: string | null = OID.ekuClientAuth
+  if (e.required === null) required = null
+  else if (e.required !== undefined) {
+    if (typeof e.required !== 'string')
+      throw new ClientCertConfigError('eku.required', 'expected "clientAuth", "serverAuth", an OID or null')
+    required = EKU_NAMES[e.required] ?? (/^[0-2](\.(0|[1-9]\d*))+$/.test(e.required) ? e.required : '')
+    if (required === '')
+      throw new ClientCertConfigError(
+        'eku.required',
+        `"${e.required}" is neither a known EKU name nor a dotted OID`,
+      )
+  }
+  return {
+    required,
+    allowAny: bool(e.allowAny, 'eku.allowAny'),
+    allowMissing: bool(e.allowMissing, 'eku.allowMissing'),
+  }
+}
+
+function resolveNow(v: unknown): () => number {
+  if (v === undefined) return Date.now
+  if (typeof v !== 'function')
+    throw new ClientCertConfigError('now', 'must be a function returning a Date or epoch milliseconds')
+  const fn = v as () => unknown
+  return () => {
+    const t = fn()
+    const ms = t instanceof Date ? t.getTime() : t
+    // A broken clock must not make certificates look valid.
+    if (typeof ms !== 'number' || !Number.isFinite(ms))
+      throw new TypeError('options.now() returned no valid time')
+    return ms
+  }
+}
+
+function resolveStatus(v: unknown): { statusUnauthenticated: number; statusForbidden: number } {
+  const s = v === undefined ? {} : plainObject(v, 'status')
+  onlyKeys(s, ['unauthenticated', 'forbidden'], 'status.')
+  return {
+    statusUnauthenticated: intIn(s.unauthenticated, 'status.unauthenticated', 400, 499, 401),
+    statusForbidden: intIn(s.forbidden, 'status.forbidden', 400, 499, 403),
+  }
+}
+
+function resolveCache(v: unknown): ResolvedOptions['cache'] {
+  if (v === false) return false
+  const c = v === undefined ? {} : plainObject(v, 'cache')
+  onlyKeys(c, ['max', 'ttlMs'], 'cache.')
+  return {
+    max: intIn(c.max, 'cache.max', 1, 10_000_000, 10_000),
+    ttlMs: intIn(c.ttlMs, 'cache.ttlMs', 1, 86_400_000, 600_000),
+  }
+}
+
+function plainObject(v: unknown, name: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ClientCertConfigError(name, 'must be an object')
+  return v as Record<string, unknown>
+}
+
+function onlyKeys(o: Record<string, unknown>, known: readonly string[], prefix: string): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k))
+      throw new ClientCertConfigError(`${prefix}${k}`, `unknown option; expected one of ${known.join(', ')}`)
+  }
+}
+
+function intIn(v: unknown, name: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ClientCertConfigError(name, `must be an integer from ${min} to ${max}`)
+  }
+  return v
+}
+
+function bool(v: unknown, name: string): boolean {
+  if (v === undefined) return false
+  if (typeof v !== 'boolean') throw new ClientCertConfigError(name, 'must be a boolean')
+  return v
+}
+
+function optionalFn(v: unknown, name: string): unknown {
+  if (v !== undefined && typeof v !== 'function') throw new ClientCertConfigError(name, 'must be a function')
+  return v
+}

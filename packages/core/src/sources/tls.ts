@@ -1,0 +1,82 @@
+import type { ClientCertErrorCode } from '../errors.js'
+
+/**
+ * Reading the client certificate from the request's TLS socket. The socket is `unknown`: a
+ * fake, destroyed or plain-TCP socket must lead to a rejection, never to a crash or a pass.
+ */
+
+export type SocketRead =
+  | {
+      readonly ok: true
+      readonly der: Uint8Array
+      readonly authorized: boolean
+      readonly authorizationError: string
+    }
+  | { readonly ok: false; readonly code: ClientCertErrorCode; readonly reason: string }
+
+interface PeerCertificateLike {
+  readonly raw?: unknown
+}
+
+interface TlsSocketLike {
+  readonly encrypted?: unknown
+  readonly authorized?: unknown
+  readonly authorizationError?: unknown
+  readonly destroyed?: unknown
+  getPeerX509Certificate?: () => { raw?: unknown } | undefined
+  getPeerCertificate?: (detailed?: boolean) => PeerCertificateLike | null | undefined
+}
+
+/** OpenSSL verification codes (as Node reports them) that have a more precise error code than UNTRUSTED. */
+const OPENSSL_CODES: Readonly<Record<string, ClientCertErrorCode>> = {
+  CERT_HAS_EXPIRED: 'ERR_CLIENT_CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'ERR_CLIENT_CERT_NOT_YET_VALID',
+  INVALID_CA: 'ERR_CLIENT_CERT_BASIC_CONSTRAINTS',
+  PATH_LENGTH_EXCEEDED: 'ERR_CLIENT_CERT_BASIC_CONSTRAINTS',
+  KEYUSAGE_NO_CERTSIGN: 'ERR_CLIENT_CERT_KEY_USAGE',
+  PERMITTED_VIOLATION: 'ERR_CLIENT_CERT_NAME_CONSTRAINTS',
+  EXCLUDED_VIOLATION: 'ERR_CLIENT_CERT_NAME_CONSTRAINTS',
+  UNHANDLED_CRITICAL_EXTENSION: 'ERR_CLIENT_CERT_CRITICAL_EXTENSION',
+}
+
+/** Maps Node's `authorizationError` to a code; anything unknown is UNTRUSTED. */
+export function codeForAuthorizationError(err: string): ClientCertErrorCode {
+  return OPENSSL_CODES[err] ?? 'ERR_CLIENT_CERT_UNTRUSTED'
+}
+
+/** Reads the peer certificate's DER and the TLS stack's verdict from a socket-like value. */
+export function readSocket(socket: unknown): SocketRead {
+  if (typeof socket !== 'object' || socket === null) return missing('the request has no socket')
+  const s = socket as TlsSocketLike
+  try {
+    if (s.encrypted !== true) return missing('the connection is not TLS')
+    if (s.destroyed === true) return missing('the socket is destroyed')
+    const der = peerDer(s)
+    if (der === undefined) return missing('the client presented no certificate on this connection')
+    const authError = s.authorizationError
+    return {
+      ok: true,
+      der,
+      authorized: s.authorized === true,
+      authorizationError: authError === undefined || authError === null ? '' : String(authError),
+    }
+  } catch (err) {
+    return missing(`reading the peer certificate failed: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+function peerDer(s: TlsSocketLike): Uint8Array | undefined {
+  if (typeof s.getPeerX509Certificate === 'function') {
+    const x = s.getPeerX509Certificate()
+    return x && x.raw instanceof Uint8Array && x.raw.length > 0 ? x.raw : undefined
+  }
+  if (typeof s.getPeerCertificate === 'function') {
+    const c = s.getPeerCertificate(false)
+    return c && c.raw instanceof Uint8Array && c.raw.length > 0 ? c.raw : undefined
+  }
+  return undefined
+}
+
+function missing(reason: string): SocketRead {
+  return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason }
+}

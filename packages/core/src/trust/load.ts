@@ -1,0 +1,68 @@
+import { DerError } from '../asn1/der.js'
+import { type ParsedCertificate, parseCertificate } from '../cert/parse.js'
+import { ClientCertConfigError } from '../errors.js'
+
+/** A certificate given in configuration: PEM text (one or several), DER bytes, or an object with `rawData`. */
+export type CertificateInput = string | Uint8Array | { readonly rawData: ArrayBuffer }
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g
+
+/**
+ * Parses a PEM bundle strictly: only certificate blocks and white space. Anything else
+ * (a private key, a typo, junk) is a configuration error rather than silently skipped.
+ */
+export function pemToDer(pem: string, option: string): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let last = 0
+  for (const m of pem.matchAll(PEM_BLOCK)) {
+    if (pem.slice(last, m.index).trim() !== '')
+      throw new ClientCertConfigError(option, 'unexpected text between PEM blocks')
+    const b64 = m[1]!.replace(/\r?\n/g, '')
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
+      throw new ClientCertConfigError(option, 'bad base64 in PEM block')
+    out.push(new Uint8Array(Buffer.from(b64, 'base64')))
+    last = m.index + m[0].length
+  }
+  if (pem.slice(last).trim() !== '')
+    throw new ClientCertConfigError(option, 'unexpected text after the last PEM certificate block')
+  if (out.length === 0) throw new ClientCertConfigError(option, 'no PEM certificate found')
+  return out
+}
+
+/** Parses a list of certificate inputs; `option` names the setting in errors. */
+export function loadCertificates(inputs: unknown, option: string): ParsedCertificate[] {
+  if (inputs === undefined) return []
+  const list = Array.isArray(inputs) ? inputs : [inputs]
+  const out: ParsedCertificate[] = []
+  list.forEach((input, i) => {
+    const at = Array.isArray(inputs) ? `${option}[${i}]` : option
+    for (const der of toDerList(input, at)) {
+      try {
+        out.push(parseCertificate(der))
+      } catch (err) {
+        if (err instanceof DerError)
+          throw new ClientCertConfigError(at, `not a parseable X.509 certificate (${err.message})`, {
+            cause: err,
+          })
+        throw err
+      }
+    }
+  })
+  return out
+}
+
+function toDerList(input: unknown, at: string): Uint8Array[] {
+  if (typeof input === 'string') return pemToDer(input, at)
+  if (input instanceof Uint8Array) return [input]
+  if (
+    typeof input === 'object' &&
+    input !== null &&
+    (input as { rawData?: unknown }).rawData instanceof ArrayBuffer
+  ) {
+    return [new Uint8Array((input as { rawData: ArrayBuffer }).rawData)]
+  }
+  throw new ClientCertConfigError(
+    at,
+    'expected PEM text, DER bytes (Uint8Array/Buffer) or an X509Certificate',
+  )
+}

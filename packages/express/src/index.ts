@@ -1,0 +1,178 @@
+import {
+  type AllowPolicy,
+  type ClientCertAuthenticator,
+  ClientCertConfigError,
+  ClientCertError,
+  type ClientCertOptions,
+  type ClientPrincipal,
+  type CompiledPolicy,
+  compilePolicy,
+  createClientCertAuthenticator,
+  PROBLEM_CONTENT_TYPE,
+  toProblemDetails,
+} from '@clientcert/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The authenticated client, set by `clientCert()`; undefined in optional mode without a certificate. */
+      clientCert?: ClientPrincipal | undefined
+    }
+  }
+}
+
+/** Options of `clientCert()`: the core options, or an existing authenticator, plus adapter settings. */
+export type ClientCertMiddlewareOptions = (
+  | ClientCertOptions
+  | { readonly authenticator: ClientCertAuthenticator }
+) & {
+  /**
+   * Let requests without a certificate through with `req.clientCert` undefined, for routes
+   * that decide with `requireClientCert()`. A certificate that is presented but invalid is
+   * still rejected.
+   */
+  readonly optional?: boolean
+  /** Where configuration errors found at request time are reported. Default `console.error`. */
+  readonly logger?: (message: string) => void
+}
+
+const STATE = Symbol.for('clientcert.express.state')
+
+interface State {
+  readonly authenticator: ClientCertAuthenticator
+}
+
+type RequestWithState = Request & { [STATE]?: State; _body?: unknown; readableDidRead?: boolean }
+
+/**
+ * Authenticates every request by its TLS client certificate before anything else reads it.
+ * Mount it before any body parser: mounted after one, it fails closed with
+ * `ERR_CLIENT_CERT_BODY_ALREADY_READ` and logs the misconfiguration.
+ */
+export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler {
+  if (typeof options !== 'object' || options === null)
+    throw new ClientCertConfigError('options', 'must be an object')
+  const {
+    optional = false,
+    logger = defaultLogger,
+    ...rest
+  } = options as ClientCertMiddlewareOptions & Record<string, unknown>
+  if (typeof optional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
+  if (typeof logger !== 'function') throw new ClientCertConfigError('logger', 'must be a function')
+  const authenticator = resolveAuthenticator(rest)
+  const state: State = { authenticator }
+
+  return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const r = req as RequestWithState
+    if (bodyAlreadyRead(r)) {
+      const message =
+        'clientcert: clientCert() ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.'
+      logger(message)
+      sendError(res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req))
+      return
+    }
+    const pending = optional
+      ? authenticator.authenticate(req, { optional: true })
+      : authenticator.authenticate(req)
+    pending.then(
+      (result) => {
+        if (!result.ok) return sendError(res, result.error)
+        r[STATE] = state
+        req.clientCert = result.principal
+        next()
+      },
+      (err: unknown) => sendError(res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
+    )
+  }
+}
+
+/**
+ * Route guard: requires an authenticated client (also in optional mode) and, when given,
+ * a policy for this route. The policy is validated now, so a mistake fails at startup.
+ */
+export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): RequestHandler {
+  const compiled = policy === undefined ? undefined : compilePolicy(policy, 'requireClientCert(policy)')
+  return function requireClientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const state = (req as RequestWithState)[STATE]
+    if (state === undefined) {
+      // No clientCert() ran before this guard: there is nothing to trust, so refuse.
+      defaultLogger('clientcert: requireClientCert() ran without clientCert() mounted before it.')
+      sendError(
+        res,
+        new ClientCertError('ERR_CLIENT_CERT_MISCONFIGURED', 'requireClientCert() without clientCert()'),
+      )
+      return
+    }
+    const principal = req.clientCert
+    if (principal === undefined) {
+      sendError(
+        res,
+        state.authenticator.reject(
+          'ERR_CLIENT_CERT_MISSING',
+          'this route requires a client certificate',
+          req,
+        ),
+      )
+      return
+    }
+    if (compiled === undefined) {
+      next()
+      return
+    }
+    state.authenticator.authorize(principal, compiled, req).then(
+      (result) => (result.ok ? next() : sendError(res, result.error)),
+      (err: unknown) =>
+        sendError(res, state.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
+    )
+  }
+}
+
+function resolveAuthenticator(rest: Record<string, unknown>): ClientCertAuthenticator {
+  if ('authenticator' in rest) {
+    const { authenticator, ...others } = rest
+    const extra = Object.keys(others)[0]
+    if (extra !== undefined)
+      throw new ClientCertConfigError(
+        extra,
+        'cannot be combined with "authenticator"; configure the authenticator instead',
+      )
+    const a = authenticator as Partial<ClientCertAuthenticator> | null
+    if (
+      typeof a !== 'object' ||
+      a === null ||
+      typeof a.authenticate !== 'function' ||
+      typeof a.reject !== 'function'
+    ) {
+      throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')
+    }
+    return a as ClientCertAuthenticator
+  }
+  return createClientCertAuthenticator(rest as unknown as ClientCertOptions)
+}
+
+/** body-parser sets `_body`; any parser sets `req.body`; any stream consumer sets `readableDidRead`. */
+function bodyAlreadyRead(req: RequestWithState): boolean {
+  return req._body === true || req.body !== undefined || req.readableDidRead === true
+}
+
+/** Sends the problem body. Unread request bytes are not drained: the connection is closed instead. */
+function sendError(res: Response, error: ClientCertError): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const body = JSON.stringify(toProblemDetails(error))
+  res.statusCode = error.status
+  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
+  res.setHeader('Cache-Control', 'no-store')
+  const req = res.req as Request | undefined
+  if (req !== undefined && !req.complete) res.setHeader('Connection', 'close')
+  res.end(body)
+}
+
+function defaultLogger(message: string): void {
+  console.error(message)
+}
+
+export type { AllowPolicy, ClientCertError, ClientPrincipal, CompiledPolicy }

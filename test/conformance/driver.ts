@@ -1,0 +1,75 @@
+import type * as tls from 'node:tls'
+import type { AllowPolicy, ClientCertOptions, ClientPrincipal } from '@clientcert/core'
+
+/**
+ * The contract between the conformance scenarios and an adapter. A driver builds the same
+ * small app in its framework; scenarios never know which framework they talk to.
+ *
+ * Routes every driver serves:
+ *  - `GET /whoami`  → 200 `{ principal: PrincipalSummary | null }`
+ *  - `POST /echo`   → JSON body parsed by the framework's parser (instrumented), 200 `{ principal, body }`
+ *  - `GET /admin`   → guarded by `spec.adminPolicy` (per-route policy), 200 `{ principal }`
+ */
+export interface AppSpec {
+  /** Core options for the adapter. */
+  readonly auth: ClientCertOptions
+  /** Optional-certificate mode: requests without a certificate reach routes with no principal. */
+  readonly optional?: boolean
+  /** Per-route policy on `/admin`. Default `{ ids: ['admin'] }`. */
+  readonly adminPolicy?: AllowPolicy
+  /** Deliberately mount the body parser before the authentication stage (drivers with `canMisorder`). */
+  readonly misordered?: boolean
+}
+
+/** What the app records, so scenarios can prove that nothing ran for a rejected request. */
+export interface Probes {
+  /** Times the framework's body parser started on a request. */
+  parsed: number
+  /** Times a route handler ran. */
+  handled: number
+  /** Configuration errors the adapter logged. */
+  logged: string[]
+}
+
+export interface ListenOptions {
+  /** TLS server options; `undefined` = plain HTTP. */
+  readonly tls: tls.TlsOptions | undefined
+  readonly host: string
+}
+
+export interface RunningApp {
+  /** Base URL, e.g. `https://127.0.0.1:43123`. */
+  readonly url: string
+  close(): Promise<void>
+}
+
+export interface Driver {
+  readonly name: string
+  /** True when the driver can build the unsafe order (parser before authentication) for the refusal test. */
+  readonly canMisorder: boolean
+  start(spec: AppSpec, probes: Probes, listen: ListenOptions): Promise<RunningApp>
+}
+
+/** The principal fields routes return. */
+export interface PrincipalSummary {
+  readonly id: string
+  readonly kind: string
+  readonly groups: readonly string[]
+  readonly spiffeId: string | null
+  readonly fingerprint256: string
+  readonly x5tS256: string
+  readonly subject: string
+}
+
+export function summarise(p: ClientPrincipal | undefined): PrincipalSummary | null {
+  if (p === undefined) return null
+  return {
+    id: p.id,
+    kind: p.kind,
+    groups: p.groups,
+    spiffeId: p.spiffeId ?? null,
+    fingerprint256: p.fingerprint256,
+    x5tS256: p.x5tS256,
+    subject: p.subject.dn,
+  }
+}

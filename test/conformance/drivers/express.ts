@@ -1,0 +1,51 @@
+import * as http from 'node:http'
+import * as https from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { clientCert, requireClientCert } from '@clientcert/express'
+import express, { type RequestHandler } from 'express'
+import { type Driver, summarise } from '../driver.js'
+
+/** Express 5 with `clientCert()` mounted first, as the docs tell users to. */
+export const expressDriver: Driver = {
+  name: 'express',
+  canMisorder: true,
+  async start(spec, probes, listen) {
+    const app = express()
+    const json = express.json()
+    const parser: RequestHandler = (req, res, next) => {
+      probes.parsed++
+      json(req, res, next)
+    }
+    const auth = clientCert({
+      ...spec.auth,
+      optional: spec.optional ?? false,
+      logger: (m) => probes.logged.push(m),
+    })
+    if (spec.misordered) app.use(parser)
+    app.use(auth)
+    app.get('/whoami', (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert) })
+    })
+    app.post('/echo', parser, (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert), body: req.body })
+    })
+    app.get('/admin', requireClientCert(spec.adminPolicy ?? { ids: ['admin'] }), (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert) })
+    })
+    const server = listen.tls ? https.createServer(listen.tls, app) : http.createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, listen.host, resolve))
+    const { port } = server.address() as AddressInfo
+    const host = listen.host.includes(':') ? `[${listen.host === '::' ? '::1' : listen.host}]` : listen.host
+    return {
+      url: `${listen.tls ? 'https' : 'http'}://${host}:${port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    }
+  },
+}

@@ -1,0 +1,605 @@
+import { createHash, X509Certificate } from 'node:crypto'
+import type { AllowPolicy, ClientCertErrorCode, ClientCertOptions } from '@clientcert/core'
+import {
+  type ClientIdentity,
+  createUndiciAgent,
+  requestHttp,
+  requestWithHttps,
+  requestWithUndici,
+  slowBodyRequest,
+} from '@clientcert/testing'
+import { expect } from 'vitest'
+import type { ClientName, Fixtures } from '../support/fixtures.js'
+import type { PrincipalSummary, Probes } from './driver.js'
+
+/**
+ * The conformance scenarios: one list, run against every adapter by `matrix.test.ts`.
+ * Threat classes refer to ../shared/THREATS.md. Every rejection is also checked, by the
+ * runner, for: the problem body shape, no certificate/OpenSSL/stack text, the `onRejected`
+ * hook having fired with the same code, and neither the body parser nor a handler running.
+ */
+
+export type Mode =
+  /** HTTPS with requestCert, rejectUnauthorized:false, client root as `ca`; no app-level trust. */
+  | 'socket'
+  /** Same server; the app validates paths itself (trust.anchors + trust.intermediates). */
+  | 'app'
+  /** Same server; the app pins self-signed clients (trust.pins). */
+  | 'pins'
+  /** Plain HTTP listener. */
+  | 'plain'
+
+export interface ScenarioContext {
+  readonly url: string
+  readonly f: Fixtures
+  readonly probes: Probes
+}
+
+export interface Outcome {
+  readonly status: number
+  readonly body: string
+  readonly headers: Record<string, string | string[] | undefined>
+}
+
+export interface Scenario {
+  readonly name: string
+  /** THREATS.md class (or 'ok' for positive controls). */
+  readonly threat: 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'ok'
+  readonly mode: Mode
+  /** Core options merged over the mode's defaults (identity 'cn', allow authenticated). */
+  readonly auth?: Partial<ClientCertOptions>
+  readonly optional?: boolean
+  readonly adminPolicy?: AllowPolicy
+  readonly misordered?: boolean
+  readonly run: (ctx: ScenarioContext) => Promise<Outcome>
+  readonly expect: {
+    readonly status: number
+    readonly code?: ClientCertErrorCode
+    /** Principal id on success (`null`: anonymous in optional mode). */
+    readonly id?: string | null
+    /** The body parser must have run (positive controls only). */
+    readonly parsed?: boolean
+  }
+  /** Extra assertions. */
+  readonly check?: (outcome: Outcome, ctx: ScenarioContext) => void | Promise<void>
+}
+
+const get =
+  (
+    path: string,
+    client: ClientName | null,
+    extra: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  ) =>
+  async ({ url, f }: ScenarioContext): Promise<Outcome> =>
+    requestWithUndici(url, {
+      path,
+      client: client === null ? null : f.clients[client],
+      ca: f.pki.serverCa.pem,
+      ...extra,
+    })
+
+const reject = (
+  client: ClientName,
+  code: ClientCertErrorCode,
+  mode: Mode = 'socket',
+  auth?: Partial<ClientCertOptions>,
+): Omit<Scenario, 'name' | 'threat'> => ({
+  mode,
+  ...(auth ? { auth } : {}),
+  run: get('/whoami', client),
+  expect: { status: code === 'ERR_CLIENT_CERT_NOT_ALLOWED' ? 403 : 401, code },
+})
+
+const allow = (
+  client: ClientName,
+  id: string,
+  mode: Mode = 'socket',
+  auth?: Partial<ClientCertOptions>,
+): Omit<Scenario, 'name' | 'threat'> => ({
+  mode,
+  ...(auth ? { auth } : {}),
+  run: get('/whoami', client),
+  expect: { status: 200, id },
+})
+
+const both = (
+  name: string,
+  threat: Scenario['threat'],
+  make: (mode: Mode) => Omit<Scenario, 'name' | 'threat'>,
+): Scenario[] =>
+  (['socket', 'app'] as const).map((mode) => ({ name: `${name} [${mode}]`, threat, ...make(mode) }))
+
+const spiffeAuth: Partial<ClientCertOptions> = {
+  identity: 'spiffe',
+  allow: { spiffe: { trustDomain: 'example.org', pathPrefix: '/ns/prod' } },
+}
+
+export const scenarios: readonly Scenario[] = [
+  // ── positive controls ────────────────────────────────────────────────────────────────
+  ...both('valid client certificate → 200 with its principal', 'ok', (mode) => ({
+    ...allow('alice', 'alice', mode),
+    check: (o, { f }) => {
+      const p = JSON.parse(o.body).principal as PrincipalSummary
+      const der = f.clients.alice.der
+      expect(p.fingerprint256).toBe(createHash('sha256').update(der).digest('hex'))
+      expect(p.x5tS256).toBe(createHash('sha256').update(der).digest('base64url'))
+      expect(p.subject).toBe('O=acme,CN=alice')
+    },
+  })),
+  {
+    name: 'SPIFFE principal: id, spiffeId, fingerprint256 and x5tS256 match an independent computation',
+    threat: 'ok',
+    mode: 'app',
+    auth: spiffeAuth,
+    run: get('/whoami', 'spiffeProdSa'),
+    expect: { status: 200, id: 'spiffe://example.org/ns/prod/sa/api' },
+    check: (o, { f }) => {
+      const p = JSON.parse(o.body).principal as PrincipalSummary
+      const x = new X509Certificate(f.clients.spiffeProdSa.pem)
+      expect(p.kind).toBe('spiffe')
+      expect(p.spiffeId).toBe('spiffe://example.org/ns/prod/sa/api')
+      expect(p.fingerprint256).toBe(x.fingerprint256.replace(/:/g, '').toLowerCase())
+      expect(p.x5tS256).toBe(Buffer.from(x.fingerprint256.replace(/:/g, ''), 'hex').toString('base64url'))
+    },
+  },
+  {
+    name: 'valid JSON body from an authenticated client is parsed (the parser is live)',
+    threat: 'ok',
+    mode: 'socket',
+    run: get('/echo', 'alice', {
+      method: 'POST',
+      body: '{"hello":"world"}',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 200, id: 'alice', parsed: true },
+    check: (o) => expect(JSON.parse(o.body).body).toEqual({ hello: 'world' }),
+  },
+  {
+    name: 'invalid JSON from an authenticated client → 400 from the parser (control for the I cases)',
+    threat: 'ok',
+    mode: 'socket',
+    run: get('/echo', 'alice', {
+      method: 'POST',
+      body: '{"hello":',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 400, parsed: true },
+  },
+
+  // ── D. socket mode ───────────────────────────────────────────────────────────────────
+  {
+    name: 'no client certificate → 401',
+    threat: 'D',
+    ...reject('alice', 'ERR_CLIENT_CERT_MISSING'),
+    run: get('/whoami', null),
+  },
+  {
+    name: 'no client certificate, app trust → 401',
+    threat: 'D',
+    ...reject('alice', 'ERR_CLIENT_CERT_MISSING', 'app'),
+    run: get('/whoami', null),
+  },
+  {
+    name: 'certificate from an unknown CA on a rejectUnauthorized:false server → 401',
+    threat: 'D',
+    ...reject('unknownCa', 'ERR_CLIENT_CERT_UNTRUSTED'),
+  },
+  {
+    name: 'certificate from an unknown CA, app trust → 401',
+    threat: 'D',
+    ...reject('unknownCa', 'ERR_CLIENT_CERT_UNTRUSTED', 'app'),
+  },
+  {
+    name: "self-signed certificate with the trusted intermediate's name (issuer spoof) → 401",
+    threat: 'D',
+    ...reject('issuerSpoof', 'ERR_CLIENT_CERT_UNTRUSTED'),
+  },
+  {
+    name: 'issuer spoof, app trust (signature check, not name match) → 401',
+    threat: 'D',
+    ...reject('issuerSpoof', 'ERR_CLIENT_CERT_UNTRUSTED', 'app'),
+  },
+  {
+    name: 'plain HTTP (no TLS at all) → 401',
+    threat: 'D',
+    ...reject('alice', 'ERR_CLIENT_CERT_MISSING', 'plain'),
+    run: ({ url }) => requestHttp(url, { path: '/whoami' }),
+  },
+  {
+    name: 'self-signed client pinned by certificate SHA-256 → 200',
+    threat: 'ok',
+    ...allow('selfSigned', 'self-signed device', 'pins'),
+  },
+  {
+    name: 'self-signed client with the same name but another key (not pinned) → 401',
+    threat: 'D',
+    ...reject('selfSignedOther', 'ERR_CLIENT_CERT_UNTRUSTED', 'pins'),
+  },
+  {
+    name: 'TLS 1.3 session resumed without a certificate → 401',
+    threat: 'D',
+    mode: 'socket',
+    run: async ({ url, f }) => {
+      const first = await requestWithHttps(url, {
+        path: '/whoami',
+        ca: f.pki.serverCa.pem,
+        maxVersion: 'TLSv1.3',
+      })
+      expect(first.status).toBe(401)
+      expect(first.session).toBeDefined()
+      const second = await requestWithHttps(url, {
+        path: '/whoami',
+        ca: f.pki.serverCa.pem,
+        session: first.session,
+      })
+      expect(second.sessionReused).toBe(true)
+      return second
+    },
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
+  },
+  {
+    name: 'session from a certificate-less connection resumed with a certificate offered → never authenticated as that certificate',
+    threat: 'D',
+    mode: 'socket',
+    run: async ({ url, f }) => {
+      const first = await requestWithHttps(url, { path: '/whoami', ca: f.pki.serverCa.pem })
+      const second = await requestWithHttps(url, {
+        path: '/whoami',
+        ca: f.pki.serverCa.pem,
+        session: first.session,
+        client: f.clients.alice,
+      })
+      expect(second.sessionReused).toBe(true)
+      return second
+    },
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
+  },
+  {
+    name: 'keep-alive: each request on one connection is judged on its own (200 then 403 on /admin)',
+    threat: 'D',
+    mode: 'socket',
+    run: async ({ url, f, probes }) => {
+      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem })
+      try {
+        const first = await requestWithUndici(url, {
+          path: '/whoami',
+          ca: f.pki.serverCa.pem,
+          dispatcher: agent,
+        })
+        expect(first.status).toBe(200)
+        expect(probes.handled).toBe(1)
+        probes.handled = 0
+        return await requestWithUndici(url, { path: '/admin', ca: f.pki.serverCa.pem, dispatcher: agent })
+      } finally {
+        await agent.close()
+      }
+    },
+    expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+  },
+
+  // ── E. chain and identity ────────────────────────────────────────────────────────────
+  ...both('EKU serverAuth only → 401', 'E', (m) => reject('ekuServerOnly', 'ERR_CLIENT_CERT_EKU', m)),
+  ...both('EKU emailProtection only → 401', 'E', (m) => reject('ekuEmailOnly', 'ERR_CLIENT_CERT_EKU', m)),
+  ...both('no EKU extension → 401 by default', 'E', (m) => reject('ekuMissing', 'ERR_CLIENT_CERT_EKU', m)),
+  ...both('anyExtendedKeyUsage only → 401 by default', 'E', (m) =>
+    reject('ekuAnyOnly', 'ERR_CLIENT_CERT_EKU', m),
+  ),
+  ...both('no EKU extension, eku.allowMissing → 200', 'ok', (m) =>
+    allow('ekuMissing', 'alice', m, { eku: { allowMissing: true } }),
+  ),
+  ...both('leaf with CA:TRUE → 401', 'E', (m) => reject('caLeaf', 'ERR_CLIENT_CERT_BASIC_CONSTRAINTS', m)),
+  ...both('leaf keyUsage without digitalSignature → 401', 'E', (m) =>
+    reject('kuNoDigitalSignature', 'ERR_CLIENT_CERT_KEY_USAGE', m),
+  ),
+  // In socket mode OpenSSL judges the chain and Node reports these failures without detail
+  // (INVALID_PURPOSE / UNSPECIFIED), so the code is the generic UNTRUSTED; app trust names the rule.
+  ...both('issued by a non-CA certificate → 401', 'E', (m) =>
+    reject(
+      'issuedByNonCa',
+      m === 'app' ? 'ERR_CLIENT_CERT_BASIC_CONSTRAINTS' : 'ERR_CLIENT_CERT_UNTRUSTED',
+      m,
+    ),
+  ),
+  ...both('issuer expired → 401', 'E', (m) => reject('expiredIssuer', 'ERR_CLIENT_CERT_EXPIRED', m)),
+  ...both('leaf expired → 401', 'E', (m) => reject('expired', 'ERR_CLIENT_CERT_EXPIRED', m)),
+  ...both('leaf not yet valid → 401', 'E', (m) => reject('notYetValid', 'ERR_CLIENT_CERT_NOT_YET_VALID', m)),
+  ...both('name-constraint violation → 401', 'E', (m) =>
+    reject(
+      'nameConstraintViolation',
+      m === 'app' ? 'ERR_CLIENT_CERT_NAME_CONSTRAINTS' : 'ERR_CLIENT_CERT_UNTRUSTED',
+      m,
+    ),
+  ),
+  ...both('within the name constraints → 200', 'ok', (m) => allow('nameConstraintOk', 'alice', m)),
+  ...both('unknown critical extension → 401', 'E', (m) =>
+    reject('unknownCritical', 'ERR_CLIENT_CERT_CRITICAL_EXTENSION', m),
+  ),
+  {
+    name: 'two CN attributes with identity "cn" → 401 (never an array)',
+    threat: 'E',
+    ...reject('twoCns', 'ERR_CLIENT_CERT_IDENTITY'),
+  },
+  {
+    name: 'CN inside a multi-valued RDN with identity "cn" → 401',
+    threat: 'E',
+    ...reject('multiValuedCn', 'ERR_CLIENT_CERT_IDENTITY'),
+  },
+  {
+    name: 'CN with a control character → 401',
+    threat: 'E',
+    ...reject('cnControlChar', 'ERR_CLIENT_CERT_IDENTITY'),
+  },
+  {
+    name: 'CN "bob,CN=admin" does not become the subject DN "CN=admin" (identity injection) → 403',
+    threat: 'E',
+    ...reject('cnInjection', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', {
+      identity: 'subject',
+      allow: { ids: ['CN=admin', 'CN=bob,CN=admin'] },
+    }),
+  },
+  {
+    name: 'CN "admin " (trailing space) does not match "admin" → 403',
+    threat: 'E',
+    ...reject('cnTrailingSpace', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { ids: ['admin'] } }),
+  },
+  {
+    name: 'CN "Admin" does not match "admin" (exact ids) → 403',
+    threat: 'E',
+    ...reject('aliceUpper', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { ids: ['admin'] } }),
+  },
+  {
+    name: 'SPIFFE ID within the allowed path prefix → 200',
+    threat: 'ok',
+    ...allow('spiffeProdSa', 'spiffe://example.org/ns/prod/sa/api', 'socket', spiffeAuth),
+  },
+  {
+    name: 'SPIFFE path prefix matches on segment boundaries only (/ns/production) → 403',
+    threat: 'E',
+    ...reject('spiffeProduction', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', spiffeAuth),
+  },
+  {
+    name: 'SPIFFE trust domain is exact (example.org.evil.test) → 403',
+    threat: 'E',
+    ...reject('spiffeOtherDomain', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', spiffeAuth),
+  },
+  ...(
+    [
+      'spiffeUpperDomain',
+      'spiffeDotDot',
+      'spiffeTrailingSlash',
+      'spiffePercent',
+      'spiffePort',
+      'spiffeTwoUris',
+    ] as const
+  ).map(
+    (c): Scenario => ({
+      name: `SPIFFE ID breaking the syntax (${c}) → 401`,
+      threat: 'E',
+      ...reject(c, 'ERR_CLIENT_CERT_IDENTITY', 'socket', spiffeAuth),
+    }),
+  ),
+  {
+    name: 'DNS suffix on label boundaries: api.example.com → 200',
+    threat: 'ok',
+    ...allow('dnsApi', 'api.example.com', 'socket', {
+      identity: 'san-dns',
+      allow: { dnsSuffix: 'example.com' },
+    }),
+  },
+  {
+    name: 'DNS suffix on label boundaries: evilexample.com → 403',
+    threat: 'E',
+    ...reject('dnsEvilSuffix', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', {
+      identity: 'san-dns',
+      allow: { dnsSuffix: 'example.com' },
+    }),
+  },
+  {
+    name: 'Kubernetes CN/O: O=system:masters allowed → 200',
+    threat: 'ok',
+    ...allow('k8sMaster', 'jane', 'socket', {
+      identity: 'kubernetes',
+      allow: { groups: ['system:masters'] },
+    }),
+    check: (o) => expect(JSON.parse(o.body).principal.groups).toEqual(['system:masters']),
+  },
+  {
+    name: 'Kubernetes CN/O: O=dev not in allowed groups → 403',
+    threat: 'E',
+    ...reject('k8sDev', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', {
+      identity: 'kubernetes',
+      allow: { groups: ['system:masters'] },
+    }),
+  },
+  ...([1, 'true', {}, Promise.resolve(1)] as const).map(
+    (value, i): Scenario => ({
+      name: `predicate returning a truthy non-true value (#${i}) → 403`,
+      threat: 'E',
+      ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', {
+        allow: { predicate: () => value as never },
+      }),
+    }),
+  ),
+  {
+    name: 'predicate returning exactly true → 200',
+    threat: 'ok',
+    ...allow('alice', 'alice', 'socket', { allow: { predicate: (p) => p.id === 'alice' } }),
+  },
+  {
+    name: 'predicate that throws → 500, nothing runs',
+    threat: 'E',
+    mode: 'socket',
+    auth: {
+      allow: {
+        predicate: () => {
+          throw new Error('db down')
+        },
+      },
+    },
+    run: get('/whoami', 'alice'),
+    expect: { status: 500, code: 'ERR_CLIENT_CERT_INTERNAL' },
+  },
+  {
+    name: 'empty ids list denies → 403',
+    threat: 'E',
+    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { ids: [] } }),
+  },
+  {
+    name: 'empty any() denies → 403',
+    threat: 'E',
+    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { any: [] } }),
+  },
+  {
+    name: 'empty all() denies (not vacuously true) → 403',
+    threat: 'E',
+    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { all: [] } }),
+  },
+  {
+    name: 'custom identity function that throws → 401',
+    threat: 'E',
+    ...reject('alice', 'ERR_CLIENT_CERT_IDENTITY', 'socket', {
+      identity: () => {
+        throw new Error('lookup failed')
+      },
+    }),
+  },
+  {
+    name: 'custom identity function returning a non-string → 401',
+    threat: 'E',
+    ...reject('alice', 'ERR_CLIENT_CERT_IDENTITY', 'socket', { identity: async () => 42 as never }),
+  },
+  {
+    name: 'async custom identity function → 200',
+    threat: 'ok',
+    ...allow('alice', 'user:alice.example.com', 'socket', { identity: async (c) => `user:${c.san.dns[0]}` }),
+  },
+  {
+    name: 'per-route policy: admin on /admin → 200',
+    threat: 'ok',
+    mode: 'socket',
+    run: get('/admin', 'admin'),
+    expect: { status: 200, id: 'admin' },
+  },
+  {
+    name: 'per-route policy: alice on /admin → 403',
+    threat: 'E',
+    mode: 'socket',
+    run: get('/admin', 'alice'),
+    expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+  },
+  {
+    name: 'status option: unauthenticated answered 403',
+    threat: 'D',
+    mode: 'socket',
+    auth: { status: { unauthenticated: 403 } },
+    run: get('/whoami', null),
+    expect: { status: 403, code: 'ERR_CLIENT_CERT_MISSING' },
+  },
+
+  // ── optional mode ────────────────────────────────────────────────────────────────────
+  {
+    name: 'optional mode: no certificate reaches the route anonymously',
+    threat: 'ok',
+    mode: 'socket',
+    optional: true,
+    run: get('/whoami', null),
+    expect: { status: 200, id: null },
+  },
+  {
+    name: 'optional mode: a presented but expired certificate is still rejected',
+    threat: 'D',
+    mode: 'socket',
+    optional: true,
+    run: get('/whoami', 'expired'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_EXPIRED' },
+  },
+  {
+    name: 'optional mode: guarded route without a certificate → 401',
+    threat: 'D',
+    mode: 'socket',
+    optional: true,
+    run: get('/admin', null),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
+  },
+  {
+    name: 'optional mode: valid client → 200',
+    threat: 'ok',
+    mode: 'socket',
+    optional: true,
+    run: get('/whoami', 'alice'),
+    expect: { status: 200, id: 'alice' },
+  },
+
+  // ── I. before the body ───────────────────────────────────────────────────────────────
+  {
+    name: 'no certificate + invalid JSON body → 401, not 400; the parser never runs',
+    threat: 'I',
+    mode: 'socket',
+    run: get('/echo', null, {
+      method: 'POST',
+      body: '{"a":',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
+  },
+  {
+    name: 'not-allowed client + invalid JSON body → 403, not 400',
+    threat: 'I',
+    mode: 'socket',
+    auth: { allow: { ids: ['admin'] } },
+    run: get('/echo', 'alice', {
+      method: 'POST',
+      body: '{"a":',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+  },
+  {
+    name: 'no certificate + a 10 MB body trickled slowly → 401 before the body is sent',
+    threat: 'I',
+    mode: 'socket',
+    run: async ({ url, f }) => {
+      const r = await slowBodyRequest(url, {
+        path: '/echo',
+        ca: f.pki.serverCa.pem,
+        headers: { 'content-type': 'application/json' },
+      })
+      return { status: r.status, body: '', headers: {} }
+    },
+    expect: { status: 401 },
+  },
+  {
+    name: 'expired certificate + slow body → 401 before the body is sent',
+    threat: 'I',
+    mode: 'app',
+    run: async ({ url, f }) => {
+      const r = await slowBodyRequest(url, {
+        path: '/echo',
+        ca: f.pki.serverCa.pem,
+        client: f.clients.expired as ClientIdentity,
+        headers: { 'content-type': 'application/json' },
+      })
+      return { status: r.status, body: '', headers: {} }
+    },
+    expect: { status: 401 },
+  },
+]
+
+/** Scenarios only for drivers that can build the unsafe order. */
+export const misorderScenarios: readonly Scenario[] = [
+  {
+    name: 'body parser mounted before authentication → fails closed with 500 and logs the misconfiguration',
+    threat: 'I',
+    mode: 'socket',
+    misordered: true,
+    run: get('/echo', null, {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 500, code: 'ERR_CLIENT_CERT_BODY_ALREADY_READ', parsed: true },
+    check: (_o, { probes }) => {
+      expect(probes.logged.join('\n')).toMatch(/before express\.json\(\)|before the body|body parser/i)
+    },
+  },
+]

@@ -11,9 +11,10 @@ import {
   type MappedIdentity,
   mapBuiltin,
 } from './identity/map.js'
-import type { ClientPrincipal } from './identity/principal.js'
+import type { ClientPrincipal, PrincipalSource } from './identity/principal.js'
 import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { type ForwardedRead, readForwarded } from './sources/forwarded/index.js'
 import { codeForAuthorizationError, readSocket } from './sources/tls.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from './validate/path.js'
@@ -23,6 +24,8 @@ import { verifySignature } from './validate/signature.js'
 export interface RequestLike {
   readonly socket?: unknown
   readonly headers?: unknown
+  /** Node's raw header list; lets the core see repeated header lines that `headers` folds together. */
+  readonly rawHeaders?: unknown
 }
 
 export type AuthResult =
@@ -78,6 +81,8 @@ class Authenticator implements ClientCertAuthenticator {
   /** Per-connection outcome, so keep-alive requests do not re-read or re-parse the certificate. */
   readonly #memo = new WeakMap<object, { generation: number; outcome: Promise<Outcome> }>()
   readonly #cache: LruCache<string, Verified> | undefined
+  /** Whether a socket carries its own client certificate (checked once per connection). */
+  readonly #socketCert = new WeakMap<object, boolean>()
   /** Bumped when trust changes, so memoised connections are judged again. */
   readonly #generation = 0
 
@@ -103,8 +108,7 @@ class Authenticator implements ClientCertAuthenticator {
     options: AuthenticateOptions & { readonly optional?: boolean } = {},
   ): Promise<OptionalAuthResult> {
     try {
-      const socket = isObject(request) ? request.socket : undefined
-      const outcome = await this.#outcomeFor(socket)
+      const outcome = await this.#outcome(request)
       if (!outcome.ok) {
         if (options.optional === true && outcome.code === 'ERR_CLIENT_CERT_MISSING')
           return { ok: true, principal: undefined }
@@ -172,6 +176,72 @@ class Authenticator implements ClientCertAuthenticator {
     return out
   }
 
+  /**
+   * Picks the source. A forwarded-certificate header from a peer that is not an allowlisted
+   * proxy rejects the request (also when only TLS is configured). A connection with its own
+   * client certificate never takes its identity from a header.
+   */
+  async #outcome(request: RequestLike): Promise<Outcome> {
+    const socket = isObject(request) ? request.socket : undefined
+    const fwd = readForwarded(isObject(request) ? request : {}, this.#o.forwarded)
+    if (fwd.kind === 'reject' && fwd.code !== 'ERR_CLIENT_CERT_MISSING') return fail(fwd.code, fwd.reason)
+    if (fwd.kind === 'cert') {
+      if (!this.#socketHasCertificate(socket)) return this.#forwardedOutcome(fwd)
+      if (!this.#o.tlsSource) {
+        return fail(
+          'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+          'the connection presents its own client certificate; identity is never taken from a header on such a connection',
+        )
+      }
+    }
+    if (!this.#o.tlsSource)
+      return fwd.kind === 'reject'
+        ? fail(fwd.code, fwd.reason)
+        : fail('ERR_CLIENT_CERT_MISSING', 'no forwarded client certificate')
+    return this.#outcomeFor(socket)
+  }
+
+  #socketHasCertificate(socket: unknown): boolean {
+    if (!isObject(socket) || socket.encrypted !== true) return false
+    let has = this.#socketCert.get(socket)
+    if (has === undefined) {
+      has = readSocket(socket).ok
+      this.#socketCert.set(socket, has)
+    }
+    return has
+  }
+
+  async #forwardedOutcome(fwd: Extract<ForwardedRead, { kind: 'cert' }>): Promise<Outcome> {
+    const now = this.#o.now()
+    const key = `${fwd.cacheKey}\u0000${fwd.proxy}`
+    const cached = this.#cache?.get(key, now)
+    if (cached !== undefined) return { ok: true, verified: cached }
+    const leaf = parseLeaf(fwd.decoded.leaf)
+    if (!isParsed(leaf)) return leaf
+    const hints: ParsedCertificate[] = []
+    for (const der of fwd.decoded.chain) {
+      const c = parseLeaf(der)
+      if (!isParsed(c))
+        return fail(
+          'ERR_CLIENT_CERT_MALFORMED',
+          `a forwarded chain certificate is not valid DER: ${c.reason}`,
+        )
+      hints.push(c)
+    }
+    const claims = fwd.decoded.claims
+    if (
+      claims &&
+      (claims.uri.some((u) => !leaf.san.uri.includes(u)) || claims.dns.some((d) => !leaf.san.dns.includes(d)))
+    ) {
+      return fail(
+        'ERR_CLIENT_CERT_MALFORMED',
+        "XFCC URI/DNS fields disagree with the element's Cert (a split or injected element)",
+      )
+    }
+    const format = this.#o.forwarded?.preset.name ?? 'custom'
+    return this.#verify(leaf, hints, { type: 'forwarded', format, proxy: fwd.proxy }, key, now)
+  }
+
   #outcomeFor(socket: unknown): Promise<Outcome> {
     if (!isObject(socket)) return Promise.resolve(this.#identify(socket))
     const entry = this.#memo.get(socket)
@@ -190,15 +260,24 @@ class Authenticator implements ClientCertAuthenticator {
     const fingerprint = createHash('sha256').update(read.der).digest('hex')
     const cached = this.#cache?.get(fingerprint, now)
     if (cached !== undefined) return { ok: true, verified: cached }
-
     const leaf = parseLeaf(read.der)
     if (!isParsed(leaf)) return leaf
+    return this.#verify(leaf, [], { type: 'tls' }, fingerprint, now)
+  }
+
+  /** Leaf rules, trust (path or pin), identity mapping; the result is cached under `cacheKey`. */
+  async #verify(
+    leaf: ParsedCertificate,
+    hints: readonly ParsedCertificate[],
+    source: PrincipalSource,
+    cacheKey: string,
+    now: number,
+  ): Promise<Outcome> {
     const leafFailure = checkLeaf(leaf, this.#o.eku)
     if (leafFailure) return fail(leafFailure.code, leafFailure.reason)
-
-    const trusted = this.#validate(leaf, now)
+    const trusted = this.#validate(leaf, hints, now)
     if (!trusted.ok) return trusted
-    const base = facts(leaf, trusted.chain, { type: 'tls' })
+    const base = facts(leaf, trusted.chain, source)
     let mapped: MappedIdentity
     try {
       mapped = await this.#map(leaf, base)
@@ -218,7 +297,7 @@ class Authenticator implements ClientCertAuthenticator {
     const verified: Verified = { principal, validFrom: trusted.validFrom, validUntil: trusted.validUntil }
     if (this.#cache && this.#o.cache !== false) {
       this.#cache.set(
-        fingerprint,
+        cacheKey,
         verified,
         Math.min(trusted.validUntil + this.#o.skewMs, now + this.#o.cache.ttlMs),
       )
@@ -244,6 +323,7 @@ class Authenticator implements ClientCertAuthenticator {
   /** Path validation when the app holds its own trust; the leaf's own dates otherwise. */
   #validate(
     leaf: ParsedCertificate,
+    hints: readonly ParsedCertificate[],
     now: number,
   ):
     | { ok: true; chain: readonly ParsedCertificate[]; validFrom: number; validUntil: number }
@@ -256,7 +336,7 @@ class Authenticator implements ClientCertAuthenticator {
     }
     if (o.anchors.length === 0)
       return fail('ERR_CLIENT_CERT_UNTRUSTED', 'the client certificate matches no pin')
-    const result = buildPath(leaf, this.#store, [], {
+    const result = buildPath(leaf, this.#store, hints, {
       now,
       skewMs: o.skewMs,
       maxDepth: o.maxChainDepth,

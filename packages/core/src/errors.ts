@@ -18,6 +18,7 @@ export type ClientCertErrorCode =
   | 'ERR_CLIENT_CERT_MALFORMED'
   | 'ERR_CLIENT_CERT_IDENTITY'
   | 'ERR_CLIENT_CERT_NOT_ALLOWED'
+  | 'ERR_CLIENT_CERT_UNTRUSTED_PROXY'
   | 'ERR_CLIENT_CERT_BODY_ALREADY_READ'
   | 'ERR_CLIENT_CERT_MISCONFIGURED'
   | 'ERR_CLIENT_CERT_INTERNAL'
@@ -78,6 +79,10 @@ const CODES: Readonly<Record<ClientCertErrorCode, CodeInfo>> = {
   ERR_CLIENT_CERT_NOT_ALLOWED: {
     category: 'forbidden',
     message: 'This client is not allowed to access this resource.',
+  },
+  ERR_CLIENT_CERT_UNTRUSTED_PROXY: {
+    category: 'unauthenticated',
+    message: 'A forwarded client certificate was sent by a peer that is not a trusted proxy.',
   },
   ERR_CLIENT_CERT_BODY_ALREADY_READ: {
     category: 'server',

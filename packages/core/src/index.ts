@@ -29,6 +29,7 @@ export type {
   ClientCertOptions,
   EkuOptions,
   HookContext,
+  SourceOptions,
   StatusOptions,
   TrustOptions,
 } from './options.js'
@@ -40,4 +41,11 @@ export {
   type SpiffeRule,
 } from './policy/match.js'
 export { PROBLEM_CONTENT_TYPE, type ProblemDetails, toProblemDetails } from './problem.js'
+export type { ForwardedOptions } from './sources/forwarded/index.js'
+export {
+  type CustomForwardedFormat,
+  FORWARDED_FORMATS,
+  type ForwardedDecoder,
+  type ForwardedFormat,
+} from './sources/forwarded/presets.js'
 export type { CertificateInput } from './trust/load.js'

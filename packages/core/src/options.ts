@@ -4,6 +4,7 @@ import { ClientCertConfigError, type ClientCertError } from './errors.js'
 import { IDENTITY_NAMES, type IdentityMapping } from './identity/map.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from './sources/forwarded/index.js'
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
 import type { EkuRule } from './validate/leaf.js'
@@ -51,10 +52,20 @@ export interface StatusOptions {
   readonly forbidden?: number
 }
 
+export interface SourceOptions {
+  readonly forwarded: ForwardedOptions
+  /** Also authenticate connections that present their own TLS client certificate. Default false. */
+  readonly tls?: boolean
+}
+
 /** Options of `createClientCertAuthenticator`. Unknown keys are a configuration error. */
 export interface ClientCertOptions {
-  /** Where the certificate comes from. Only `'tls'` (the request's TLS socket) for now. */
-  readonly source?: 'tls'
+  /**
+   * Where the certificate comes from: `'tls'` (default, the request's TLS socket), or
+   * `{ forwarded: {...} }` for a header set by an allowlisted TLS-terminating proxy (add
+   * `tls: true` to also accept direct TLS clients; their socket certificate always wins).
+   */
+  readonly source?: 'tls' | SourceOptions
   readonly trust?: TrustOptions
   /** Which certificate field becomes `principal.id`. Default `'fingerprint'`. */
   readonly identity?: IdentityMapping
@@ -83,6 +94,10 @@ export interface ResolvedOptions {
   readonly pins: readonly Pin[]
   /** True when the app validates paths itself (anchors or pins configured). */
   readonly appTrust: boolean
+  /** The forwarded source, when configured. */
+  readonly forwarded: ResolvedForwarded | undefined
+  /** Whether socket certificates are accepted. */
+  readonly tlsSource: boolean
   readonly identity: IdentityMapping
   readonly allow: CompiledPolicy
   readonly eku: EkuRule
@@ -117,8 +132,7 @@ const PUBLIC_STORE_SIZE = 20
 export function resolveOptions(input: unknown): ResolvedOptions {
   const o = plainObject(input, 'options')
   onlyKeys(o, KNOWN, '')
-  if (o.source !== undefined && o.source !== 'tls')
-    throw new ClientCertConfigError('source', 'only "tls" is supported')
+  const { forwarded, tlsSource } = resolveSource(o.source)
   const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
   onlyKeys(trust, ['anchors', 'intermediates', 'pins'], 'trust.')
   const anchors = loadCertificates(trust.anchors, 'trust.anchors')
@@ -149,6 +163,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     )
   }
 
+  if (forwarded !== undefined && anchors.length === 0 && pins.length === 0) {
+    throw new ClientCertConfigError(
+      'trust',
+      'forwarded certificates are always validated by the application: set trust.anchors (or trust.pins)',
+    )
+  }
   const identity = o.identity ?? 'fingerprint'
   if (typeof identity !== 'function' && !(IDENTITY_NAMES as readonly unknown[]).includes(identity)) {
     throw new ClientCertConfigError('identity', `expected a function or one of ${IDENTITY_NAMES.join(', ')}`)
@@ -172,6 +192,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     intermediates,
     pins,
     appTrust: anchors.length > 0 || pins.length > 0,
+    forwarded,
+    tlsSource,
     identity: identity as IdentityMapping,
     allow,
     eku: resolveEku(o.eku),
@@ -183,6 +205,21 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
     onRejected: optionalFn(o.onRejected, 'onRejected') as ResolvedOptions['onRejected'],
   }
+}
+
+function resolveSource(v: unknown): { forwarded: ResolvedForwarded | undefined; tlsSource: boolean } {
+  if (v === undefined || v === 'tls') return { forwarded: undefined, tlsSource: true }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ClientCertConfigError(
+      'source',
+      'expected "tls" or { forwarded: { format, trustedProxies }, tls?: boolean }',
+    )
+  }
+  const s = v as Record<string, unknown>
+  onlyKeys(s, ['forwarded', 'tls'], 'source.')
+  if (s.forwarded === undefined)
+    throw new ClientCertConfigError('source.forwarded', 'is required in an object source')
+  return { forwarded: resolveForwarded(s.forwarded), tlsSource: bool(s.tls, 'source.tls') }
 }
 
 const EKU_NAMES: Readonly<Record<string, string>> = {

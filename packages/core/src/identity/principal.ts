@@ -15,8 +15,16 @@ export type PrincipalKind =
   | 'fingerprint'
   | 'custom'
 
-/** Where the certificate came from. */
-export type PrincipalSource = { readonly type: 'tls' }
+/** Where the certificate came from: the TLS socket, or a header from an allowlisted proxy. */
+export type PrincipalSource =
+  | { readonly type: 'tls' }
+  | {
+      readonly type: 'forwarded'
+      /** The forwarded format (preset name, or 'custom'). */
+      readonly format: string
+      /** The proxy's address (IPv4-mapped IPv6 normalised), or 'unix'. */
+      readonly proxy: string
+    }
 
 /** The authenticated client. Immutable; shared by the requests of one connection. */
 export interface ClientPrincipal {

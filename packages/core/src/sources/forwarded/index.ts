@@ -1,0 +1,227 @@
+import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
+import { canonicalName, type HeaderSource, headerCounts, readSingle } from './headers.js'
+import {
+  type CustomForwardedFormat,
+  type Decoded,
+  type ForwardedFormat,
+  isDecodeError,
+  KNOWN_HEADER_PREFIXES,
+  type Preset,
+  resolvePreset,
+} from './presets.js'
+import { createProxyMatcher, normalise, type ProxyMatcher } from './proxies.js'
+
+/** Forwarded-certificate source: a header set by a TLS-terminating proxy on the allowlist. */
+export interface ForwardedOptions {
+  /** The proxy's format: a preset name or a custom `{ header, decoder }`. */
+  readonly format: ForwardedFormat | CustomForwardedFormat
+  /** Addresses and CIDRs of the proxies, matched on the TCP peer address (never X-Forwarded-For). */
+  readonly trustedProxies: readonly string[]
+  /** Rename the preset's headers (ingress-nginx uses `ssl-client-cert`, for example). */
+  readonly headers?: {
+    readonly cert?: string
+    readonly chain?: string
+    readonly verify?: string
+    readonly verifyValue?: string
+  }
+  /** Require the preset's verify header (default true where the preset has one). */
+  readonly requireVerify?: boolean
+  /** Which XFCC element carries the client: `'last'` (default, the one the nearest proxy added), `'first'`, or an index. */
+  readonly xfccElement?: 'first' | 'last' | number
+  /** Trust peers on a Unix socket (no address). Default false. */
+  readonly allowUnixSocket?: boolean
+  /** Largest header value accepted, in bytes. Default 16384. */
+  readonly maxHeaderBytes?: number
+  /** Most chain certificates a proxy may forward besides the leaf. Default 4. */
+  readonly maxChainLength?: number
+}
+
+export interface ResolvedForwarded {
+  readonly preset: Preset
+  readonly proxies: ProxyMatcher
+  readonly requireVerify: boolean
+  readonly maxHeaderBytes: number
+  readonly limits: { readonly maxChain: number; readonly xfccElement: 'first' | 'last' | number }
+  /** Exact header names configured (in addition to the known prefixes) that only a proxy may send. */
+  readonly ownHeaders: ReadonlySet<string>
+}
+
+export type ForwardedRead =
+  /** No forwarded-certificate header; the request may still use its socket. */
+  | { readonly kind: 'none'; readonly trustedPeer: boolean }
+  | { readonly kind: 'reject'; readonly code: ClientCertErrorCode; readonly reason: string }
+  | {
+      readonly kind: 'cert'
+      readonly decoded: Decoded
+      /** The raw values the certificate came from, for the validation cache. */
+      readonly cacheKey: string
+      readonly proxy: string
+    }
+
+const KNOWN = [
+  'format',
+  'trustedProxies',
+  'headers',
+  'requireVerify',
+  'xfccElement',
+  'allowUnixSocket',
+  'maxHeaderBytes',
+  'maxChainLength',
+]
+
+export function resolveForwarded(v: unknown): ResolvedForwarded {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new ClientCertConfigError('source.forwarded', 'must be an object')
+  const o = v as Record<string, unknown>
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.includes(k))
+      throw new ClientCertConfigError(
+        `source.forwarded.${k}`,
+        `unknown option; expected one of ${KNOWN.join(', ')}`,
+      )
+  }
+  const headers = (o.headers ?? {}) as Record<string, unknown>
+  if (typeof headers !== 'object' || headers === null)
+    throw new ClientCertConfigError('source.forwarded.headers', 'must be an object')
+  for (const k of Object.keys(headers)) {
+    if (!['cert', 'chain', 'verify', 'verifyValue'].includes(k))
+      throw new ClientCertConfigError(
+        `source.forwarded.headers.${k}`,
+        'unknown key; expected cert, chain, verify, verifyValue',
+      )
+  }
+  const preset = resolvePreset(o.format, headers, 'source.forwarded.format')
+  if (o.allowUnixSocket !== undefined && typeof o.allowUnixSocket !== 'boolean')
+    throw new ClientCertConfigError('source.forwarded.allowUnixSocket', 'must be a boolean')
+  if (o.requireVerify !== undefined && typeof o.requireVerify !== 'boolean')
+    throw new ClientCertConfigError('source.forwarded.requireVerify', 'must be a boolean')
+  const xfccElement = o.xfccElement ?? 'last'
+  if (
+    xfccElement !== 'first' &&
+    xfccElement !== 'last' &&
+    !(typeof xfccElement === 'number' && Number.isInteger(xfccElement) && xfccElement >= 0)
+  ) {
+    throw new ClientCertConfigError('source.forwarded.xfccElement', 'must be "first", "last" or an index ≥ 0')
+  }
+  const own = new Set(
+    [preset.certHeader, preset.chainHeader, preset.verify?.header].filter(
+      (h): h is string => h !== undefined,
+    ),
+  )
+  return {
+    preset,
+    proxies: createProxyMatcher(
+      o.trustedProxies,
+      'source.forwarded.trustedProxies',
+      o.allowUnixSocket === true,
+    ),
+    requireVerify: o.requireVerify !== false && preset.verify !== undefined,
+    maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
+    limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
+    ownHeaders: own,
+  }
+}
+
+/** True when `name` (canonical) is a certificate or verification header of any supported proxy. */
+export function isForwardedHeader(name: string, own: ReadonlySet<string>): boolean {
+  return own.has(name) || KNOWN_HEADER_PREFIXES.some((p) => name.startsWith(p))
+}
+
+/**
+ * Reads the forwarded certificate of one request. A certificate header from a peer that is not
+ * an allowlisted proxy is an attack and is rejected, never ignored in favour of another source.
+ */
+export function readForwarded(
+  req: HeaderSource & { readonly socket?: unknown },
+  fwd: ResolvedForwarded | undefined,
+): ForwardedRead {
+  const counts = headerCounts(req)
+  const remote = remoteAddressOf(req.socket)
+  const trustedPeer = fwd !== undefined && fwd.proxies.isTrusted(remote)
+  if (!trustedPeer) {
+    for (const name of counts.keys()) {
+      if (isForwardedHeader(name, fwd?.ownHeaders ?? new Set())) {
+        return {
+          kind: 'reject',
+          code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+          reason: `header ${name} sent by ${describePeer(remote)}, which is not an allowlisted proxy`,
+        }
+      }
+    }
+    return { kind: 'none', trustedPeer: false }
+  }
+  const f = fwd!
+  const get = (name: string): string | undefined => {
+    const r = readSingle(req, counts, canonicalName(name), f.maxHeaderBytes)
+    if (r.kind === 'invalid') throw new HeaderRejected(r.reason)
+    return r.kind === 'value' ? r.value : undefined
+  }
+  try {
+    const cert = get(f.preset.certHeader)
+    if (cert === undefined || f.preset.absent.includes(cert.trim())) {
+      if (f.preset.chainHeader !== undefined && get(f.preset.chainHeader) !== undefined) {
+        return {
+          kind: 'reject',
+          code: 'ERR_CLIENT_CERT_MALFORMED',
+          reason: `${f.preset.chainHeader} without ${f.preset.certHeader}`,
+        }
+      }
+      return {
+        kind: 'reject',
+        code: 'ERR_CLIENT_CERT_MISSING',
+        reason: `the proxy forwarded no client certificate (${f.preset.certHeader})`,
+      }
+    }
+    if (f.requireVerify && f.preset.verify !== undefined) {
+      const status = get(f.preset.verify.header)
+      if (status !== f.preset.verify.value) {
+        return {
+          kind: 'reject',
+          code: 'ERR_CLIENT_CERT_UNTRUSTED',
+          reason: `the proxy did not report a verified certificate (${f.preset.verify.header}: ${status === undefined ? 'absent' : JSON.stringify(status.slice(0, 64))})`,
+        }
+      }
+    }
+    const decoded = f.preset.decode(cert, get, f.limits)
+    const chainValue = f.preset.chainHeader === undefined ? '' : (get(f.preset.chainHeader) ?? '')
+    return {
+      kind: 'cert',
+      decoded,
+      cacheKey: `${f.preset.name}\u0000${cert}\u0000${chainValue}`,
+      proxy: normalise(String(remote)),
+    }
+  } catch (err) {
+    if (err instanceof HeaderRejected || isDecodeError(err)) {
+      return {
+        kind: 'reject',
+        code: 'ERR_CLIENT_CERT_MALFORMED',
+        reason: `forwarded certificate header rejected: ${(err as Error).message}`,
+      }
+    }
+    throw err
+  }
+}
+
+class HeaderRejected extends Error {}
+
+function remoteAddressOf(socket: unknown): unknown {
+  if (typeof socket !== 'object' || socket === null) return null
+  try {
+    return (socket as { remoteAddress?: unknown }).remoteAddress
+  } catch {
+    return null
+  }
+}
+
+function describePeer(remote: unknown): string {
+  return typeof remote === 'string' ? remote : remote === undefined ? 'a Unix-socket peer' : 'an unknown peer'
+}
+
+function intIn(v: unknown, name: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new ClientCertConfigError(name, `must be an integer from ${min} to ${max}`)
+  return v
+}
+
+export type { CustomForwardedFormat, ForwardedFormat }

@@ -35,6 +35,8 @@ export interface ListenOptions {
   /** TLS server options; `undefined` = plain HTTP. */
   readonly tls: tls.TlsOptions | undefined
   readonly host: string
+  /** Listen on this Unix socket path instead (the URL is then `unix:<path>`). */
+  readonly path?: string
 }
 
 export interface RunningApp {
@@ -59,6 +61,7 @@ export interface PrincipalSummary {
   readonly fingerprint256: string
   readonly x5tS256: string
   readonly subject: string
+  readonly source: ClientPrincipal['source']
 }
 
 export function summarise(p: ClientPrincipal | undefined): PrincipalSummary | null {
@@ -71,5 +74,12 @@ export function summarise(p: ClientPrincipal | undefined): PrincipalSummary | nu
     fingerprint256: p.fingerprint256,
     x5tS256: p.x5tS256,
     subject: p.subject.dn,
+    source: p.source,
   }
+}
+
+/** The base URL of a TCP listener (a `::` listener is reached as `[::1]`). */
+export function urlOf(address: { port: number }, listen: ListenOptions): string {
+  const host = listen.host.includes(':') ? `[${listen.host === '::' ? '::1' : listen.host}]` : listen.host
+  return `${listen.tls ? 'https' : 'http'}://${host}:${address.port}`
 }

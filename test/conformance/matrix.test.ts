@@ -1,8 +1,12 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { ClientCertError, ClientCertOptions, ClientPrincipal } from '@clientcert/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFixtures, type Fixtures } from '../support/fixtures.js'
 import type { Driver, Probes } from './driver.js'
 import { drivers } from './drivers/index.js'
+import { forwardedScenarios } from './forwarded-scenarios.js'
 import { type Mode, misorderScenarios, type Scenario, scenarios } from './scenarios.js'
 
 let f: Fixtures
@@ -16,6 +20,10 @@ const OPENSSL_WORDS =
 function authFor(mode: Mode, fx: Fixtures): Partial<ClientCertOptions> {
   switch (mode) {
     case 'app':
+    case 'forwarded':
+    case 'forwarded-dual':
+    case 'forwarded-unix':
+    case 'forwarded-tls':
       return { trust: { anchors: fx.anchorsPem, intermediates: fx.intermediatesPem } }
     case 'pins':
       return { trust: { pins: [fx.clients.selfSigned.fingerprint256] } }
@@ -26,7 +34,7 @@ function authFor(mode: Mode, fx: Fixtures): Partial<ClientCertOptions> {
 
 for (const driver of drivers) {
   describe(`conformance: ${driver.name}`, () => {
-    const list = driver.canMisorder ? [...scenarios, ...misorderScenarios] : scenarios
+    const list = [...scenarios, ...forwardedScenarios(), ...(driver.canMisorder ? misorderScenarios : [])]
     for (const scenario of list) {
       it(`[${scenario.threat}] ${scenario.name}`, async () => {
         await runScenario(driver, scenario)
@@ -47,15 +55,11 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     onRejected: (e: ClientCertError) => rejected.push(e),
     onAuthenticated: (p: ClientPrincipal) => authenticated.push(p),
   } as ClientCertOptions
-  const tls =
-    scenario.mode === 'plain'
-      ? undefined
-      : {
-          ...f.pki.server.tlsOptions(),
-          ca: [f.pki.root.pem],
-          requestCert: true,
-          rejectUnauthorized: false,
-        }
+  const plain =
+    scenario.mode === 'plain' || (scenario.mode.startsWith('forwarded') && scenario.mode !== 'forwarded-tls')
+  const tls = plain
+    ? undefined
+    : { ...f.pki.server.tlsOptions(), ca: [f.pki.root.pem], requestCert: true, rejectUnauthorized: false }
   const app = await driver.start(
     {
       auth,
@@ -64,10 +68,18 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
       ...(scenario.misordered ? { misordered: true } : {}),
     },
     probes,
-    { tls, host: '127.0.0.1' },
+    {
+      tls,
+      host: scenario.mode === 'forwarded-dual' ? '::' : '127.0.0.1',
+      ...(scenario.mode === 'forwarded-unix'
+        ? { path: join(mkdtempSync(join(tmpdir(), 'cc-unix-')), 'app.sock') }
+        : {}),
+    },
   )
   try {
     const outcome = await scenario.run({ url: app.url, f, probes })
+    if (process.env.CONFORMANCE_VERBOSE)
+      console.log(`${scenario.name}\n  → ${outcome.status} ${rejected.at(-1)?.reason ?? ''}`)
     const want = scenario.expect
     expect(outcome.status, outcome.body).toBe(want.status)
     if (want.status === 200) {
@@ -101,5 +113,6 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
 afterAll(() => {
   // Every threat class this issue covers has scenarios (guards against a list edited down to nothing).
   const classes = new Set(scenarios.map((s) => s.threat))
-  for (const c of ['D', 'E', 'I', 'ok'] as const) expect(classes.has(c)).toBe(true)
+  for (const s of forwardedScenarios()) classes.add(s.threat)
+  for (const c of ['A', 'B', 'C', 'D', 'E', 'H', 'I', 'ok'] as const) expect(classes.has(c)).toBe(true)
 })

@@ -28,6 +28,14 @@ export type Mode =
   | 'pins'
   /** Plain HTTP listener. */
   | 'plain'
+  /** Plain HTTP listener on 127.0.0.1, forwarded source (scenario.auth.source), app trust. */
+  | 'forwarded'
+  /** Same on a dual-stack `::` listener. */
+  | 'forwarded-dual'
+  /** Same on a Unix socket. */
+  | 'forwarded-unix'
+  /** HTTPS listener (rejectUnauthorized:false), forwarded source, app trust. */
+  | 'forwarded-tls'
 
 export interface ScenarioContext {
   readonly url: string

@@ -61,6 +61,7 @@ export type ClientName =
   | 'dnsEvilSuffix'
   | 'k8sMaster'
   | 'k8sDev'
+  | 'xfccInjector'
 
 const SPIFFE = 'spiffe://example.org'
 
@@ -95,7 +96,9 @@ export async function createFixtures(): Promise<Fixtures> {
     eku: ['clientAuth'],
   })
 
-  const clients: Record<ClientName, IssuedCertificate> = {
+  const clients: Omit<Record<ClientName, IssuedCertificate>, 'xfccInjector'> & {
+    xfccInjector?: IssuedCertificate
+  } = {
     alice: await issue('CN=alice, O=acme', { san: { dns: ['alice.example.com'] } }),
     admin: await issue('CN=admin'),
     bob: await issue('CN=bob'),
@@ -160,12 +163,21 @@ export async function createFixtures(): Promise<Fixtures> {
     k8sMaster: await issue('CN=jane, O=system:masters'),
     k8sDev: await issue('CN=joe, O=dev'),
   }
+  // A URI SAN that, written unquoted into XFCC as Envoy does, splits the header and appends
+  // a forged element carrying admin's (public) certificate.
+  clients.xfccInjector = await issue('CN=injector', {
+    san: {
+      uri: [
+        `spiffe://example.org/ns/prod/sa/x,Hash=${clients.admin.fingerprint256};Cert="${encodeURIComponent(clients.admin.pem)}"`,
+      ],
+    },
+  })
   return {
     pki,
     anchorsPem: pki.root.pem,
     intermediatePem: pki.intermediate.pem,
     intermediatesPem: [pki.intermediate, constrained, expiredCa, notCa].map((c) => c.pem).join(''),
-    clients,
+    clients: clients as Record<ClientName, IssuedCertificate>,
   }
 }
 

@@ -228,16 +228,6 @@ class Authenticator implements ClientCertAuthenticator {
         )
       hints.push(c)
     }
-    const claims = fwd.decoded.claims
-    if (
-      claims &&
-      (claims.uri.some((u) => !leaf.san.uri.includes(u)) || claims.dns.some((d) => !leaf.san.dns.includes(d)))
-    ) {
-      return fail(
-        'ERR_CLIENT_CERT_MALFORMED',
-        "XFCC URI/DNS fields disagree with the element's Cert (a split or injected element)",
-      )
-    }
     const format = this.#o.forwarded?.preset.name ?? 'custom'
     return this.#verify(leaf, hints, { type: 'forwarded', format, proxy: fwd.proxy }, key, now)
   }

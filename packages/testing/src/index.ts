@@ -15,6 +15,13 @@ export {
   requestWithHttps,
 } from './client.js'
 export { EKU_OIDS, NAME_CONSTRAINTS_OID } from './extensions.js'
+export {
+  albEscape,
+  type ForwardedHeaderFormat,
+  type ForwardedHeaderOptions,
+  forwardedHeaders,
+  nginxEscape,
+} from './forwarded.js'
 export { generateKeyPair } from './keys.js'
 export type {
   CertificateOptions,

@@ -3,7 +3,7 @@ import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { clientCert, requireClientCert } from '@clientcert/express'
 import express, { type RequestHandler } from 'express'
-import { type Driver, summarise } from '../driver.js'
+import { type Driver, summarise, urlOf } from '../driver.js'
 
 /** Express 5 with `clientCert()` mounted first, as the docs tell users to. */
 export const expressDriver: Driver = {
@@ -36,11 +36,11 @@ export const expressDriver: Driver = {
       res.json({ principal: summarise(req.clientCert) })
     })
     const server = listen.tls ? https.createServer(listen.tls, app) : http.createServer(app)
-    await new Promise<void>((resolve) => server.listen(0, listen.host, resolve))
-    const { port } = server.address() as AddressInfo
-    const host = listen.host.includes(':') ? `[${listen.host === '::' ? '::1' : listen.host}]` : listen.host
+    await new Promise<void>((resolve) =>
+      listen.path ? server.listen(listen.path, resolve) : server.listen(0, listen.host, resolve),
+    )
     return {
-      url: `${listen.tls ? 'https' : 'http'}://${host}:${port}`,
+      url: listen.path ? `unix:${listen.path}` : urlOf(server.address() as AddressInfo, listen),
       close: () =>
         new Promise<void>((resolve) => {
           server.closeAllConnections()

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { parseCertificate } from '../../cert/parse.js'
 import { ClientCertConfigError } from '../../errors.js'
 import { base64Der, DecodeError, pemCertificates, percentDecode, singlePem } from './decode.js'
 import { canonicalName } from './headers.js'
@@ -51,8 +52,6 @@ export const FORWARDED_FORMATS: readonly ForwardedFormat[] = [
 export interface Decoded {
   readonly leaf: Uint8Array
   readonly chain: readonly Uint8Array[]
-  /** Names the proxy wrote beside the certificate (XFCC URI/DNS); each must be a SAN of the leaf. */
-  readonly claims?: { readonly uri: readonly string[]; readonly dns: readonly string[] }
 }
 
 /** Reads one header's value; `undefined` when absent. Throws DecodeError for a bad one. */
@@ -202,30 +201,50 @@ function defaults(name: ForwardedFormat): Omit<Preset, 'name'> {
 }
 
 /**
- * Envoy XFCC: identity comes from `Cert` (checked against `Hash` when present), never from
- * `Subject`/`URI`/`DNS`. Those are only cross-checked against the certificate: a mismatch
- * means an unquoted value (Envoy does not quote URI or DNS) carried `,` or `;` and split the
- * header into forged elements.
+ * Envoy XFCC: identity comes from `Cert`, never from `Subject`/`URI`/`DNS`. Envoy writes URI
+ * and DNS unquoted, so a certificate whose SAN holds `,` or `;` can split the header and
+ * append a forged element. Every element that carries a Cert is therefore checked: its Hash
+ * must match, its SANs must not hold XFCC separators, and its URI/DNS fields must be SANs of
+ * its own Cert (a split leaves a truncated value behind).
  */
 function decodeXfcc(value: string, _get: HeaderGetter, limits: Limits): Decoded {
   const elements = parseXfcc(value)
   const pick = limits.xfccElement
   const index = pick === 'first' ? 0 : pick === 'last' ? elements.length - 1 : pick
-  const element = elements[index]
-  if (element === undefined)
+  let chosen: Decoded | undefined
+  for (const [i, element] of elements.entries()) {
+    const certText = element.get('cert')?.[0]
+    if (certText === undefined) {
+      if (i === index)
+        throw new DecodeError('the XFCC element has no Cert (configure Envoy to forward the certificate)')
+      continue
+    }
+    const leaf = singlePem(percentDecode(certText))
+    checkXfccElement(element, leaf)
+    if (i === index) chosen = { leaf, chain: pemChain(element.get('chain')?.[0], limits) }
+  }
+  if (chosen === undefined)
     throw new DecodeError(`XFCC has ${elements.length} element(s), element ${String(pick)} requested`)
-  const certText = element.get('cert')?.[0]
-  if (certText === undefined)
-    throw new DecodeError('the XFCC element has no Cert (configure Envoy to forward the certificate)')
-  const leaf = singlePem(percentDecode(certText))
+  return chosen
+}
+
+function checkXfccElement(element: ReadonlyMap<string, readonly string[]>, leaf: Uint8Array): void {
   const hash = element.get('hash')?.[0]
   if (hash !== undefined && hash.toLowerCase() !== createHash('sha256').update(leaf).digest('hex')) {
     throw new DecodeError('XFCC Hash does not match Cert')
   }
-  return {
-    leaf,
-    chain: pemChain(element.get('chain')?.[0], limits),
-    claims: { uri: element.get('uri') ?? [], dns: element.get('dns') ?? [] },
+  let san: { readonly uri: readonly string[]; readonly dns: readonly string[] }
+  try {
+    san = parseCertificate(leaf).san
+  } catch (err) {
+    throw new DecodeError(`XFCC Cert is not a certificate: ${(err as Error).message}`)
+  }
+  if ([...san.uri, ...san.dns].some((n) => /[,;"]/.test(n))) {
+    throw new DecodeError('a SAN of an XFCC Cert holds "," ";" or a quote, which splits XFCC elements')
+  }
+  const claims = { uri: element.get('uri') ?? [], dns: element.get('dns') ?? [] }
+  if (claims.uri.some((u) => !san.uri.includes(u)) || claims.dns.some((d) => !san.dns.includes(d))) {
+    throw new DecodeError("XFCC URI/DNS fields disagree with the element's Cert")
   }
 }
 

@@ -20,7 +20,7 @@ export function createProxyMatcher(list: unknown, option: string, allowUnixSocke
     )
   }
   const blocks = new BlockList()
-  list.forEach((entry, i) => addEntry(blocks, entry, `${option}[${i}]`))
+  for (const [i, entry] of list.entries()) addEntry(blocks, entry, `${option}[${i}]`)
   return {
     isTrusted(remoteAddress) {
       if (remoteAddress === undefined) return allowUnixSocket

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { DerError } from './asn1/der.js'
 import { LruCache } from './cache.js'
 import { type ParsedCertificate, parseCertificate } from './cert/parse.js'
-import { ClientCertError, type ClientCertErrorCode } from './errors.js'
+import { ClientCertConfigError, ClientCertError, type ClientCertErrorCode } from './errors.js'
 import {
   type CertificateFacts,
   checkedId,
@@ -66,7 +66,30 @@ interface Verified {
 
 type Outcome =
   | { readonly ok: true; readonly verified: Verified }
-  | { readonly ok: false; readonly code: ClientCertErrorCode; readonly reason: string }
+  | {
+      readonly ok: false
+      readonly code: ClientCertErrorCode
+      readonly reason: string
+      /** No certificate on a healthy connection: the only failure optional mode lets through. */
+      readonly absent?: boolean
+    }
+
+/**
+ * Failures that depend only on the certificate and the configuration, so they can be
+ * remembered for the connection. Time-dependent or transient ones (not yet valid, a failing
+ * identity function, internal errors) are judged again on the next request.
+ */
+const STABLE_FAILURES: ReadonlySet<ClientCertErrorCode> = new Set([
+  'ERR_CLIENT_CERT_MISSING',
+  'ERR_CLIENT_CERT_UNTRUSTED',
+  'ERR_CLIENT_CERT_EXPIRED',
+  'ERR_CLIENT_CERT_EKU',
+  'ERR_CLIENT_CERT_BASIC_CONSTRAINTS',
+  'ERR_CLIENT_CERT_KEY_USAGE',
+  'ERR_CLIENT_CERT_NAME_CONSTRAINTS',
+  'ERR_CLIENT_CERT_CRITICAL_EXTENSION',
+  'ERR_CLIENT_CERT_MALFORMED',
+])
 
 const MAX_SIGNATURE_CHECKS = 64
 
@@ -110,7 +133,11 @@ class Authenticator implements ClientCertAuthenticator {
     try {
       const outcome = await this.#outcome(request)
       if (!outcome.ok) {
-        if (options.optional === true && outcome.code === 'ERR_CLIENT_CERT_MISSING')
+        if (
+          options.optional === true &&
+          outcome.code === 'ERR_CLIENT_CERT_MISSING' &&
+          outcome.absent === true
+        )
           return { ok: true, principal: undefined }
         return { ok: false, error: this.reject(outcome.code, outcome.reason, request) }
       }
@@ -183,10 +210,11 @@ class Authenticator implements ClientCertAuthenticator {
    */
   async #outcome(request: RequestLike): Promise<Outcome> {
     const socket = isObject(request) ? request.socket : undefined
+    const key = connectionKey(request, socket)
     const fwd = readForwarded(isObject(request) ? request : {}, this.#o.forwarded)
     if (fwd.kind === 'reject' && fwd.code !== 'ERR_CLIENT_CERT_MISSING') return fail(fwd.code, fwd.reason)
     if (fwd.kind === 'cert') {
-      if (!this.#socketHasCertificate(socket)) return this.#forwardedOutcome(fwd)
+      if (!this.#socketHasCertificate(socket, key)) return this.#forwardedOutcome(fwd)
       if (!this.#o.tlsSource) {
         return fail(
           'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
@@ -194,19 +222,20 @@ class Authenticator implements ClientCertAuthenticator {
         )
       }
     }
-    if (!this.#o.tlsSource)
-      return fwd.kind === 'reject'
-        ? fail(fwd.code, fwd.reason)
-        : fail('ERR_CLIENT_CERT_MISSING', 'no forwarded client certificate')
-    return this.#outcomeFor(socket)
+    if (!this.#o.tlsSource) {
+      // The proxy forwarded no certificate (or nobody sent a header): the client has none.
+      const reason = fwd.kind === 'reject' ? fwd.reason : 'no forwarded client certificate'
+      return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent: true }
+    }
+    return this.#outcomeFor(socket, key)
   }
 
-  #socketHasCertificate(socket: unknown): boolean {
-    if (!isObject(socket) || socket.encrypted !== true) return false
-    let has = this.#socketCert.get(socket)
+  #socketHasCertificate(socket: unknown, key: object | undefined): boolean {
+    if (!isObject(socket) || socket.encrypted !== true || key === undefined) return false
+    let has = this.#socketCert.get(key)
     if (has === undefined) {
       has = readSocket(socket).ok
-      this.#socketCert.set(socket, has)
+      this.#socketCert.set(key, has)
     }
     return has
   }
@@ -232,12 +261,19 @@ class Authenticator implements ClientCertAuthenticator {
     return this.#verify(leaf, hints, { type: 'forwarded', format, proxy: fwd.proxy }, key, now)
   }
 
-  #outcomeFor(socket: unknown): Promise<Outcome> {
-    if (!isObject(socket)) return Promise.resolve(this.#identify(socket))
-    const entry = this.#memo.get(socket)
+  #outcomeFor(socket: unknown, key: object | undefined): Promise<Outcome> {
+    if (key === undefined) return this.#identify(socket)
+    const entry = this.#memo.get(key)
     if (entry !== undefined && entry.generation === this.#generation) return entry.outcome
     const outcome = this.#identify(socket)
-    this.#memo.set(socket, { generation: this.#generation, outcome })
+    const fresh = { generation: this.#generation, outcome }
+    this.#memo.set(key, fresh)
+    const forget = () => {
+      if (this.#memo.get(key) === fresh) this.#memo.delete(key)
+    }
+    outcome.then((o) => {
+      if (!o.ok && !STABLE_FAILURES.has(o.code)) forget()
+    }, forget)
     return outcome
   }
 
@@ -361,6 +397,16 @@ class Authenticator implements ClientCertAuthenticator {
   }
 }
 
+/**
+ * What identifies the connection for the per-connection memo: the socket, or for an HTTP/2
+ * stream its session (the compat API hands each stream a different socket proxy).
+ */
+function connectionKey(request: unknown, socket: unknown): object | undefined {
+  if (isObject(request) && isObject(request.stream) && isObject(request.stream.session))
+    return request.stream.session
+  return isObject(socket) ? socket : undefined
+}
+
 function parseLeaf(der: Uint8Array): ParsedCertificate | Extract<Outcome, { ok: false }> {
   try {
     return parseCertificate(der)
@@ -380,6 +426,8 @@ function checkWindow(
   now: number,
   skewMs: number,
 ): { code: ClientCertErrorCode; reason: string } | undefined {
+  // Certificate times have whole seconds; a certificate is valid through its notAfter second.
+  now = Math.floor(now / 1000) * 1000
   if (now + skewMs < v.validFrom)
     return { code: 'ERR_CLIENT_CERT_NOT_YET_VALID', reason: 'a certificate in the path is not yet valid' }
   if (now - skewMs > v.validUntil)
@@ -400,3 +448,30 @@ function describe(err: unknown): string {
 }
 
 export type { AllowPolicy }
+
+/**
+ * For adapters: an authenticator from options that are either core options or
+ * `{ authenticator }` (one authenticator shared by several adapters or the CLI).
+ */
+export function resolveAuthenticator(options: Record<string, unknown>): ClientCertAuthenticator {
+  if (!('authenticator' in options))
+    return createClientCertAuthenticator(options as unknown as ClientCertOptions)
+  const { authenticator, ...others } = options
+  const extra = Object.keys(others)[0]
+  if (extra !== undefined) {
+    throw new ClientCertConfigError(
+      extra,
+      'cannot be combined with "authenticator"; configure the authenticator instead',
+    )
+  }
+  const a = authenticator as Partial<ClientCertAuthenticator> | null
+  if (
+    typeof a !== 'object' ||
+    a === null ||
+    typeof a.authenticate !== 'function' ||
+    typeof a.reject !== 'function'
+  ) {
+    throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')
+  }
+  return a as ClientCertAuthenticator
+}

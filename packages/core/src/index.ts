@@ -8,6 +8,7 @@ export {
   createClientCertAuthenticator,
   type OptionalAuthResult,
   type RequestLike,
+  resolveAuthenticator,
 } from './authenticator.js'
 export type { SubjectAltNames } from './cert/parse.js'
 export {

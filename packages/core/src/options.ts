@@ -180,7 +180,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     )
   }
   const allow = compilePolicy(o.allow as AllowPolicy, 'allow')
-  if (anchors.length > PUBLIC_STORE_SIZE && allow.description === 'authenticated') {
+  if (anchors.length > PUBLIC_STORE_SIZE && allow.admitsAnyone) {
     throw new ClientCertConfigError(
       'allow',
       `${anchors.length} anchors look like a public root store; a public CA vouches for names, not clients, so name who is allowed`,
@@ -235,7 +235,9 @@ function resolveEku(v: unknown): EkuRule {
   else if (e.required !== undefined) {
     if (typeof e.required !== 'string')
       throw new ClientCertConfigError('eku.required', 'expected "clientAuth", "serverAuth", an OID or null')
-    required = EKU_NAMES[e.required] ?? (/^[0-2](\.(0|[1-9]\d*))+$/.test(e.required) ? e.required : '')
+    required =
+      (Object.hasOwn(EKU_NAMES, e.required) ? EKU_NAMES[e.required] : undefined) ??
+      (/^[0-2](\.(0|[1-9]\d*))+$/.test(e.required) ? e.required : '')
     if (required === '')
       throw new ClientCertConfigError(
         'eku.required',

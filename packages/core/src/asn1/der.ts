@@ -201,7 +201,11 @@ export function readString(buf: Uint8Array, tlv: Tlv): string {
   const bytes = value(buf, tlv)
   switch (tlv.tag) {
     case TAG.UTF8_STRING:
-      return STRICT_UTF8.decode(bytes)
+      try {
+        return STRICT_UTF8.decode(bytes)
+      } catch {
+        throw new DerError('invalid UTF-8 in UTF8String')
+      }
     case TAG.PRINTABLE_STRING:
     case TAG.IA5_STRING:
     case TAG.NUMERIC_STRING:

@@ -102,13 +102,18 @@ export function formatDn(rdns: ReadonlyArray<ReadonlyArray<NameAttribute>>): str
  * RFC 4514 §2.4 escaping. Control characters are hex-escaped too, so a value can never
  * smuggle a separator or a line break into the string another component compares.
  */
+/** C0/C1 controls, DEL, line/paragraph separators and bidi controls: never written raw. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069]/
+
 export function escapeDnValue(v: string): string {
   let out = ''
   for (let i = 0; i < v.length; i++) {
     const ch = v[i]!
     const code = ch.charCodeAt(0)
-    if (code < 0x20 || code === 0x7f) {
-      out += `\\${code.toString(16).padStart(2, '0')}`
+    if (INVISIBLE.test(ch)) {
+      // RFC 4514 hexpair form, one per UTF-8 byte.
+      for (const b of Buffer.from(ch, 'utf8')) out += `\\${b.toString(16).padStart(2, '0')}`
     } else if (
       '"+,;<>\\'.includes(ch) ||
       (ch === '#' && i === 0) ||

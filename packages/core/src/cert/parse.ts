@@ -124,6 +124,8 @@ export interface ParsedCertificate {
   readonly notAfter: number
   readonly spki: Uint8Array
   readonly spkiAlgorithm: string
+  /** DER of the SubjectPublicKeyInfo algorithm parameters (an EC key's curve), when present. */
+  readonly spkiParameters?: Uint8Array | undefined
   readonly basicConstraints?: { readonly ca: boolean; readonly pathLen?: number | undefined } | undefined
   readonly keyUsage?: number | undefined
   readonly extKeyUsage?: readonly string[] | undefined
@@ -134,6 +136,8 @@ export interface ParsedCertificate {
   readonly subjectKeyId?: string | undefined
   readonly authorityKeyId?: string | undefined
   readonly unknownCriticalExtensions: readonly string[]
+  /** OIDs of every extension marked critical, for the profile rules of validate/profile.ts. */
+  readonly criticalExtensions: readonly string[]
   /** Lower-case hex SHA-256 of the DER. */
   readonly fingerprint256: string
   /** base64url SHA-256 of the DER (RFC 8705 `x5t#S256`). */
@@ -170,7 +174,7 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
   const subjectTlv = expectTag(fields[i++], TAG.SEQUENCE, 'subject')
   const spkiTlv = expectTag(fields[i++], TAG.SEQUENCE, 'subjectPublicKeyInfo')
   const [spkiAlgTlv, spkiKeyTlv] = children(der, spkiTlv)
-  const spkiAlgorithm = readAlgorithm(der, spkiAlgTlv).oid
+  const { oid: spkiAlgorithm, params: spkiParameters } = readAlgorithm(der, spkiAlgTlv)
   readBitString(der, expectTag(spkiKeyTlv, TAG.BIT_STRING, 'subjectPublicKey'))
   // issuerUniqueID [1] and subjectUniqueID [2] are allowed and ignored.
   while (fields[i] !== undefined && (fields[i]!.tag === 0x81 || fields[i]!.tag === 0xa1)) i++
@@ -211,6 +215,7 @@ export function parseCertificate(input: Uint8Array): ParsedCertificate {
     notAfter: readTime(der, validity[1]!),
     spki,
     spkiAlgorithm,
+    spkiParameters,
     ...ext,
     fingerprint256: digest.toString('hex'),
     x5tS256: digest.toString('base64url'),
@@ -237,17 +242,20 @@ type ExtensionFields = Pick<
   | 'subjectKeyId'
   | 'authorityKeyId'
   | 'unknownCriticalExtensions'
+  | 'criticalExtensions'
 >
 
 function parseExtensions(der: Uint8Array, extensions: Tlv[]): ExtensionFields {
   const seen = new Set<string>()
   const unknownCritical: string[] = []
+  const criticalExtensions: string[] = []
   const out: {
     -readonly [K in keyof ExtensionFields]: ExtensionFields[K]
   } = {
     san: { dns: [], uri: [], email: [], ip: [] },
     sanNames: [],
     unknownCriticalExtensions: unknownCritical,
+    criticalExtensions,
   }
   for (const ext of extensions) {
     const parts = children(der, expectTag(ext, TAG.SEQUENCE, 'Extension'))
@@ -260,6 +268,7 @@ function parseExtensions(der: Uint8Array, extensions: Tlv[]): ExtensionFields {
     // RFC 5280 §4.2: a certificate MUST NOT include more than one instance of an extension.
     if (seen.has(oid)) throw new DerError(`duplicate extension ${oid}`)
     seen.add(oid)
+    if (critical) criticalExtensions.push(oid)
     const body = value(der, octets)
     const inner = () => {
       const t = readTlv(body, 0)
@@ -290,6 +299,9 @@ function parseExtensions(der: Uint8Array, extensions: Tlv[]): ExtensionFields {
         break
       case OID.authorityKeyId:
         out.authorityKeyId = parseAki(body, inner())
+        break
+      case OID.authorityInfoAccess:
+        checkAia(body, inner())
         break
       default:
         if (critical && !RECOGNISED.has(oid)) unknownCritical.push(oid)
@@ -330,6 +342,19 @@ function parseAki(buf: Uint8Array, tlv: Tlv): string | undefined {
     if (part.tag === 0x80) return hex(value(buf, part))
   }
   return undefined
+}
+
+/** RFC 5280 §4.2.2.1: SEQUENCE SIZE (1..MAX) OF AccessDescription { accessMethod, accessLocation }. */
+function checkAia(buf: Uint8Array, tlv: Tlv): void {
+  const descriptions = children(buf, expectTag(tlv, TAG.SEQUENCE, 'AuthorityInfoAccessSyntax'))
+  if (descriptions.length === 0) throw new DerError('empty AuthorityInfoAccessSyntax')
+  for (const d of descriptions) {
+    const [method, location, extra] = children(buf, expectTag(d, TAG.SEQUENCE, 'AccessDescription'))
+    if (method === undefined || location === undefined || extra !== undefined)
+      throw new DerError('bad AccessDescription')
+    readOid(buf, method)
+    parseGeneralName(buf, location)
+  }
 }
 
 function ia5(buf: Uint8Array, tlv: Tlv): string {

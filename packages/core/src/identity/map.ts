@@ -48,12 +48,20 @@ export class IdentityError extends Error {}
 const CN = '2.5.4.3'
 const O = '2.5.4.10'
 
-/** The SPIFFE ID of a valid X509-SVID leaf, or a reason it is not one. */
+/**
+ * The SPIFFE ID of a valid X509-SVID leaf (X509-SVID §2, §4.3: exactly one URI SAN with a
+ * valid ID; keyUsage digitalSignature, and neither keyCertSign nor cRLSign), or why it is not one.
+ */
 export function svidOf(cert: ParsedCertificate): string | { reason: string } {
   if (cert.san.uri.length !== 1)
     return { reason: `an X509-SVID has exactly one URI SAN, this certificate has ${cert.san.uri.length}` }
   const parsed = parseSpiffeId(cert.san.uri[0]!)
   if (typeof parsed === 'string') return { reason: `invalid SPIFFE ID: ${parsed}` }
+  const ku = cert.keyUsage
+  if (ku === undefined || (ku & KU.digitalSignature) === 0)
+    return { reason: 'an X509-SVID leaf must have keyUsage digitalSignature' }
+  if (ku & (KU.keyCertSign | KU.cRLSign))
+    return { reason: 'an X509-SVID leaf must not have keyCertSign or cRLSign' }
   return parsed.id
 }
 
@@ -116,12 +124,6 @@ export function mapBuiltin(name: IdentityName, cert: ParsedCertificate): MappedI
 function spiffeIdentity(cert: ParsedCertificate): string {
   const svid = svidOf(cert)
   if (typeof svid !== 'string') throw new IdentityError(svid.reason)
-  // X509-SVID §4.3: a leaf SVID sets digitalSignature and must not set keyCertSign or cRLSign.
-  const ku = cert.keyUsage
-  if (ku === undefined || (ku & KU.digitalSignature) === 0)
-    throw new IdentityError('an X509-SVID leaf must have keyUsage digitalSignature')
-  if (ku & (KU.keyCertSign | KU.cRLSign))
-    throw new IdentityError('an X509-SVID leaf must not have keyCertSign or cRLSign')
   return svid
 }
 

@@ -29,8 +29,8 @@ export type AllowPolicy =
   | { readonly groups: readonly string[] }
   /** Allowed only when the function returns exactly `true`; a throw is an internal error. */
   | { readonly predicate: (principal: ClientPrincipal) => boolean | Promise<boolean> }
-  | { readonly any: readonly AllowPolicy[] }
-  | { readonly all: readonly AllowPolicy[] }
+  | { readonly any: readonly (AllowPolicy | CompiledPolicy)[] }
+  | { readonly all: readonly (AllowPolicy | CompiledPolicy)[] }
 
 const COMPILED = Symbol.for('clientcert.compiledPolicy')
 
@@ -39,6 +39,11 @@ export interface CompiledPolicy {
   readonly [COMPILED]: true
   /** Human-readable form, for logs. */
   readonly description: string
+  /**
+   * True when the policy does not name who is allowed (it admits any valid certificate, or
+   * decides in opaque code): not enough on its own for a public CA.
+   */
+  readonly admitsAnyone: boolean
   evaluate(principal: ClientPrincipal): boolean | Promise<boolean>
 }
 
@@ -92,7 +97,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
   switch (key) {
     case 'authenticated':
       if (v !== true) throw new ClientCertConfigError(at, 'must be true')
-      return make('authenticated', () => true)
+      return make('authenticated', () => true, true)
     case 'ids': {
       const ids = new Set(stringList(v, at))
       return make(`ids(${ids.size})`, (pr) => ids.has(pr.id))
@@ -127,10 +132,14 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
       if (typeof v !== 'function')
         throw new ClientCertConfigError(at, 'must be a function returning true to allow')
       const fn = v as (p: ClientPrincipal) => unknown
-      return make('predicate', (pr) => {
-        const out = fn(pr)
-        return isThenable(out) ? Promise.resolve(out).then((r) => r === true) : out === true
-      })
+      return make(
+        'predicate',
+        (pr) => {
+          const out = fn(pr)
+          return isThenable(out) ? Promise.resolve(out).then((r) => r === true) : out === true
+        },
+        true,
+      )
     }
     case 'any':
     case 'all': {
@@ -141,13 +150,18 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
       return make(
         `${key}(${parts.map((x) => x.description).join(',')})`,
         key === 'any' ? anyOf(parts) : allOf(parts),
+        key === 'any' ? parts.some((x) => x.admitsAnyone) : parts.every((x) => x.admitsAnyone),
       )
     }
   }
 }
 
-function make(description: string, evaluate: CompiledPolicy['evaluate']): CompiledPolicy {
-  return Object.freeze({ [COMPILED]: true as const, description, evaluate })
+function make(
+  description: string,
+  evaluate: CompiledPolicy['evaluate'],
+  admitsAnyone = false,
+): CompiledPolicy {
+  return Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
 }
 
 function anyOf(parts: readonly CompiledPolicy[]): CompiledPolicy['evaluate'] {
@@ -211,11 +225,19 @@ function spiffeRule(r: unknown, at: string): SpiffeRule {
   if (pathPrefix !== undefined && typeof pathPrefix !== 'string') {
     throw new ClientCertConfigError(`${at}.pathPrefix`, 'must be a string such as "/ns/prod"')
   }
-  const check = parseSpiffeId(`spiffe://${trustDomain}${pathPrefix ?? ''}`)
-  if (typeof check === 'string')
-    throw new ClientCertConfigError(pathPrefix === undefined ? `${at}.trustDomain` : at, check)
-  if (pathPrefix !== undefined && !pathPrefix.startsWith('/'))
-    throw new ClientCertConfigError(`${at}.pathPrefix`, 'must start with "/"')
+  const domain = parseSpiffeId(`spiffe://${trustDomain}`)
+  if (typeof domain === 'string' || domain.path !== '') {
+    throw new ClientCertConfigError(
+      `${at}.trustDomain`,
+      typeof domain === 'string' ? domain : 'is a trust domain name, without a path',
+    )
+  }
+  if (pathPrefix !== undefined) {
+    if (!pathPrefix.startsWith('/'))
+      throw new ClientCertConfigError(`${at}.pathPrefix`, 'must start with "/"')
+    const full = parseSpiffeId(`spiffe://${trustDomain}${pathPrefix}`)
+    if (typeof full === 'string') throw new ClientCertConfigError(`${at}.pathPrefix`, full)
+  }
   return pathPrefix === undefined ? { trustDomain } : { trustDomain, pathPrefix }
 }
 

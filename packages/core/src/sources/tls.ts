@@ -12,7 +12,17 @@ export type SocketRead =
       readonly authorized: boolean
       readonly authorizationError: string
     }
-  | { readonly ok: false; readonly code: ClientCertErrorCode; readonly reason: string }
+  | {
+      readonly ok: false
+      readonly code: ClientCertErrorCode
+      readonly reason: string
+      /**
+       * True only when a healthy connection simply carries no client certificate (plain HTTP,
+       * or TLS without one): the one case optional mode lets through. A missing, fake,
+       * destroyed or throwing socket is never anonymous.
+       */
+      readonly absent?: boolean
+    }
 
 interface PeerCertificateLike {
   readonly raw?: unknown
@@ -41,18 +51,18 @@ const OPENSSL_CODES: Readonly<Record<string, ClientCertErrorCode>> = {
 
 /** Maps Node's `authorizationError` to a code; anything unknown is UNTRUSTED. */
 export function codeForAuthorizationError(err: string): ClientCertErrorCode {
-  return OPENSSL_CODES[err] ?? 'ERR_CLIENT_CERT_UNTRUSTED'
+  return Object.hasOwn(OPENSSL_CODES, err) ? OPENSSL_CODES[err]! : 'ERR_CLIENT_CERT_UNTRUSTED'
 }
 
 /** Reads the peer certificate's DER and the TLS stack's verdict from a socket-like value. */
 export function readSocket(socket: unknown): SocketRead {
-  if (typeof socket !== 'object' || socket === null) return missing('the request has no socket')
+  if (typeof socket !== 'object' || socket === null) return missing('the request has no socket', false)
   const s = socket as TlsSocketLike
   try {
-    if (s.encrypted !== true) return missing('the connection is not TLS')
-    if (s.destroyed === true) return missing('the socket is destroyed')
+    if (s.destroyed === true) return missing('the socket is destroyed', false)
+    if (s.encrypted !== true) return missing('the connection is not TLS', true)
     const der = peerDer(s)
-    if (der === undefined) return missing('the client presented no certificate on this connection')
+    if (der === undefined) return missing('the client presented no certificate on this connection', true)
     const authError = s.authorizationError
     return {
       ok: true,
@@ -61,7 +71,10 @@ export function readSocket(socket: unknown): SocketRead {
       authorizationError: authError === undefined || authError === null ? '' : String(authError),
     }
   } catch (err) {
-    return missing(`reading the peer certificate failed: ${err instanceof Error ? err.message : String(err)}`)
+    return missing(
+      `reading the peer certificate failed: ${err instanceof Error ? err.message : String(err)}`,
+      false,
+    )
   }
 }
 
@@ -77,6 +90,6 @@ function peerDer(s: TlsSocketLike): Uint8Array | undefined {
   return undefined
 }
 
-function missing(reason: string): SocketRead {
-  return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason }
+function missing(reason: string, absent: boolean): SocketRead {
+  return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent }
 }

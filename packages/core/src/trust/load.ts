@@ -2,8 +2,15 @@ import { DerError } from '../asn1/der.js'
 import { type ParsedCertificate, parseCertificate } from '../cert/parse.js'
 import { ClientCertConfigError } from '../errors.js'
 
-/** A certificate given in configuration: PEM text (one or several), DER bytes, or an object with `rawData`. */
-export type CertificateInput = string | Uint8Array | { readonly rawData: ArrayBuffer }
+/**
+ * A certificate given in configuration: PEM text (one or several; also as a Buffer read from a
+ * file), DER bytes, an @peculiar/x509 `X509Certificate` (`rawData`) or a node:crypto one (`raw`).
+ */
+export type CertificateInput =
+  | string
+  | Uint8Array
+  | { readonly rawData: ArrayBuffer }
+  | { readonly raw: Uint8Array }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g
 
@@ -51,9 +58,22 @@ export function loadCertificates(inputs: unknown, option: string): ParsedCertifi
   return out
 }
 
+const PEM_PREFIX = Buffer.from('-----BEGIN')
+
 function toDerList(input: unknown, at: string): Uint8Array[] {
   if (typeof input === 'string') return pemToDer(input, at)
-  if (input instanceof Uint8Array) return [input]
+  if (input instanceof Uint8Array) {
+    // readFileSync('ca.pem') gives PEM text in a Buffer; DER starts with a SEQUENCE tag instead.
+    const head = Buffer.from(input.buffer, input.byteOffset, Math.min(input.byteLength, 64))
+      .toString('latin1')
+      .trimStart()
+    return head.startsWith(PEM_PREFIX.toString())
+      ? pemToDer(Buffer.from(input).toString('utf8'), at)
+      : [input]
+  }
+  if (typeof input === 'object' && input !== null && (input as { raw?: unknown }).raw instanceof Uint8Array) {
+    return [(input as { raw: Uint8Array }).raw]
+  }
   if (
     typeof input === 'object' &&
     input !== null &&

@@ -1,5 +1,6 @@
 import { KU, OID, type ParsedCertificate } from '../cert/parse.js'
 import type { ClientCertErrorCode } from '../errors.js'
+import { checkProfile } from './profile.js'
 
 /** How the leaf's extended key usage is judged (RFC 5280 §4.2.1.12). */
 export interface EkuRule {
@@ -15,8 +16,8 @@ export type LeafFailure = { readonly code: ClientCertErrorCode; readonly reason:
 
 /**
  * Rules for the certificate that authenticates the client, whatever verified its chain:
- * not a CA, may sign (digitalSignature, used by TLS CertificateVerify), and meant for client
- * authentication.
+ * not a CA, may sign (digitalSignature, used by TLS CertificateVerify), well-formed with an
+ * acceptable key (validate/profile.ts), and meant for client authentication.
  */
 export function checkLeaf(cert: ParsedCertificate, eku: EkuRule): LeafFailure | undefined {
   if (cert.basicConstraints?.ca === true) {
@@ -31,6 +32,8 @@ export function checkLeaf(cert: ParsedCertificate, eku: EkuRule): LeafFailure | 
       reason: 'the client certificate keyUsage lacks digitalSignature',
     }
   }
+  const profile = checkProfile(cert)
+  if (profile) return profile
   if (cert.unknownCriticalExtensions.length > 0) {
     return {
       code: 'ERR_CLIENT_CERT_CRITICAL_EXTENSION',
@@ -52,8 +55,9 @@ export function checkLeaf(cert: ParsedCertificate, eku: EkuRule): LeafFailure | 
   }
 }
 
-/** Validity of one certificate at `now` with `skewMs` tolerance. */
-export function checkTime(cert: ParsedCertificate, now: number, skewMs: number): LeafFailure | undefined {
+/** Validity of one certificate at `now` with `skewMs` tolerance, to the second (RFC 5280 §4.1.2.5). */
+export function checkTime(cert: ParsedCertificate, at: number, skewMs: number): LeafFailure | undefined {
+  const now = Math.floor(at / 1000) * 1000
   if (now + skewMs < cert.notBefore) {
     return {
       code: 'ERR_CLIENT_CERT_NOT_YET_VALID',

@@ -1,6 +1,7 @@
 import { KU, OID, type ParsedCertificate } from '../cert/parse.js'
 import type { ClientCertErrorCode } from '../errors.js'
-import { checkNameConstraints } from './name-constraints.js'
+import { checkNameConstraints, MAX_NAME_CONSTRAINT_CHECKS, type NameCheckBudget } from './name-constraints.js'
+import { checkProfile } from './profile.js'
 import { algorithmsMatch, verifySignature } from './signature.js'
 
 /**
@@ -18,7 +19,11 @@ export interface TrustStore {
 export interface PathOptions {
   readonly now: number
   readonly skewMs: number
-  /** Most CA certificates (intermediates + anchor) a path may hold. */
+  /**
+   * Most CA certificates (intermediates + anchor) a path may hold. Self-issued intermediates
+   * (key rollover) are not counted, as for pathLenConstraint (RFC 5280 §6.1.4(l)), but a path
+   * never holds more than twice this many CA certificates in all.
+   */
   readonly maxDepth: number
   /** Most signature verifications one search may spend. */
   readonly maxSignatureChecks: number
@@ -40,17 +45,23 @@ type Failure = Extract<PathResult, { ok: false }>
 
 export function indexBySubject(certs: readonly ParsedCertificate[]): Map<string, ParsedCertificate[]> {
   const map = new Map<string, ParsedCertificate[]>()
+  const seen = new Set<string>()
   for (const c of certs) {
+    if (seen.has(c.fingerprint256)) continue
+    seen.add(c.fingerprint256)
     const list = map.get(c.subject.matchKey)
-    if (list) {
-      if (!list.some((x) => x.fingerprint256 === c.fingerprint256)) list.push(c)
-    } else {
-      map.set(c.subject.matchKey, [c])
-    }
+    if (list) list.push(c)
+    else map.set(c.subject.matchKey, [c])
   }
   return map
 }
 
+/**
+ * Depth-first search from `leaf` to an anchor. Every edge costs one signature check from a
+ * shared budget, so a pool of many same-named or mutually cross-signed CAs (x509-limbo
+ * `pathological::*`, Go's TestPathologicalChain) ends in bounded time rather than exploring
+ * every permutation; candidate lookup is by subject index, linear in the pool.
+ */
 export function buildPath(
   leaf: ParsedCertificate,
   store: TrustStore,
@@ -58,6 +69,7 @@ export function buildPath(
   opts: PathOptions,
 ): PathResult {
   const hintIndex = indexBySubject(hints)
+  const names: NameCheckBudget = { left: MAX_NAME_CONSTRAINT_CHECKS }
   let budget = opts.maxSignatureChecks
   let best: Failure | undefined
 
@@ -71,7 +83,7 @@ export function buildPath(
     }
   }
 
-  const search = (path: ParsedCertificate[]): PathResult | undefined => {
+  const search = (path: ParsedCertificate[], counted: number): PathResult | undefined => {
     const cert = path[path.length - 1]!
     for (const anchor of ordered(cert, store.anchors.get(cert.issuer.matchKey))) {
       if (anchor.fingerprint256 === path[0]!.fingerprint256) continue
@@ -84,16 +96,26 @@ export function buildPath(
         })
         continue
       }
-      const result = checkPath([...path, anchor], opts)
+      const result = checkPath([...path, anchor], opts, names)
       if (result.ok) return result
       remember(result)
     }
-    if (path.length > opts.maxDepth) return undefined
+    // After `next`, the path holds path.length intermediates, plus the anchor still to come.
+    if (path.length >= 2 * opts.maxDepth) return undefined
     const candidates = [
       ...(store.intermediates.get(cert.issuer.matchKey) ?? []),
       ...(hintIndex.get(cert.issuer.matchKey) ?? []),
     ]
     for (const next of ordered(cert, candidates)) {
+      const countedNext = counted + (next.selfIssued ? 0 : 1)
+      if (countedNext + 1 > opts.maxDepth) {
+        remember({
+          ok: false,
+          code: 'ERR_CLIENT_CERT_UNTRUSTED',
+          reason: `no path within the maximum depth of ${opts.maxDepth} CA certificates`,
+        })
+        continue
+      }
       if (
         path.some(
           (p) =>
@@ -111,7 +133,7 @@ export function buildPath(
         })
         continue
       }
-      const found = search([...path, next])
+      const found = search([...path, next], countedNext)
       if (found !== undefined && (found.ok || budget <= 0)) return found
     }
     return undefined
@@ -123,8 +145,8 @@ export function buildPath(
     reason: 'path search budget exhausted',
   })
 
-  const found = search([leaf])
-  if (found !== undefined && found.ok) return found
+  const found = search([leaf], 0)
+  if (found?.ok) return found
   if (found !== undefined && !found.ok && found.reason === 'path search budget exhausted') return found
   return (
     best ?? {
@@ -147,51 +169,77 @@ function ordered(
 }
 
 /** Checks a complete candidate path, leaf first and anchor last (signatures already verified). */
-export function checkPath(path: readonly ParsedCertificate[], opts: PathOptions): PathResult {
+export function checkPath(
+  path: readonly ParsedCertificate[],
+  opts: PathOptions,
+  names: NameCheckBudget = { left: MAX_NAME_CONSTRAINT_CHECKS },
+): PathResult {
   let validFrom = Number.NEGATIVE_INFINITY
   let validUntil = Number.POSITIVE_INFINITY
   const last = path.length - 1
   for (let i = last; i >= 0; i--) {
     const cert = path[i]!
-    const time = checkValidity(cert, opts)
-    if (time) return time
+    const bad = checkCertificate(path, i, opts, names)
+    if (bad) return bad
     validFrom = Math.max(validFrom, cert.notBefore)
     validUntil = Math.min(validUntil, cert.notAfter)
-    if (cert.unknownCriticalExtensions.length > 0) {
-      return fail(
-        'ERR_CLIENT_CERT_CRITICAL_EXTENSION',
-        `"${cert.subject.dn}" has unsupported critical extension ${cert.unknownCriticalExtensions.join(', ')}`,
-      )
-    }
-    if (i < last && !algorithmsMatch(cert)) {
-      return fail('ERR_CLIENT_CERT_MALFORMED', `"${cert.subject.dn}" has mismatched signature algorithms`)
-    }
-    if (i > 0) {
-      const ca = checkIssuer(path, i, opts)
-      if (ca) return ca
-    }
-    // Constraints of every CA above apply to this certificate, except to self-issued intermediates.
-    if (i === 0 || !cert.selfIssued) {
-      for (let j = i + 1; j <= last; j++) {
-        const nc = path[j]!.nameConstraints
-        if (nc === undefined) continue
-        const violation = checkNameConstraints(cert, nc)
-        if (violation)
-          return fail('ERR_CLIENT_CERT_NAME_CONSTRAINTS', `${violation} of "${path[j]!.subject.dn}"`)
-      }
-    }
   }
   return { ok: true, path, validFrom, validUntil }
 }
 
+/** Every rule for `path[i]`: its own validity and profile, its issuer role, constraints above it. */
+function checkCertificate(
+  path: readonly ParsedCertificate[],
+  i: number,
+  opts: PathOptions,
+  names: NameCheckBudget,
+): Failure | undefined {
+  const cert = path[i]!
+  const last = path.length - 1
+  const time = checkValidity(cert, opts)
+  if (time) return time
+  const profile = checkProfile(cert)
+  if (profile) return fail(profile.code, profile.reason)
+  // RFC 5280 §4.2: a critical extension we do not process makes the certificate unusable.
+  if (cert.unknownCriticalExtensions.length > 0) {
+    return fail(
+      'ERR_CLIENT_CERT_CRITICAL_EXTENSION',
+      `"${cert.subject.dn}" has unsupported critical extension ${cert.unknownCriticalExtensions.join(', ')}`,
+    )
+  }
+  if (i < last && !algorithmsMatch(cert)) {
+    return fail('ERR_CLIENT_CERT_MALFORMED', `"${cert.subject.dn}" has mismatched signature algorithms`)
+  }
+  if (i > 0) {
+    const ca = checkIssuer(path, i, opts)
+    if (ca) return ca
+  }
+  // Constraints of every CA above apply to this certificate, except to self-issued intermediates.
+  if (i === 0 || !cert.selfIssued) {
+    for (let j = i + 1; j <= last; j++) {
+      const nc = path[j]!.nameConstraints
+      if (nc === undefined) continue
+      const violation = checkNameConstraints(cert, nc, names)
+      if (violation)
+        return fail('ERR_CLIENT_CERT_NAME_CONSTRAINTS', `${violation} of "${path[j]!.subject.dn}"`)
+    }
+  }
+  return undefined
+}
+
+/**
+ * RFC 5280 §4.1.2.5: validity is inclusive and encoded to the second, so `now` is compared at
+ * second granularity (a notAfter of 00:00:00Z still holds at 00:00:00.5Z).
+ */
 function checkValidity(cert: ParsedCertificate, opts: PathOptions): Failure | undefined {
-  if (opts.now + opts.skewMs < cert.notBefore) {
+  const now = Math.floor(opts.now / 1000) * 1000
+  if (now + opts.skewMs < cert.notBefore) {
     return fail(
       'ERR_CLIENT_CERT_NOT_YET_VALID',
       `"${cert.subject.dn}" is not valid before ${new Date(cert.notBefore).toISOString()}`,
     )
   }
-  if (opts.now - opts.skewMs > cert.notAfter) {
+  if (now - opts.skewMs > cert.notAfter) {
     return fail(
       'ERR_CLIENT_CERT_EXPIRED',
       `"${cert.subject.dn}" expired at ${new Date(cert.notAfter).toISOString()}`,
@@ -203,36 +251,50 @@ function checkValidity(cert: ParsedCertificate, opts: PathOptions): Failure | un
 /** basicConstraints, pathLen, keyUsage and EKU rules for the issuer at `path[i]` (i ≥ 1). */
 function checkIssuer(path: readonly ParsedCertificate[], i: number, opts: PathOptions): Failure | undefined {
   const cert = path[i]!
-  if (cert.basicConstraints?.ca !== true) {
+  // RFC 5280 §6.1.4(k); a v1/v2 anchor is a CA by configuration (out of band), never an intermediate.
+  const outOfBandCa = i === path.length - 1 && cert.version < 3
+  if (cert.basicConstraints?.ca !== true && !outOfBandCa) {
     return fail('ERR_CLIENT_CERT_BASIC_CONSTRAINTS', `issuer "${cert.subject.dn}" is not a CA`)
+  }
+  // RFC 5280 §4.1.2.6: a CA's subject MUST be a non-empty distinguished name.
+  if (cert.subject.rdns.length === 0) {
+    return fail('ERR_CLIENT_CERT_MALFORMED', 'an issuer has an empty subject')
   }
   if (cert.keyUsage !== undefined && (cert.keyUsage & KU.keyCertSign) === 0) {
     return fail('ERR_CLIENT_CERT_KEY_USAGE', `issuer "${cert.subject.dn}" lacks keyCertSign`)
   }
-  const pathLen = cert.basicConstraints.pathLen
-  if (pathLen !== undefined) {
-    let below = 0
-    for (let j = 1; j < i; j++) if (!path[j]!.selfIssued) below++
-    if (below > pathLen) {
-      return fail(
-        'ERR_CLIENT_CERT_BASIC_CONSTRAINTS',
-        `"${cert.subject.dn}" allows ${pathLen} intermediates below it, path has ${below}`,
-      )
-    }
-  }
+  return checkPathLen(path, i) ?? checkIssuerEku(cert, opts)
+}
+
+/** RFC 5280 §4.2.1.9 / §6.1.4(l),(m): non-self-issued intermediates below `path[i]`, leaf excluded. */
+function checkPathLen(path: readonly ParsedCertificate[], i: number): Failure | undefined {
+  const cert = path[i]!
+  const pathLen = cert.basicConstraints?.pathLen
+  if (pathLen === undefined) return undefined
+  let below = 0
+  for (let j = 1; j < i; j++) if (!path[j]!.selfIssued) below++
+  if (below <= pathLen) return undefined
+  return fail(
+    'ERR_CLIENT_CERT_BASIC_CONSTRAINTS',
+    `"${cert.subject.dn}" allows ${pathLen} intermediates below it, path has ${below}`,
+  )
+}
+
+/** An issuer that lists EKUs restricts the path to them (CA/B BR §7.1.2.2, Go, OpenSSL). */
+function checkIssuerEku(cert: ParsedCertificate, opts: PathOptions): Failure | undefined {
   const eku = cert.extKeyUsage
   if (
-    opts.requiredEku !== null &&
-    eku !== undefined &&
-    !eku.includes(opts.requiredEku) &&
-    !eku.includes(OID.ekuAny)
+    opts.requiredEku === null ||
+    eku === undefined ||
+    eku.includes(opts.requiredEku) ||
+    eku.includes(OID.ekuAny)
   ) {
-    return fail(
-      'ERR_CLIENT_CERT_EKU',
-      `issuer "${cert.subject.dn}" restricts extended key usage and excludes ${opts.requiredEku}`,
-    )
+    return undefined
   }
-  return undefined
+  return fail(
+    'ERR_CLIENT_CERT_EKU',
+    `issuer "${cert.subject.dn}" restricts extended key usage and excludes ${opts.requiredEku}`,
+  )
 }
 
 function fail(code: ClientCertErrorCode, reason: string): Failure {

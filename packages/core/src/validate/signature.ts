@@ -48,20 +48,36 @@ export function publicKeyOf(cert: ParsedCertificate): KeyObject {
 /** Does `issuer`'s key verify `cert`'s signature? Any error (unknown algorithm, bad key) is a no. */
 export function verifySignature(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
   try {
-    const scheme = schemeOf(cert.signatureAlgorithm)
+    return verifyData(cert.signatureAlgorithm, publicKeyOf(issuer), cert.tbs, cert.signature)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Verifies `signature` over `data` with `key` under the AlgorithmIdentifier `alg`. ECDSA
+ * signatures must be DER `Ecdsa-Sig-Value` (RFC 5758 §3.2): BER variants, trailing bytes or
+ * out-of-range integers are refused (Wycheproof's malformed-signature class).
+ */
+export function verifyData(
+  alg: AlgorithmIdentifier,
+  key: KeyObject,
+  data: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
+    const scheme = schemeOf(alg)
     if (scheme === undefined) return false
-    const key = publicKeyOf(issuer)
-    const type = key.asymmetricKeyType ?? ''
-    if (!scheme.keyTypes.includes(type)) return false
+    if (!scheme.keyTypes.includes(key.asymmetricKeyType ?? '')) return false
     if (scheme.pss) {
       return verify(
         scheme.hash,
-        cert.tbs,
+        data,
         { key, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: scheme.pss.saltLength },
-        cert.signature,
+        signature,
       )
     }
-    return verify(scheme.hash, cert.tbs, { key, dsaEncoding: 'der' }, cert.signature)
+    return verify(scheme.hash, data, { key, dsaEncoding: 'der' }, signature)
   } catch {
     return false
   }

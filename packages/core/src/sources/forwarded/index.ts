@@ -5,9 +5,10 @@ import {
   type Decoded,
   type ForwardedFormat,
   isDecodeError,
-  KNOWN_HEADER_PREFIXES,
+  KNOWN_HEADERS,
   type Preset,
   resolvePreset,
+  VENDOR_PREFIXES,
 } from './presets.js'
 import { createProxyMatcher, normalise, type ProxyMatcher } from './proxies.js'
 
@@ -124,7 +125,7 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
 
 /** True when `name` (canonical) is a certificate or verification header of any supported proxy. */
 export function isForwardedHeader(name: string, own: ReadonlySet<string>): boolean {
-  return own.has(name) || KNOWN_HEADER_PREFIXES.some((p) => name.startsWith(p))
+  return own.has(name) || KNOWN_HEADERS.has(name) || VENDOR_PREFIXES.some((p) => name.startsWith(p))
 }
 
 /**
@@ -188,7 +189,7 @@ export function readForwarded(
       kind: 'cert',
       decoded,
       cacheKey: `${f.preset.name}\u0000${cert}\u0000${chainValue}`,
-      proxy: normalise(String(remote)),
+      proxy: typeof remote === 'string' ? normalise(remote) : 'unix',
     }
   } catch (err) {
     if (err instanceof HeaderRejected || isDecodeError(err)) {

@@ -76,23 +76,48 @@ export interface Limits {
 }
 
 /**
- * Header-name prefixes of every supported proxy's certificate and verification headers. Any
- * of them arriving from a peer that is not an allowlisted proxy is treated as an attack,
- * whatever format the application is configured for.
+ * Certificate and verification headers of every supported proxy (canonical spelling). Any of
+ * them arriving from a peer that is not an allowlisted proxy is treated as an attack, whatever
+ * format the application is configured for. Exact names, so that unrelated application
+ * headers (`X-Client-Cert-Id`) are not caught.
  */
-export const KNOWN_HEADER_PREFIXES: readonly string[] = [
+export const KNOWN_HEADERS: ReadonlySet<string> = new Set([
   'client-cert',
+  'client-cert-chain',
   'x-forwarded-client-cert',
   'x-forwarded-tls-client-cert',
-  'x-ssl-client',
+  'x-forwarded-tls-client-cert-info',
+  'x-ssl-client-cert',
+  'x-ssl-client-verify',
+  'x-ssl-client-s-dn',
+  'x-ssl-client-i-dn',
+  'x-ssl-client-dn',
+  'x-ssl-client-serial',
+  'x-ssl-client-used',
   'x-ssl-cert',
-  'ssl-client-',
+  'ssl-client-cert',
+  'ssl-client-verify',
+  'ssl-client-subject-dn',
+  'ssl-client-issuer-dn',
   'x-client-cert',
   'x-client-verify',
-  'x-amzn-mtls-clientcert',
+  'x-client-cert-present',
+  'x-client-cert-chain-verified',
+  'x-client-cert-error',
+  'x-client-cert-hash',
+  'x-client-cert-serial-number',
+  'x-client-cert-spiffe',
+  'x-client-cert-uri-sans',
+  'x-client-cert-dnsname-sans',
+  'x-client-cert-valid-not-before',
+  'x-client-cert-valid-not-after',
+  'x-client-cert-leaf',
+  'x-client-cert-chain',
   'x-arr-clientcert',
-  'cf-client-cert',
-]
+])
+
+/** Vendor namespaces where every header concerns the client certificate (AWS ALB, Cloudflare). */
+export const VENDOR_PREFIXES: readonly string[] = ['x-amzn-mtls-clientcert', 'cf-client-cert']
 
 const rfc9440Chain = (value: string | undefined, limits: Limits): Uint8Array[] => {
   if (value === undefined) return []
@@ -143,9 +168,10 @@ function defaults(name: ForwardedFormat): Omit<Preset, 'name'> {
         },
       }
     case 'caddy':
+      // Caddy 2.6 leaves the placeholder unreplaced when the client sent no certificate.
       return {
         certHeader: 'x-client-cert',
-        absent: [''],
+        absent: ['', '{http.request.tls.client.certificate_der_base64}'],
         decode: (cert) => ({ leaf: base64Der(cert), chain: [] }),
       }
     case 'aws-alb':

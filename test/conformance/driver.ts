@@ -6,7 +6,7 @@ import type { AllowPolicy, ClientCertOptions, ClientPrincipal } from '@clientcer
  * small app in its framework; scenarios never know which framework they talk to.
  *
  * Routes every driver serves:
- *  - `GET /whoami`  → 200 `{ principal: PrincipalSummary | null }`
+ *  - `GET /whoami`  → 200 `{ principal: PrincipalSummary | null, httpVersion }`
  *  - `POST /echo`   → JSON body parsed by the framework's parser (instrumented), 200 `{ principal, body }`
  *  - `GET /admin`   → guarded by `spec.adminPolicy` (per-route policy), 200 `{ principal }`
  */
@@ -49,6 +49,8 @@ export interface Driver {
   readonly name: string
   /** True when the driver can build the unsafe order (parser before authentication) for the refusal test. */
   readonly canMisorder: boolean
+  /** TLS listeners speak HTTP/2 (HTTP/1.1 allowed too); clients then offer h2. */
+  readonly http2?: boolean
   start(spec: AppSpec, probes: Probes, listen: ListenOptions): Promise<RunningApp>
 }
 

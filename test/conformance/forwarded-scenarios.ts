@@ -64,8 +64,9 @@ const httpFrom =
 /** An HTTPS request (optionally with a client certificate) from `from`. */
 const httpsFrom =
   (from: string, path: string, client: ClientName | null, headers: (f: Fixtures) => Headers) =>
-  async ({ url, f }: ScenarioContext): Promise<Outcome> =>
+  async ({ url, f, h2 }: ScenarioContext): Promise<Outcome> =>
     requestWithUndici(url.replace('[::1]', '127.0.0.1'), {
+      allowH2: h2,
       path,
       localAddress: from,
       client: client === null ? null : f.clients[client],

@@ -77,7 +77,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     },
   )
   try {
-    const outcome = await scenario.run({ url: app.url, f, probes })
+    const outcome = await scenario.run({ url: app.url, f, probes, h2: driver.http2 === true })
     if (process.env.CONFORMANCE_VERBOSE)
       console.log(`${scenario.name}\n  → ${outcome.status} ${rejected.at(-1)?.reason ?? ''}`)
     const want = scenario.expect
@@ -85,6 +85,10 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     if (want.status === 200) {
       const body = JSON.parse(outcome.body) as { principal: { id: string } | null }
       if (want.id !== undefined) expect(body.principal?.id ?? null).toBe(want.id)
+      // HTTP/2 drivers: a TLS request from an h2-offering client really ran over HTTP/2.
+      const h = body as { httpVersion?: string }
+      if (driver.http2 && tls !== undefined && h.httpVersion !== undefined && scenario.h1Only !== true)
+        expect(h.httpVersion).toBe('2.0')
       if (want.id !== null && want.id !== undefined) expect(authenticated.length).toBeGreaterThan(0)
     } else if (want.code !== undefined || (want.status === 401 && outcome.body === '')) {
       // Rejected by clientcert: nothing after it ran, and the hook saw the same code with a reason.
@@ -104,7 +108,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
       }
     }
     if (want.parsed) expect(probes.parsed, 'control: the parser should have run').toBeGreaterThan(0)
-    await scenario.check?.(outcome, { url: app.url, f, probes })
+    await scenario.check?.(outcome, { url: app.url, f, probes, h2: driver.http2 === true })
   } finally {
     await app.close()
   }

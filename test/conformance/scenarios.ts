@@ -39,6 +39,8 @@ export type Mode =
 
 export interface ScenarioContext {
   readonly url: string
+  /** The adapter speaks HTTP/2 on TLS listeners: clients offer h2. */
+  readonly h2: boolean
   readonly f: Fixtures
   readonly probes: Probes
 }
@@ -68,6 +70,8 @@ export interface Scenario {
     /** The body parser must have run (positive controls only). */
     readonly parsed?: boolean
   }
+  /** The client speaks HTTP/1.1 only (node:https), also against HTTP/2 drivers. */
+  readonly h1Only?: boolean
   /** Extra assertions. */
   readonly check?: (outcome: Outcome, ctx: ScenarioContext) => void | Promise<void>
 }
@@ -78,11 +82,12 @@ const get =
     client: ClientName | null,
     extra: { method?: string; body?: string; headers?: Record<string, string> } = {},
   ) =>
-  async ({ url, f }: ScenarioContext): Promise<Outcome> =>
+  async ({ url, f, h2 }: ScenarioContext): Promise<Outcome> =>
     requestWithUndici(url, {
       path,
       client: client === null ? null : f.clients[client],
       ca: f.pki.serverCa.pem,
+      allowH2: h2 && url.startsWith('https'),
       ...extra,
     })
 
@@ -266,8 +271,9 @@ export const scenarios: readonly Scenario[] = [
     name: 'keep-alive: each request on one connection is judged on its own (200 then 403 on /admin)',
     threat: 'D',
     mode: 'socket',
-    run: async ({ url, f, probes }) => {
-      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem })
+    run: async ({ url, f, probes, h2 }) => {
+      // With an HTTP/2 driver both requests are streams of one session.
+      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
       try {
         const first = await requestWithUndici(url, {
           path: '/whoami',

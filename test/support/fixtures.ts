@@ -76,8 +76,12 @@ export async function createFixtures(): Promise<Fixtures> {
 
   const [unknownRoot, notCa, expiredCa, constrained] = await Promise.all([
     createRootCA({ subject: 'CN=Unknown Root CA' }),
-    // keyCertSign but CA:FALSE: the only defect is basicConstraints.
-    pki.intermediate.issueIntermediate({ subject: 'CN=Not A CA', basicConstraints: { ca: false } }),
+    // CA:FALSE and no keyUsage: the only defect is basicConstraints.
+    pki.intermediate.issueIntermediate({
+      subject: 'CN=Not A CA',
+      basicConstraints: { ca: false },
+      keyUsage: null,
+    }),
     pki.root.issueIntermediate({
       subject: 'CN=Expired Intermediate CA',
       notBefore: new Date(now.getTime() - 30 * 86_400_000),

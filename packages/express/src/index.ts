@@ -7,8 +7,8 @@ import {
   type ClientPrincipal,
   type CompiledPolicy,
   compilePolicy,
-  createClientCertAuthenticator,
   PROBLEM_CONTENT_TYPE,
+  resolveAuthenticator,
   toProblemDetails,
 } from '@clientcert/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
@@ -126,29 +126,6 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
         sendError(res, state.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
     )
   }
-}
-
-function resolveAuthenticator(rest: Record<string, unknown>): ClientCertAuthenticator {
-  if ('authenticator' in rest) {
-    const { authenticator, ...others } = rest
-    const extra = Object.keys(others)[0]
-    if (extra !== undefined)
-      throw new ClientCertConfigError(
-        extra,
-        'cannot be combined with "authenticator"; configure the authenticator instead',
-      )
-    const a = authenticator as Partial<ClientCertAuthenticator> | null
-    if (
-      typeof a !== 'object' ||
-      a === null ||
-      typeof a.authenticate !== 'function' ||
-      typeof a.reject !== 'function'
-    ) {
-      throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')
-    }
-    return a as ClientCertAuthenticator
-  }
-  return createClientCertAuthenticator(rest as unknown as ClientCertOptions)
 }
 
 /** body-parser sets `_body`; any parser sets `req.body`; any stream consumer sets `readableDidRead`. */

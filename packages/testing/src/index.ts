@@ -43,9 +43,12 @@ export {
 } from './pki.js'
 export {
   type Http2RequestHandler,
+  listenOnLoopback,
   type MtlsServerOptions,
+  mtlsServerOptions,
   type RequestHandler,
   type RunningServer,
+  type SelfListeningApp,
   startHttpServer,
   startMtlsServer,
 } from './server.js'

@@ -114,6 +114,31 @@ async function listen(server: AnyServer, host: string, scheme: 'http' | 'https')
   }
 }
 
+/**
+ * TLS options for an mTLS server (`cert`, `key`, `ca`, `requestCert`, `rejectUnauthorized`),
+ * for frameworks that create their own server, e.g. `Fastify({ https: mtlsServerOptions({ pki }) })`.
+ */
+export function mtlsServerOptions(opts: MtlsServerOptions): tls.TlsOptions {
+  return serverTlsOptions(opts)
+}
+
+/** An app that listens itself, like a Fastify instance. */
+export interface SelfListeningApp {
+  listen(opts: { port: number; host: string }): Promise<string>
+}
+
+/**
+ * Starts a framework app (e.g. Fastify) on an ephemeral loopback port and returns its base
+ * URL. Close it with the framework's own `close()`.
+ */
+export async function listenOnLoopback(app: SelfListeningApp, host = '127.0.0.1'): Promise<string> {
+  assertLoopback(host)
+  const address = await app.listen({ port: 0, host })
+  const port = new URL(address).port
+  const scheme = address.startsWith('https') ? 'https' : 'http'
+  return `${scheme}://${urlHost(host)}:${port}`
+}
+
 function serverTlsOptions(opts: MtlsServerOptions): tls.TlsOptions {
   const cert = opts.cert ?? opts.pki?.server.chainPem
   const key = opts.key ?? opts.pki?.server.keyPem

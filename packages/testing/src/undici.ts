@@ -55,6 +55,8 @@ export function createUndiciAgent(opts: UndiciAgentOptions): Agent {
 export interface UndiciRequestOptions extends ClientRequestOptions {
   /** Use this dispatcher (e.g. from {@link createUndiciAgent}) instead of a one-off agent. */
   dispatcher?: Dispatcher
+  /** Offer HTTP/2 through ALPN (one-off agent only). */
+  allowH2?: boolean
 }
 
 /**

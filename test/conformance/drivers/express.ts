@@ -25,7 +25,7 @@ export const expressDriver: Driver = {
     app.use(auth)
     app.get('/whoami', (req, res) => {
       probes.handled++
-      res.json({ principal: summarise(req.clientCert) })
+      res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
     })
     app.post('/echo', parser, (req, res) => {
       probes.handled++

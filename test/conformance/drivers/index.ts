@@ -1,5 +1,6 @@
 import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
+import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
 
 /** Every adapter the conformance matrix runs against. */
-export const drivers: readonly Driver[] = [expressDriver]
+export const drivers: readonly Driver[] = [expressDriver, fastifyDriver, fastifyHttp2Driver]

@@ -1,8 +1,8 @@
 import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { loadOrCreateDevTls } from '@clientcert/testing'
 import { createApp } from './app.js'
-import { loadTlsMaterial } from './certs.js'
 
 const host = process.env.HOST ?? '127.0.0.1'
 const port = Number(process.env.PORT ?? 8443)
@@ -11,7 +11,7 @@ const adminIds = (process.env.ADMIN_IDS ?? 'admin')
   .map((s) => s.trim())
   .filter(Boolean)
 
-const tls = await loadTlsMaterial(process.env, fileURLToPath(new URL('..', import.meta.url)))
+const tls = await loadOrCreateDevTls(process.env, fileURLToPath(new URL('../.certs', import.meta.url)))
 const server = https.createServer(
   // The TLS stack verifies client certificates against CLIENT_CA; clientcert adds the
   // leaf checks, identity mapping and policies on every request.

@@ -14,6 +14,7 @@ export {
   requestHttp,
   requestWithHttps,
 } from './client.js'
+export { type DevTls, loadOrCreateDevTls } from './dev-pki.js'
 export { EKU_OIDS, NAME_CONSTRAINTS_OID } from './extensions.js'
 export {
   albEscape,

@@ -1,20 +1,30 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createTestPki, type IssuedCertificate } from '@clientcert/testing'
+import { createTestPki } from './test-pki.js'
 
-export interface TlsMaterial {
+/** TLS material for a development server. */
+export interface DevTls {
+  /** Server certificate chain PEM. */
   readonly cert: string
+  /** Server private key PEM. */
   readonly key: string
+  /** Client CA PEM the server trusts. */
   readonly clientCa: string
   /** Where a development PKI was written, when one was generated. */
   readonly devDir?: string
 }
 
 /**
- * TLS_CERT, TLS_KEY and CLIENT_CA when set; otherwise a development PKI generated into
- * `.certs/` (git-ignored), with client certificates for alice and admin.
+ * Server TLS material for examples and local development: the files named by `TLS_CERT`,
+ * `TLS_KEY` and `CLIENT_CA` when set (all three, or none), otherwise a fresh development PKI
+ * written to `dir` — `client-ca.pem`, `server-ca.pem`, `server.pem`, `server-key.pem` and
+ * `<name>.pem` / `<name>-key.pem` for each client (keys mode 0600). Never for production.
  */
-export async function loadTlsMaterial(env: NodeJS.ProcessEnv, baseDir: string): Promise<TlsMaterial> {
+export async function loadOrCreateDevTls(
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  clients: readonly string[] = ['alice', 'admin'],
+): Promise<DevTls> {
   const { TLS_CERT, TLS_KEY, CLIENT_CA } = env
   if (TLS_CERT || TLS_KEY || CLIENT_CA) {
     if (!TLS_CERT || !TLS_KEY || !CLIENT_CA)
@@ -25,20 +35,18 @@ export async function loadTlsMaterial(env: NodeJS.ProcessEnv, baseDir: string): 
       clientCa: readFileSync(CLIENT_CA, 'utf8'),
     }
   }
-  const dir = join(baseDir, '.certs')
   mkdirSync(dir, { recursive: true })
   const pki = await createTestPki()
   const write = (name: string, data: string, secret = false) =>
     writeFileSync(join(dir, name), data, { mode: secret ? 0o600 : 0o644 })
-  const writeClient = (name: string, c: IssuedCertificate) => {
-    write(`${name}.pem`, c.chainPem)
-    write(`${name}-key.pem`, c.keyPem, true)
-  }
   write('client-ca.pem', pki.clientCaPem)
   write('server-ca.pem', pki.serverCa.pem)
   write('server.pem', pki.server.chainPem)
   write('server-key.pem', pki.server.keyPem, true)
-  writeClient('alice', await pki.issueClient({ subject: 'CN=alice' }))
-  writeClient('admin', await pki.issueClient({ subject: 'CN=admin' }))
+  for (const name of clients) {
+    const c = await pki.issueClient({ subject: `CN=${name}` })
+    write(`${name}.pem`, c.chainPem)
+    write(`${name}-key.pem`, c.keyPem, true)
+  }
   return { cert: pki.server.chainPem, key: pki.server.keyPem, clientCa: pki.clientCaPem, devDir: dir }
 }

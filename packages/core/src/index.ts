@@ -25,6 +25,7 @@ export {
 export type { CertificateFacts, IdentityFunction, IdentityMapping, IdentityName } from './identity/map.js'
 export type { ClientPrincipal, PrincipalKind, PrincipalSource } from './identity/principal.js'
 export { parseSpiffeId, type SpiffeId } from './identity/spiffe.js'
+export { type AuthenticationMark, authenticationOf, markAuthenticated } from './mark.js'
 export type {
   CacheOptions,
   ClientCertOptions,

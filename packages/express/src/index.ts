@@ -1,5 +1,6 @@
 import {
   type AllowPolicy,
+  authenticationOf,
   type ClientCertAuthenticator,
   ClientCertConfigError,
   ClientCertError,
@@ -7,6 +8,7 @@ import {
   type ClientPrincipal,
   type CompiledPolicy,
   compilePolicy,
+  markAuthenticated,
   PROBLEM_CONTENT_TYPE,
   resolveAuthenticator,
   toProblemDetails,
@@ -37,13 +39,7 @@ export type ClientCertMiddlewareOptions = (
   readonly logger?: (message: string) => void
 }
 
-const STATE = Symbol.for('clientcert.express.state')
-
-interface State {
-  readonly authenticator: ClientCertAuthenticator
-}
-
-type RequestWithState = Request & { [STATE]?: State; _body?: unknown; readableDidRead?: boolean }
+type RequestWithState = Request & { _body?: unknown; readableDidRead?: boolean }
 
 /**
  * Authenticates every request by its TLS client certificate before anything else reads it.
@@ -61,7 +57,6 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
   if (typeof optional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
   if (typeof logger !== 'function') throw new ClientCertConfigError('logger', 'must be a function')
   const authenticator = resolveAuthenticator(rest)
-  const state: State = { authenticator }
 
   return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
     const r = req as RequestWithState
@@ -78,7 +73,7 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
     pending.then(
       (result) => {
         if (!result.ok) return sendError(res, result.error)
-        r[STATE] = state
+        markAuthenticated(req, { principal: result.principal, authenticator })
         req.clientCert = result.principal
         next()
       },
@@ -94,7 +89,7 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
 export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): RequestHandler {
   const compiled = policy === undefined ? undefined : compilePolicy(policy, 'requireClientCert(policy)')
   return function requireClientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const state = (req as RequestWithState)[STATE]
+    const state = authenticationOf(req)
     if (state === undefined) {
       // No clientCert() ran before this guard: there is nothing to trust, so refuse.
       defaultLogger('clientcert: requireClientCert() ran without clientCert() mounted before it.')
@@ -104,7 +99,7 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
       )
       return
     }
-    const principal = req.clientCert
+    const principal = state.principal
     if (principal === undefined) {
       sendError(
         res,

@@ -8,6 +8,7 @@ import {
   type CompiledPolicy,
   compilePolicy,
   isClientCertError,
+  markAuthenticated,
   PROBLEM_CONTENT_TYPE,
   resolveAuthenticator,
   toProblemDetails,
@@ -40,6 +41,11 @@ export type FastifyClientCertOptions = (
 ) & {
   /** Default for routes without `config.clientCert.optional`. Default false. */
   readonly optional?: boolean
+  /**
+   * Send the problem response from the hook instead of going through Fastify's error
+   * handler. For hosts that own the error handler (NestJS replaces it during init). Default false.
+   */
+  readonly replyDirectly?: boolean
 }
 
 interface RouteRule {
@@ -53,9 +59,13 @@ interface RouteRule {
  * error handler renders them as the same RFC 9457 body the other adapters send.
  */
 async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClientCertOptions): Promise<void> {
-  const { optional: defaultOptional = false, ...rest } = options as FastifyClientCertOptions &
-    Record<string, unknown>
+  const {
+    optional: defaultOptional = false,
+    replyDirectly = false,
+    ...rest
+  } = options as FastifyClientCertOptions & Record<string, unknown>
   if (typeof defaultOptional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
+  if (typeof replyDirectly !== 'boolean') throw new ClientCertConfigError('replyDirectly', 'must be a boolean')
   const authenticator = resolveAuthenticator(rest)
   const rules = new WeakMap<object, RouteRule>()
   const defaultRule: RouteRule = { policy: undefined, optional: defaultOptional }
@@ -69,7 +79,7 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
     rules.set(cfg as object, compileRouteRule(cfg, `${route.method} ${route.url}`, defaultOptional))
   })
 
-  fastify.addHook('onRequest', async (request: FastifyRequest) => {
+  const check = async (request: FastifyRequest): Promise<void> => {
     const cfg = request.routeOptions.config?.clientCert
     const rule = cfg === undefined ? defaultRule : rules.get(cfg)
     if (rule === undefined) {
@@ -88,20 +98,37 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
       const decision = await authenticator.authorize(result.principal, rule.policy, request.raw)
       if (!decision.ok) throw decision.error
     }
+    markAuthenticated(request.raw, { principal: result.principal, authenticator })
     request.clientCert = result.principal
+  }
+
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!replyDirectly) return check(request)
+    try {
+      await check(request)
+    } catch (err) {
+      if (!isClientCertError(err)) throw err
+      return sendProblem(err, request, reply)
+    }
   })
 
-  fastify.setErrorHandler((error: FastifyError | ClientCertError, request, reply: FastifyReply) => {
-    if (!isClientCertError(error)) throw error
-    request.log.info({ code: error.code, reason: error.reason }, 'client certificate rejected')
-    // Unread body bytes are not drained: the connection is closed instead.
-    if (!request.raw.complete) reply.header('connection', 'close')
-    return reply
-      .code(error.status)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .header('cache-control', 'no-store')
-      .send(JSON.stringify(toProblemDetails(error)))
-  })
+  if (!replyDirectly) {
+    fastify.setErrorHandler((error: FastifyError | ClientCertError, request, reply: FastifyReply) => {
+      if (!isClientCertError(error)) throw error
+      return sendProblem(error, request, reply)
+    })
+  }
+}
+
+function sendProblem(error: ClientCertError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  request.log.info({ code: error.code, reason: error.reason }, 'client certificate rejected')
+  // Unread body bytes are not drained: the connection is closed instead.
+  if (!request.raw.complete) reply.header('connection', 'close')
+  return reply
+    .code(error.status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .header('cache-control', 'no-store')
+    .send(JSON.stringify(toProblemDetails(error)))
 }
 
 function compileRouteRule(cfg: unknown, route: string, defaultOptional: boolean): RouteRule {

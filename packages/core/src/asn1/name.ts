@@ -110,7 +110,6 @@ export function escapeDnValue(v: string): string {
   let out = ''
   for (let i = 0; i < v.length; i++) {
     const ch = v[i]!
-    const code = ch.charCodeAt(0)
     if (INVISIBLE.test(ch)) {
       // RFC 4514 hexpair form, one per UTF-8 byte.
       for (const b of Buffer.from(ch, 'utf8')) out += `\\${b.toString(16).padStart(2, '0')}`

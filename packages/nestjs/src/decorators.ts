@@ -1,0 +1,86 @@
+import { type AllowPolicy, type ClientPrincipal, type CompiledPolicy, compilePolicy } from '@clientcert/core'
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common'
+import { principalOf } from './request.js'
+import { FASTIFY_ROUTE_CONFIG, OPTIONAL_METADATA, POLICY_METADATA } from './tokens.js'
+
+type Target = object | (abstract new (...args: never[]) => unknown)
+
+/**
+ * Injects the authenticated client (`ClientPrincipal`, or undefined on an optional route).
+ * Reads what the pre-parse stage stored; the guard has already failed closed without it.
+ */
+export const ClientCert = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): ClientPrincipal | undefined =>
+    principalOf(ctx.switchToHttp().getRequest()),
+)
+
+/**
+ * Who may call a controller or a route, on top of the module's `allow`. The policy is
+ * validated when the class is defined. On the Fastify platform it is enforced in `onRequest`,
+ * before the body is parsed; on Express by `ClientCertGuard` (see docs/adapters/nestjs.md).
+ */
+export function AllowClients(policy: AllowPolicy): ClassDecorator & MethodDecorator {
+  const compiled = compilePolicy(policy, '@AllowClients(policy)')
+  return (target: Target, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    if (descriptor?.value !== undefined) {
+      Reflect.defineMetadata(POLICY_METADATA, compiled, descriptor.value)
+      syncFastifyConfig(descriptor.value, (target as { constructor: Target }).constructor)
+    } else {
+      Reflect.defineMetadata(POLICY_METADATA, compiled, target)
+      for (const method of routeMethods(target)) syncFastifyConfig(method, target)
+    }
+    return descriptor as never
+  }
+}
+
+/** Requests without a client certificate may reach this controller or route (`@ClientCert()` is then undefined). */
+export function OptionalClientCert(): ClassDecorator & MethodDecorator {
+  return (target: Target, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    if (descriptor?.value !== undefined) {
+      Reflect.defineMetadata(OPTIONAL_METADATA, true, descriptor.value)
+      syncFastifyConfig(descriptor.value, (target as { constructor: Target }).constructor)
+    } else {
+      Reflect.defineMetadata(OPTIONAL_METADATA, true, target)
+      for (const method of routeMethods(target)) syncFastifyConfig(method, target)
+    }
+    return descriptor as never
+  }
+}
+
+/** The rule for a handler: class and method policies both apply; optional if either says so. */
+export function ruleOf(
+  handler: object,
+  controller: object,
+): { policies: CompiledPolicy[]; optional: boolean } {
+  const policies = [
+    Reflect.getMetadata(POLICY_METADATA, controller),
+    Reflect.getMetadata(POLICY_METADATA, handler),
+  ].filter((p): p is CompiledPolicy => p !== undefined)
+  const optional =
+    Reflect.getMetadata(OPTIONAL_METADATA, handler) === true ||
+    Reflect.getMetadata(OPTIONAL_METADATA, controller) === true
+  return { policies, optional }
+}
+
+/**
+ * Writes the rule into the route config @nestjs/platform-fastify hands to Fastify, where
+ * @clientcert/fastify's onRoute/onRequest hooks enforce it before the body is parsed.
+ * Existing `@RouteConfig()` values are kept.
+ */
+function syncFastifyConfig(handler: object, controller: Target): void {
+  const { policies, optional } = ruleOf(handler, controller)
+  const existing =
+    (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG, handler) as Record<string, unknown> | undefined) ?? {}
+  const allow = policies.length === 0 ? undefined : policies.length === 1 ? policies[0] : { all: policies }
+  const clientCert = { ...(allow ? { allow } : {}), ...(optional ? { optional: true } : {}) }
+  Reflect.defineMetadata(FASTIFY_ROUTE_CONFIG, { ...existing, clientCert }, handler)
+}
+
+function routeMethods(controller: Target): object[] {
+  const proto = (controller as { prototype?: object }).prototype
+  if (proto === undefined) return []
+  return Object.getOwnPropertyNames(proto)
+    .filter((name) => name !== 'constructor')
+    .map((name) => Object.getOwnPropertyDescriptor(proto, name)?.value as unknown)
+    .filter((fn): fn is object => typeof fn === 'function')
+}

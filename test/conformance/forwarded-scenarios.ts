@@ -1,5 +1,10 @@
 import * as http from 'node:http'
-import type { ClientCertOptions, ForwardedFormat, ForwardedOptions } from '@clientcert/core'
+import {
+  type ClientCertOptions,
+  FORWARDED_FORMATS,
+  type ForwardedFormat,
+  type ForwardedOptions,
+} from '@clientcert/core'
 import { forwardedHeaders, nginxEscape, requestHttp, requestWithUndici } from '@clientcert/testing'
 import { expect } from 'vitest'
 import type { ClientName, Fixtures } from '../support/fixtures.js'
@@ -14,19 +19,7 @@ export const STRANGER = '127.0.0.3'
 
 type Headers = Record<string, string | string[]>
 
-export const ALL_FORMATS: readonly ForwardedFormat[] = [
-  'rfc9440',
-  'xfcc',
-  'nginx',
-  'haproxy',
-  'traefik',
-  'caddy',
-  'aws-alb',
-  'aws-alb-passthrough',
-  'azure',
-  'gcp',
-  'cloudflare',
-]
+export const ALL_FORMATS: readonly ForwardedFormat[] = FORWARDED_FORMATS
 
 /** Formats whose preset requires a verify header, with a wrong value to send. */
 const VERIFY: Partial<Record<ForwardedFormat, { header: string; wrong: string[] }>> = {

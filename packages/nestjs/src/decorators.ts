@@ -20,27 +20,22 @@ export const ClientCert = createParamDecorator(
  * before the body is parsed; on Express by `ClientCertGuard` (see docs/adapters/nestjs.md).
  */
 export function AllowClients(policy: AllowPolicy): ClassDecorator & MethodDecorator {
-  const compiled = compilePolicy(policy, '@AllowClients(policy)')
-  return (target: Target, key?: string | symbol, descriptor?: PropertyDescriptor) => {
-    if (descriptor?.value !== undefined) {
-      Reflect.defineMetadata(POLICY_METADATA, compiled, descriptor.value)
-      syncFastifyConfig(descriptor.value, (target as { constructor: Target }).constructor)
-    } else {
-      Reflect.defineMetadata(POLICY_METADATA, compiled, target)
-      for (const method of routeMethods(target)) syncFastifyConfig(method, target)
-    }
-    return descriptor as never
-  }
+  return ruleDecorator(POLICY_METADATA, compilePolicy(policy, '@AllowClients(policy)'))
 }
 
 /** Requests without a client certificate may reach this controller or route (`@ClientCert()` is then undefined). */
 export function OptionalClientCert(): ClassDecorator & MethodDecorator {
+  return ruleDecorator(OPTIONAL_METADATA, true)
+}
+
+/** Stores `value` on a method or a controller and refreshes the Fastify route config of the affected routes. */
+function ruleDecorator(key: string, value: unknown): ClassDecorator & MethodDecorator {
   return (target: Target, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
     if (descriptor?.value !== undefined) {
-      Reflect.defineMetadata(OPTIONAL_METADATA, true, descriptor.value)
+      Reflect.defineMetadata(key, value, descriptor.value)
       syncFastifyConfig(descriptor.value, (target as { constructor: Target }).constructor)
     } else {
-      Reflect.defineMetadata(OPTIONAL_METADATA, true, target)
+      Reflect.defineMetadata(key, value, target)
       for (const method of routeMethods(target)) syncFastifyConfig(method, target)
     }
     return descriptor as never

@@ -69,7 +69,10 @@ export function forwardedHeaders(
         `By=${opts.xfccBy ?? 'spiffe://example.org/proxy'}`,
         `Hash=${hex}`,
         `Cert="${encodeURIComponent(cert.pem)}"`,
-        ...(chain.length > 0 ? [`Chain="${encodeURIComponent(chain.map((c) => c.pem).join(''))}"`] : []),
+        // Envoy's Chain is the whole chain, leaf first.
+        ...(chain.length > 0
+          ? [`Chain="${encodeURIComponent([cert, ...chain].map((c) => c.pem).join(''))}"`]
+          : []),
         `Subject="${cert.certificate.subject.replace(/"/g, '\\"')}"`,
         ...san.uri.map((u) => `URI=${u}`),
         ...san.dns.map((d) => `DNS=${d}`),

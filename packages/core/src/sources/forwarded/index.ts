@@ -205,17 +205,31 @@ export function readForwarded(
 
 class HeaderRejected extends Error {}
 
+/**
+ * The TCP peer address, `undefined` only for a live connection accepted by a Unix-socket
+ * server, and `null` when it cannot be told. Node also reports no address for a TCP socket
+ * that has already closed, so "no address" alone must never mean "Unix socket".
+ */
 function remoteAddressOf(socket: unknown): unknown {
   if (typeof socket !== 'object' || socket === null) return null
   try {
-    return (socket as { remoteAddress?: unknown }).remoteAddress
+    const s = socket as { remoteAddress?: unknown; destroyed?: unknown; server?: { address?: () => unknown } }
+    if (typeof s.remoteAddress === 'string') return s.remoteAddress
+    if (s.remoteAddress !== undefined || s.destroyed === true) return null
+    return typeof s.server?.address === 'function' && typeof s.server.address() === 'string'
+      ? undefined
+      : null
   } catch {
     return null
   }
 }
 
 function describePeer(remote: unknown): string {
-  return typeof remote === 'string' ? remote : remote === undefined ? 'a Unix-socket peer' : 'an unknown peer'
+  return typeof remote === 'string'
+    ? remote
+    : remote === undefined
+      ? 'a Unix-socket peer'
+      : 'a peer without an address (closed or unknown socket)'
 }
 
 function intIn(v: unknown, name: string, min: number, max: number, dflt: number): number {

@@ -126,16 +126,13 @@ const rfc9440Chain = (value: string | undefined, limits: Limits): Uint8Array[] =
   return chain
 }
 
-const pemChain = (value: string | undefined, limits: Limits): Uint8Array[] =>
-  value === undefined ? [] : pemCertificates(percentDecode(value), limits.maxChain)
-
 function defaults(name: ForwardedFormat): Omit<Preset, 'name'> {
   switch (name) {
     case 'rfc9440':
       return {
         certHeader: 'client-cert',
         chainHeader: 'client-cert-chain',
-        absent: [],
+        absent: [''],
         decode: (cert, get, limits) => ({
           leaf: parseByteSequenceItem(cert),
           chain: rfc9440Chain(get('client-cert-chain'), limits),
@@ -200,7 +197,7 @@ function defaults(name: ForwardedFormat): Omit<Preset, 'name'> {
         certHeader: 'x-client-cert-leaf',
         chainHeader: 'x-client-cert-chain',
         verify: { header: 'x-client-cert-chain-verified', value: 'true' },
-        absent: [],
+        absent: [''],
         decode: (cert, get, limits) => {
           const leaf = parseByteSequenceItem(cert)
           const hash = get('x-client-cert-hash')
@@ -247,11 +244,20 @@ function decodeXfcc(value: string, _get: HeaderGetter, limits: Limits): Decoded 
     }
     const leaf = singlePem(percentDecode(certText))
     checkXfccElement(element, leaf)
-    if (i === index) chosen = { leaf, chain: pemChain(element.get('chain')?.[0], limits) }
+    if (i === index) chosen = { leaf, chain: xfccChain(element.get('chain')?.[0], leaf, limits) }
   }
   if (chosen === undefined)
     throw new DecodeError(`XFCC has ${elements.length} element(s), element ${String(pick)} requested`)
   return chosen
+}
+
+/** Envoy's `Chain` is the whole chain, leaf included; the leaf is dropped from the hints. */
+function xfccChain(value: string | undefined, leaf: Uint8Array, limits: Limits): Uint8Array[] {
+  if (value === undefined) return []
+  const certs = pemCertificates(percentDecode(value), limits.maxChain + 1)
+  if (certs[0] !== undefined && Buffer.from(certs[0]).equals(leaf)) certs.shift()
+  else if (certs.length > limits.maxChain) throw new DecodeError(`chain longer than ${limits.maxChain}`)
+  return certs
 }
 
 function checkXfccElement(element: ReadonlyMap<string, readonly string[]>, leaf: Uint8Array): void {
@@ -294,6 +300,9 @@ export function resolvePreset(
   }
   const cert =
     overrides.cert === undefined ? base.certHeader : headerName(overrides.cert, 'forwarded.headers.cert')
+  if (overrides.chain !== undefined && base.chainHeader === undefined) {
+    throw new ClientCertConfigError('forwarded.headers.chain', `the ${base.name} format carries no chain header`)
+  }
   const chain =
     overrides.chain === undefined ? base.chainHeader : headerName(overrides.chain, 'forwarded.headers.chain')
   let verify = base.verify

@@ -7,8 +7,8 @@ import { DecodeError } from './decode.js'
 export type XfccElement = ReadonlyMap<string, readonly string[]>
 
 const KEYS = new Set(['by', 'hash', 'cert', 'chain', 'subject', 'uri', 'dns'])
-/** Keys a proxy writes once per element; only DNS repeats. */
-const SINGLE = new Set(['by', 'hash', 'cert', 'chain', 'subject', 'uri'])
+/** Keys a proxy writes once per element; URI and DNS repeat, one pair per SAN. */
+const SINGLE = new Set(['by', 'hash', 'cert', 'chain', 'subject'])
 
 export function parseXfcc(value: string): XfccElement[] {
   const elements: XfccElement[] = []

@@ -65,7 +65,8 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
     ...rest
   } = options as FastifyClientCertOptions & Record<string, unknown>
   if (typeof defaultOptional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
-  if (typeof replyDirectly !== 'boolean') throw new ClientCertConfigError('replyDirectly', 'must be a boolean')
+  if (typeof replyDirectly !== 'boolean')
+    throw new ClientCertConfigError('replyDirectly', 'must be a boolean')
   const authenticator = resolveAuthenticator(rest)
   const rules = new WeakMap<object, RouteRule>()
   const defaultRule: RouteRule = { policy: undefined, optional: defaultOptional }

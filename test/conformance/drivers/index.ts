@@ -1,6 +1,15 @@
 import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
 import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
+import { nestExpressDriver, nestFastifyDriver } from './nestjs.js'
+import { passportDriver } from './passport.js'
 
 /** Every adapter the conformance matrix runs against. */
-export const drivers: readonly Driver[] = [expressDriver, fastifyDriver, fastifyHttp2Driver]
+export const drivers: readonly Driver[] = [
+  expressDriver,
+  fastifyDriver,
+  fastifyHttp2Driver,
+  nestExpressDriver,
+  nestFastifyDriver,
+  passportDriver,
+]

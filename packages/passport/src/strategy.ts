@@ -1,0 +1,273 @@
+import {
+  authenticationOf,
+  type ClientCertAuthenticator,
+  ClientCertConfigError,
+  type ClientCertError,
+  type ClientCertErrorCode,
+  type ClientCertOptions,
+  type ClientPrincipal,
+  markAuthenticated,
+  type OptionalAuthResult,
+  resolveAuthenticator,
+} from '@clientcert/core'
+import type { Request } from 'express'
+import { Strategy } from 'passport-strategy'
+import { nodeRequest, recordFailure } from './request.js'
+
+/**
+ * Passport's `done`: `done(err)` for an error (the request fails with 500 through Passport's
+ * `error`), `done(null, false, info?)` to refuse the client (401 through Passport's `fail`),
+ * `done(null, user, info?)` to log the user in (`req.user`).
+ */
+export type VerifiedCallback = (err: unknown, user?: Express.User | false | null, info?: object) => void
+
+/** Maps an authenticated client to the application's user. */
+export type VerifyFunction = (principal: ClientPrincipal, done: VerifiedCallback) => void | Promise<void>
+
+/** The same, with the request first (`passReqToCallback: true`). */
+export type VerifyFunctionWithRequest = (
+  req: Request,
+  principal: ClientPrincipal,
+  done: VerifiedCallback,
+) => void | Promise<void>
+
+/** What a certificate failure hands Passport as its challenge: the code and its public message. */
+export interface ClientCertFailureInfo {
+  readonly code: ClientCertErrorCode
+  /** The fixed public sentence for `code`; never the detailed `reason`. */
+  readonly message: string
+}
+
+interface StrategySettings {
+  /** Name to register and authenticate with. Default `'client-cert'`. */
+  readonly name?: string
+  /**
+   * Requests without a certificate call Passport's `pass()`: the route runs with no `req.user`
+   * from this strategy. A certificate that is presented but invalid still fails.
+   */
+  readonly optional?: boolean
+  /** Call `verify(req, principal, done)` instead of `verify(principal, done)`. Default false. */
+  readonly passReqToCallback?: boolean
+}
+
+/** The core options, or an authenticator from `createClientCertAuthenticator()` to share. */
+export type AuthenticatorOptions = ClientCertOptions | { readonly authenticator: ClientCertAuthenticator }
+
+/** Options of `new ClientCertStrategy(options, verify)`. */
+export type ClientCertStrategyOptions = AuthenticatorOptions &
+  StrategySettings & { readonly passReqToCallback?: false }
+
+/** Options of `new ClientCertStrategy(options, verify)` whose `verify` takes the request first. */
+export type ClientCertStrategyOptionsWithRequest = AuthenticatorOptions &
+  StrategySettings & { readonly passReqToCallback: true }
+
+type RequestWithBody = Request & { _body?: unknown; readableDidRead?: boolean }
+
+/** What Passport attaches to each per-request copy of the strategy. */
+interface Actions {
+  success(user: unknown, info?: unknown): void
+  fail(challenge: unknown, status: number): void
+  pass(): void
+  error(err: unknown): void
+}
+
+/**
+ * Passport strategy that authenticates a request by its TLS client certificate (or a
+ * certificate forwarded by an allowlisted proxy), with the `@clientcert/core` authenticator.
+ *
+ * A Passport strategy runs where `passport.authenticate()` is mounted. Mount
+ * `passport.authenticate('client-cert', { session: false })` before `express.json()` and any
+ * other body parser, so an unauthenticated request is refused before its body is read. Run
+ * after a parser, the strategy fails closed with `ERR_CLIENT_CERT_BODY_ALREADY_READ` (500),
+ * unless this request was already authenticated before parsing by the same authenticator
+ * (an earlier `passport.authenticate`, `clientCert()` of `@clientcert/express`, or the
+ * pre-parse stage of `@clientcert/nestjs`): then its outcome is reused.
+ *
+ * Outcomes: a missing or invalid certificate, or a policy denial, is a Passport `fail` with
+ * the error's status (401/403) and a {@link ClientCertFailureInfo} challenge; a server-side
+ * fault (`ERR_CLIENT_CERT_INTERNAL`, a misconfiguration) is a Passport `error`. A valid client
+ * goes to `verify`, whose `done` decides.
+ *
+ * Customise by overriding {@link ClientCertStrategy.bodyAlreadyRead} and
+ * {@link ClientCertStrategy.failureInfo}.
+ */
+export class ClientCertStrategy extends Strategy {
+  /** The name Passport knows the strategy by. */
+  readonly name: string
+  /** The authenticator every request goes through; use it for per-route `authorize()` checks. */
+  readonly authenticator: ClientCertAuthenticator
+  /** Whether a request without a certificate passes (see the `optional` option). */
+  readonly optional: boolean
+  /** @internal */
+  readonly _verify: VerifyFunction | VerifyFunctionWithRequest
+  /** @internal */
+  readonly _passReqToCallback: boolean
+
+  constructor(options: ClientCertStrategyOptions, verify: VerifyFunction)
+  constructor(options: ClientCertStrategyOptionsWithRequest, verify: VerifyFunctionWithRequest)
+  constructor(
+    options: ClientCertStrategyOptions | ClientCertStrategyOptionsWithRequest,
+    verify: VerifyFunction | VerifyFunctionWithRequest,
+  ) {
+    super()
+    if (typeof options !== 'object' || options === null || Array.isArray(options))
+      throw new ClientCertConfigError('options', 'must be an object')
+    const {
+      name = 'client-cert',
+      optional = false,
+      passReqToCallback = false,
+      ...rest
+    } = options as unknown as StrategySettings & Record<string, unknown>
+    if (typeof name !== 'string' || name === '')
+      throw new ClientCertConfigError('name', 'must be a non-empty string')
+    if (typeof optional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
+    if (typeof passReqToCallback !== 'boolean')
+      throw new ClientCertConfigError('passReqToCallback', 'must be a boolean')
+    if (typeof verify !== 'function')
+      throw new ClientCertConfigError(
+        'verify',
+        `must be a function ${passReqToCallback ? '(req, principal, done)' : '(principal, done)'}`,
+      )
+    this.name = name
+    this.optional = optional
+    this._passReqToCallback = passReqToCallback
+    this._verify = verify
+    this.authenticator = resolveAuthenticator(rest)
+  }
+
+  /** Called by Passport for each request; do not call it yourself. */
+  override authenticate(req: Request, _options?: unknown): void {
+    // Passport may hand this very instance to concurrent requests (passport.authenticate(strategy)
+    // assigns success/fail/... on it), so take this request's actions now, before any await.
+    const actions: Actions = {
+      success: this.success.bind(this),
+      fail: this.fail.bind(this),
+      pass: this.pass.bind(this),
+      error: this.error.bind(this),
+    }
+    const raw = nodeRequest(req)
+    const mark = authenticationOf(raw)
+    if (mark !== undefined && mark.authenticator === this.authenticator) {
+      // This authenticator already judged this request (normally before the body parser): its
+      // hooks have fired, so reuse the outcome rather than judge twice or refuse a parsed body.
+      settle(this, req, { ok: true, principal: mark.principal }, actions)
+      return
+    }
+    if (this.bodyAlreadyRead(req)) {
+      const reason = `${this.name}: ClientCertStrategy ran after the request body was read. Mount passport.authenticate('${this.name}') before express.json(), express.urlencoded() and any other body parser.`
+      actions.error(this.authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', reason, req))
+      return
+    }
+    const pending = this.optional
+      ? this.authenticator.authenticate(raw, { optional: true })
+      : this.authenticator.authenticate(raw)
+    pending.then(
+      (result) => settle(this, req, result, actions),
+      (err: unknown) =>
+        actions.error(
+          this.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', `authenticate threw: ${String(err)}`, req),
+        ),
+    )
+  }
+
+  /**
+   * True when something already read the request body, so the strategy is mounted too late.
+   * Default: `req._body === true` (body-parser), `req.body !== undefined` (any parser) or
+   * `readableDidRead` (any stream consumer). Override to recognise another parser.
+   */
+  bodyAlreadyRead(req: Request): boolean {
+    const r = req as RequestWithBody
+    const raw = nodeRequest(req) as { readableDidRead?: boolean }
+    return (
+      r._body === true || r.body !== undefined || r.readableDidRead === true || raw.readableDidRead === true
+    )
+  }
+
+  /**
+   * The challenge handed to Passport's `fail()` for a certificate failure: what a custom
+   * `passport.authenticate` callback (and `@nestjs/passport`'s `handleRequest`) receives as
+   * `info`. Default `{ code, message }` with the public message. Never include `error.reason`.
+   */
+  failureInfo(error: ClientCertError, _req: Request): object | string {
+    const info: ClientCertFailureInfo = { code: error.code, message: error.message }
+    return Object.freeze(info)
+  }
+}
+
+/** From the core's answer to Passport's. */
+function settle(
+  strategy: ClientCertStrategy,
+  req: Request,
+  result: OptionalAuthResult,
+  actions: Actions,
+): void {
+  if (!result.ok) {
+    const { error } = result
+    if (error.category === 'server') {
+      actions.error(error)
+      return
+    }
+    refuse(strategy, req, error, actions)
+    return
+  }
+  const { principal } = result
+  if (principal !== undefined) {
+    callVerify(strategy, req, principal, actions)
+    return
+  }
+  if (strategy.optional) {
+    markAuthenticated(nodeRequest(req), { principal: undefined, authenticator: strategy.authenticator })
+    actions.pass()
+    return
+  }
+  // An optional stage before this one let the request through anonymously; this one needs a client.
+  const missing = strategy.authenticator.reject(
+    'ERR_CLIENT_CERT_MISSING',
+    `${strategy.name}: no client certificate on this request (an optional stage let it through)`,
+    req,
+  )
+  refuse(strategy, req, missing, actions)
+}
+
+function refuse(strategy: ClientCertStrategy, req: Request, error: ClientCertError, actions: Actions): void {
+  recordFailure(req, error)
+  actions.fail(strategy.failureInfo(error, req), error.status)
+}
+
+/** Runs `verify`; the first `done` decides and later calls are ignored. */
+function callVerify(
+  strategy: ClientCertStrategy,
+  req: Request,
+  principal: ClientPrincipal,
+  actions: Actions,
+): void {
+  let settled = false
+  const done: VerifiedCallback = (err, user, info) => {
+    if (settled) return
+    settled = true
+    if (err) {
+      actions.error(err)
+      return
+    }
+    if (!user) {
+      actions.fail(info, 401)
+      return
+    }
+    markAuthenticated(nodeRequest(req), { principal, authenticator: strategy.authenticator })
+    req.clientCert = principal
+    actions.success(user, info)
+  }
+  // A verify that throws (or whose promise rejects) before calling done is an error, never a pass.
+  const fault = (err: unknown) => {
+    if (!settled) done(err || new Error('verify failed without an error value'))
+  }
+  try {
+    const returned = strategy._passReqToCallback
+      ? (strategy._verify as VerifyFunctionWithRequest)(req, principal, done)
+      : (strategy._verify as VerifyFunction)(principal, done)
+    if (typeof (returned as Promise<void> | undefined)?.then === 'function')
+      (returned as Promise<void>).then(undefined, fault)
+  } catch (err) {
+    fault(err)
+  }
+}

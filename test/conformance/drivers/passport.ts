@@ -1,0 +1,86 @@
+import * as http from 'node:http'
+import * as https from 'node:https'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { compilePolicy, createClientCertAuthenticator } from '@clientcert/core'
+import { ClientCertStrategy, clientCertErrorHandler } from '@clientcert/passport'
+import express, { type RequestHandler } from 'express'
+import { type Driver, summarise, urlOf } from '../driver.js'
+
+/**
+ * The part of Passport 0.7 this driver uses. Loaded with require: `@types/passport` is a dev
+ * dependency of @clientcert/passport, not of the root, so `import 'passport'` has no types here.
+ */
+interface PassportLike {
+  use(strategy: ClientCertStrategy): unknown
+  authenticate(name: string, options: { session: false; failWithError: true }): RequestHandler
+}
+const { Passport } = createRequire(import.meta.url)('passport') as { Passport: new () => PassportLike }
+
+/**
+ * Express 5 + Passport 0.7 with `passport.authenticate('client-cert', { session: false,
+ * failWithError: true })` mounted first, as the docs tell users to, and the package's error
+ * handler rendering failures. `/admin` is guarded by `authorize()` on the strategy's own
+ * authenticator, so route denials reach the same hooks and the same error handler.
+ */
+export const passportDriver: Driver = {
+  name: 'passport',
+  canMisorder: true,
+  async start(spec, probes, listen) {
+    const app = express()
+    // A Passport instance per app, so parallel drivers never share registered strategies.
+    const passport = new Passport()
+    const authenticator = createClientCertAuthenticator(spec.auth)
+    const strategy = new ClientCertStrategy(
+      { authenticator, optional: spec.optional ?? false },
+      (principal, done) => done(null, principal),
+    )
+    passport.use(strategy)
+    const json = express.json()
+    const parser: RequestHandler = (req, res, next) => {
+      probes.parsed++
+      json(req, res, next)
+    }
+    const adminPolicy = compilePolicy(spec.adminPolicy ?? { ids: ['admin'] })
+    const requireAdmin: RequestHandler = (req, _res, next) => {
+      const principal = req.clientCert
+      if (principal === undefined) {
+        next(authenticator.reject('ERR_CLIENT_CERT_MISSING', 'this route requires a client certificate', req))
+        return
+      }
+      authenticator.authorize(principal, adminPolicy, req).then(
+        (result) => (result.ok ? next() : next(result.error)),
+        (err: unknown) => next(authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
+      )
+    }
+
+    if (spec.misordered) app.use(parser)
+    app.use(passport.authenticate('client-cert', { session: false, failWithError: true }))
+    app.get('/whoami', (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
+    })
+    app.post('/echo', parser, (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert), body: req.body })
+    })
+    app.get('/admin', requireAdmin, (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert) })
+    })
+    app.use(clientCertErrorHandler({ logger: (m) => probes.logged.push(m) }))
+
+    const server = listen.tls ? https.createServer(listen.tls, app) : http.createServer(app)
+    await new Promise<void>((resolve) =>
+      listen.path ? server.listen(listen.path, resolve) : server.listen(0, listen.host, resolve),
+    )
+    return {
+      url: listen.path ? `unix:${listen.path}` : urlOf(server.address() as AddressInfo, listen),
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    }
+  },
+}

@@ -42,7 +42,14 @@ export {
   isCompiledPolicy,
   type SpiffeRule,
 } from './policy/match.js'
-export { PROBLEM_CONTENT_TYPE, type ProblemDetails, toProblemDetails } from './problem.js'
+export {
+  bodyAlreadyRead,
+  PROBLEM_CONTENT_TYPE,
+  type ProblemDetails,
+  type ProblemResponse,
+  problemResponse,
+  toProblemDetails,
+} from './problem.js'
 export type { ForwardedOptions } from './sources/forwarded/index.js'
 export {
   type CustomForwardedFormat,

@@ -1,6 +1,7 @@
 import {
   type AllowPolicy,
   authenticationOf,
+  bodyAlreadyRead,
   type ClientCertAuthenticator,
   ClientCertConfigError,
   ClientCertError,
@@ -9,9 +10,8 @@ import {
   type CompiledPolicy,
   compilePolicy,
   markAuthenticated,
-  PROBLEM_CONTENT_TYPE,
+  problemResponse,
   resolveAuthenticator,
-  toProblemDetails,
 } from '@clientcert/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
@@ -39,8 +39,6 @@ export type ClientCertMiddlewareOptions = (
   readonly logger?: (message: string) => void
 }
 
-type RequestWithState = Request & { _body?: unknown; readableDidRead?: boolean }
-
 /**
  * Authenticates every request by its TLS client certificate before anything else reads it.
  * Mount it before any body parser: mounted after one, it fails closed with
@@ -59,8 +57,7 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
   const authenticator = resolveAuthenticator(rest)
 
   return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const r = req as RequestWithState
-    if (bodyAlreadyRead(r)) {
+    if (bodyAlreadyRead(req)) {
       const message =
         'clientcert: clientCert() ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.'
       logger(message)
@@ -123,24 +120,15 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
   }
 }
 
-/** body-parser sets `_body`; any parser sets `req.body`; any stream consumer sets `readableDidRead`. */
-function bodyAlreadyRead(req: RequestWithState): boolean {
-  return req._body === true || req.body !== undefined || req.readableDidRead === true
-}
-
-/** Sends the problem body. Unread request bytes are not drained: the connection is closed instead. */
+/** Sends the problem response. Unread request bytes are not drained: the connection is closed instead. */
 function sendError(res: Response, error: ClientCertError): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
-  const body = JSON.stringify(toProblemDetails(error))
-  res.statusCode = error.status
-  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
-  res.setHeader('Cache-Control', 'no-store')
-  const req = res.req as Request | undefined
-  if (req !== undefined && !req.complete) res.setHeader('Connection', 'close')
-  res.end(body)
+  const answer = problemResponse(error, res.req)
+  res.writeHead(answer.status, answer.headers)
+  res.end(answer.body)
 }
 
 function defaultLogger(message: string): void {

@@ -9,9 +9,8 @@ import {
   compilePolicy,
   isClientCertError,
   markAuthenticated,
-  PROBLEM_CONTENT_TYPE,
+  problemResponse,
   resolveAuthenticator,
-  toProblemDetails,
 } from '@clientcert/core'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
@@ -123,13 +122,8 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
 
 function sendProblem(error: ClientCertError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   request.log.info({ code: error.code, reason: error.reason }, 'client certificate rejected')
-  // Unread body bytes are not drained: the connection is closed instead.
-  if (!request.raw.complete) reply.header('connection', 'close')
-  return reply
-    .code(error.status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .header('cache-control', 'no-store')
-    .send(JSON.stringify(toProblemDetails(error)))
+  const answer = problemResponse(error, request.raw)
+  return reply.code(answer.status).headers(answer.headers).send(answer.body)
 }
 
 function compileRouteRule(cfg: unknown, route: string, defaultOptional: boolean): RouteRule {

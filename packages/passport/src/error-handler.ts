@@ -3,8 +3,7 @@ import {
   ClientCertConfigError,
   type ClientCertError,
   isClientCertError,
-  PROBLEM_CONTENT_TYPE,
-  toProblemDetails,
+  problemResponse,
 } from '@clientcert/core'
 import { getClientCertError } from './request.js'
 
@@ -84,12 +83,9 @@ function send(req: IncomingMessage, res: ServerResponse, error: ClientCertError)
     res.destroy()
     return
   }
-  res.statusCode = error.status
-  res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
-  res.setHeader('Cache-Control', 'no-store')
-  // Unread body bytes are not drained: the connection is closed instead (HTTP/1 only).
-  if (!req.complete && req.httpVersionMajor < 2) res.setHeader('Connection', 'close')
-  res.end(JSON.stringify(toProblemDetails(error)))
+  const answer = problemResponse(error, req)
+  res.writeHead(answer.status, answer.headers)
+  res.end(answer.body)
 }
 
 function defaultLogger(message: string): void {

@@ -1,5 +1,6 @@
 import {
   authenticationOf,
+  bodyAlreadyRead,
   type ClientCertAuthenticator,
   ClientCertConfigError,
   type ClientCertError,
@@ -60,8 +61,6 @@ export type ClientCertStrategyOptions = AuthenticatorOptions &
 /** Options of `new ClientCertStrategy(options, verify)` whose `verify` takes the request first. */
 export type ClientCertStrategyOptionsWithRequest = AuthenticatorOptions &
   StrategySettings & { readonly passReqToCallback: true }
-
-type RequestWithBody = Request & { _body?: unknown; readableDidRead?: boolean }
 
 /** What Passport attaches to each per-request copy of the strategy. */
 interface Actions {
@@ -176,11 +175,7 @@ export class ClientCertStrategy extends Strategy {
    * `readableDidRead` (any stream consumer). Override to recognise another parser.
    */
   bodyAlreadyRead(req: Request): boolean {
-    const r = req as RequestWithBody
-    const raw = nodeRequest(req) as { readableDidRead?: boolean }
-    return (
-      r._body === true || r.body !== undefined || r.readableDidRead === true || raw.readableDidRead === true
-    )
+    return bodyAlreadyRead(req)
   }
 
   /**

@@ -301,7 +301,10 @@ export function resolvePreset(
   const cert =
     overrides.cert === undefined ? base.certHeader : headerName(overrides.cert, 'forwarded.headers.cert')
   if (overrides.chain !== undefined && base.chainHeader === undefined) {
-    throw new ClientCertConfigError('forwarded.headers.chain', `the ${base.name} format carries no chain header`)
+    throw new ClientCertConfigError(
+      'forwarded.headers.chain',
+      `the ${base.name} format carries no chain header`,
+    )
   }
   const chain =
     overrides.chain === undefined ? base.chainHeader : headerName(overrides.chain, 'forwarded.headers.chain')

@@ -14,6 +14,8 @@ export interface ExampleUnderTest {
   readonly name: string
   /** The example's directory (where `src/server.ts` lives). */
   readonly dir: string
+  /** Extra environment for the `pnpm start` child process (e.g. which platform to use). */
+  readonly env?: Readonly<Record<string, string>>
   /** Starts the app in-process over mTLS with `adminIds: ['admin']`; returns its URL and a closer. */
   start(pki: TestPki): Promise<{ url: string; close(): Promise<void> }>
 }
@@ -100,6 +102,7 @@ export function exampleContract(example: ExampleUnderTest): void {
         TLS_KEY: file('server-key.pem', pki.server.keyPem),
         CLIENT_CA: file('ca.pem', pki.clientCaPem),
         ADMIN_IDS: 'ops-1, ops-2',
+        ...example.env,
       }
       child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
         cwd: example.dir,

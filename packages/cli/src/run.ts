@@ -9,6 +9,7 @@ Commands:
   issue client|server            issue a certificate from a development PKI
   inspect <cert.pem>             show a certificate, and the verdict of a clientcert config
   probe <url>                    check a live mTLS endpoint for common mistakes
+  demo                           run the demo from a clone of the repository
 
 Run 'clientcert <command> --help' for a command's options.
 
@@ -23,6 +24,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   issue: () => import('./pki.js').then((m) => m.issueCommand),
   inspect: () => import('./inspect.js').then((m) => m.inspectCommand),
   probe: () => import('./probe.js').then((m) => m.probeCommand),
+  demo: () => import('./demo.js').then((m) => m.demoCommand),
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */

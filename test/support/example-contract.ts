@@ -2,7 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTestPki, requestWithUndici, type TestPki } from '@clientcert/testing'
+import { fileURLToPath } from 'node:url'
+import {
+  createTestPki,
+  forwardedHeaders,
+  requestHttp,
+  requestWithUndici,
+  type TestPki,
+} from '@clientcert/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /**
@@ -65,6 +72,36 @@ export function exampleContract(example: ExampleUnderTest): void {
       expect(anon.json()).toMatchObject({ code: 'ERR_CLIENT_CERT_MISSING' })
     })
 
+    it('passes every check of `clientcert probe`', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cc-probe-'))
+      const alice = await pki.issueClient({ subject: 'CN=alice' })
+      const files = { ca: pki.serverCa.pem, cert: alice.chainPem, key: alice.keyPem }
+      for (const [name, data] of Object.entries(files))
+        writeFileSync(join(dir, `${name}.pem`), data, { mode: 0o600 })
+      const cli = fileURLToPath(new URL('../../packages/cli/dist/cli.js', import.meta.url))
+      const args = [
+        cli,
+        'probe',
+        `${app.url}/whoami`,
+        '--ca',
+        join(dir, 'ca.pem'),
+        '--cert',
+        join(dir, 'cert.pem'),
+        '--key',
+        join(dir, 'key.pem'),
+      ]
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+        let out = ''
+        proc.stdout.on('data', (d: Buffer) => (out += d))
+        proc.stderr.on('data', (d: Buffer) => (out += d))
+        proc.on('exit', (code) => resolve({ code, out }))
+      })
+      expect(run.out).not.toMatch(/FAIL|ERROR/)
+      expect(run.out).toMatch(/PASS/)
+      expect(run.code, run.out).toBe(0)
+    })
+
     it('guards /admin with ADMIN_IDS', async () => {
       const [alice, admin] = await Promise.all([
         pki.issueClient({ subject: 'CN=alice' }),
@@ -83,45 +120,67 @@ export function exampleContract(example: ExampleUnderTest): void {
   })
 
   describe(`examples/${example.name}: pnpm start contract`, () => {
-    let child: ChildProcess | undefined
+    const children: ChildProcess[] = []
     afterAll(() => {
-      child?.kill()
+      for (const c of children) c.kill()
     })
 
-    it('starts from TLS_CERT/TLS_KEY/CLIENT_CA/ADMIN_IDS and serves mTLS', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cc-example-'))
-      const file = (name: string, data: string) => {
-        writeFileSync(join(dir, name), data, { mode: 0o600 })
-        return join(dir, name)
-      }
-      const env = {
-        ...process.env,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        TLS_CERT: file('server.pem', pki.server.chainPem),
-        TLS_KEY: file('server-key.pem', pki.server.keyPem),
-        CLIENT_CA: file('ca.pem', pki.clientCaPem),
-        ADMIN_IDS: 'ops-1, ops-2',
-        ...example.env,
-      }
-      child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-        cwd: example.dir,
-        env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = ''
-        child!.stdout!.on('data', (d: Buffer) => {
-          out += d.toString()
-          const m = /listening on (https:\/\/\S+)/.exec(out)
-          if (m) resolve(m[1]!)
+    /** Starts `src/server.ts` with the contract's environment; resolves with the lines it printed once `until` matched. */
+    const startServer = (extra: Record<string, string>, until: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        const dir = mkdtempSync(join(tmpdir(), 'cc-example-'))
+        const file = (name: string, data: string) => {
+          writeFileSync(join(dir, name), data, { mode: 0o600 })
+          return join(dir, name)
+        }
+        const env = {
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          TLS_CERT: file('server.pem', pki.server.chainPem),
+          TLS_KEY: file('server-key.pem', pki.server.keyPem),
+          CLIENT_CA: file('ca.pem', pki.clientCaPem + pki.intermediate.pem),
+          ADMIN_IDS: 'ops-1, ops-2',
+          ...example.env,
+          ...extra,
+        }
+        const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+          cwd: example.dir,
+          env,
+          stdio: ['ignore', 'pipe', 'inherit'],
         })
-        child!.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)))
+        children.push(proc)
+        let out = ''
+        proc.stdout!.on('data', (d: Buffer) => {
+          out += d.toString()
+          if (until.test(out)) resolve(out)
+        })
+        proc.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)))
       })
+
+    it('starts from TLS_CERT/TLS_KEY/CLIENT_CA/ADMIN_IDS and serves mTLS', async () => {
+      const out = await startServer({}, /listening on https:\/\/\S+/)
+      const url = /listening on (https:\/\/\S+)/.exec(out)![1]!
       const ops = await pki.issueClient({ subject: 'CN=ops-2' })
       const res = await requestWithUndici(url, { path: '/admin', client: ops, ca: pki.serverCa.pem })
       expect(res.status).toBe(200)
       expect(res.json()).toMatchObject({ principal: { id: 'ops-2' }, admin: true })
+    })
+
+    it('with TRUSTED_PROXIES also serves the proxy hop on HTTP_PORT, and only to the proxy', async () => {
+      const out = await startServer(
+        { TRUSTED_PROXIES: '127.0.0.2', FORWARDED_FORMAT: 'rfc9440', HTTP_PORT: '0' },
+        /hop on http:\/\/\S+/,
+      )
+      const hop = /hop on (http:\/\/\S+)/.exec(out)![1]!
+      const alice = await pki.issueClient({ subject: 'CN=alice' })
+      const headers = forwardedHeaders('rfc9440', alice)
+      const viaProxy = await requestHttp(hop, { path: '/whoami', localAddress: '127.0.0.2', headers })
+      expect(viaProxy.status).toBe(200)
+      expect(viaProxy.json()).toMatchObject({ principal: { id: 'alice' } })
+      const stranger = await requestHttp(hop, { path: '/whoami', localAddress: '127.0.0.3', headers })
+      expect(stranger.status).toBe(401)
+      expect(stranger.json()).toMatchObject({ code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' })
     })
   })
 }

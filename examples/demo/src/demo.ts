@@ -186,7 +186,7 @@ async function outcome(
 async function main(): Promise<number> {
   const pki = await createTestPki()
   const now = Date.now()
-  const clients: Record<string, IssuedCertificate> = {
+  const clients = {
     alice: await pki.issueClient({ subject: 'CN=alice' }),
     admin: await pki.issueClient({ subject: 'CN=admin' }),
     stranger: await (await createRootCA({ subject: 'CN=Stranger CA' })).issueClient({ subject: 'CN=alice' }),

@@ -1,38 +1,31 @@
+import * as http from 'node:http'
 import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { loadOrCreateDevTls } from '@clientcert/testing'
+import { loadExampleConfig, urlFor } from '@clientcert/testing'
 import { createApp } from './app.js'
 
-const host = process.env.HOST ?? '127.0.0.1'
-const port = Number(process.env.PORT ?? 8443)
-const adminIds = (process.env.ADMIN_IDS ?? 'admin')
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean)
-
-const tls = await loadOrCreateDevTls(process.env, fileURLToPath(new URL('../.certs', import.meta.url)))
-const server = https.createServer(
-  // The TLS stack verifies client certificates against CLIENT_CA; clientcert adds the
-  // leaf checks, identity mapping and policies on every request.
-  {
-    cert: tls.cert,
-    key: tls.key,
-    ca: tls.clientCa,
-    requestCert: true,
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-  },
-  createApp({ adminIds }),
+const config = await loadExampleConfig(
+  process.env,
+  fileURLToPath(new URL('../.certs', import.meta.url)),
+  8443,
 )
-server.listen(port, host, () => {
-  const { port: actual } = server.address() as AddressInfo
-  console.log(`express example listening on https://${host.includes(':') ? `[${host}]` : host}:${actual}`)
-  if (tls.devDir) {
-    const d = tls.devDir
-    console.log(`development PKI in ${d}; try:`)
-    console.log(
-      `  curl --cacert ${d}/server-ca.pem --cert ${d}/alice.pem --key ${d}/alice-key.pem https://${host}:${actual}/whoami`,
-    )
-  }
+// One app: direct TLS clients by their socket certificate; with TRUSTED_PROXIES, also
+// certificates forwarded by those proxies on the plain-HTTP port.
+const app = createApp({
+  adminIds: config.adminIds,
+  ...(config.forwarded ? { auth: config.forwarded.auth } : {}),
 })
+
+const server = https.createServer(config.https, app)
+server.listen(config.port, config.host, () => {
+  config.announce('express example', urlFor('https', config.host, (server.address() as AddressInfo).port))
+})
+if (config.forwarded) {
+  const hop = http.createServer(app)
+  hop.listen(config.forwarded.httpPort, config.host, () => {
+    console.log(
+      `express example forwarded-certificate hop on ${urlFor('http', config.host, (hop.address() as AddressInfo).port)}`,
+    )
+  })
+}

@@ -1,34 +1,22 @@
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { loadOrCreateDevTls } from '@clientcert/testing'
+import { loadExampleConfig, urlFor } from '@clientcert/testing'
 import { createApp } from './app.js'
 
-const host = process.env.HOST ?? '127.0.0.1'
-const port = Number(process.env.PORT ?? 8444)
-const adminIds = (process.env.ADMIN_IDS ?? 'admin')
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean)
-
-const tls = await loadOrCreateDevTls(process.env, fileURLToPath(new URL('../.certs', import.meta.url)))
-const app = await createApp({
-  adminIds,
-  // The TLS stack verifies client certificates against CLIENT_CA; clientcert adds the
-  // leaf checks, identity mapping and policies on every request.
-  https: {
-    cert: tls.cert,
-    key: tls.key,
-    ca: tls.clientCa,
-    requestCert: true,
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-  },
-})
-const address = await app.listen({ port, host })
-console.log(`fastify example listening on ${address}`)
-if (tls.devDir) {
-  const d = tls.devDir
-  console.log(`development PKI in ${d}; try:`)
+const config = await loadExampleConfig(
+  process.env,
+  fileURLToPath(new URL('../.certs', import.meta.url)),
+  8444,
+)
+const auth = config.forwarded ? { auth: config.forwarded.auth } : {}
+const app = await createApp({ adminIds: config.adminIds, https: config.https, ...auth })
+await app.listen({ port: config.port, host: config.host })
+config.announce('fastify example', urlFor('https', config.host, (app.server.address() as AddressInfo).port))
+if (config.forwarded) {
+  // A Fastify instance has one server: the plain-HTTP hop for the proxy is a second one.
+  const hop = await createApp({ adminIds: config.adminIds, https: null, ...auth })
+  await hop.listen({ port: config.forwarded.httpPort, host: config.host })
   console.log(
-    `  curl --cacert ${d}/server-ca.pem --cert ${d}/alice.pem --key ${d}/alice-key.pem ${address}/whoami`,
+    `fastify example forwarded-certificate hop on ${urlFor('http', config.host, (hop.server.address() as AddressInfo).port)}`,
   )
 }

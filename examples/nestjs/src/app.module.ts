@@ -1,4 +1,4 @@
-import type { ClientPrincipal } from '@clientcert/core'
+import type { ClientCertOptions, ClientPrincipal } from '@clientcert/core'
 import { AllowClients, ClientCert, ClientCertModule } from '@clientcert/nestjs'
 import { Body, Controller, Get, HttpCode, Module, Post, type Type } from '@nestjs/common'
 
@@ -10,7 +10,10 @@ import { Body, Controller, Get, HttpCode, Module, Post, type Type } from '@nestj
  * every route; `installClientCert(app)` (see app.ts) adds the pre-parse stage, so a request
  * without a valid client certificate is rejected before Nest parses a single body byte.
  */
-export function createAppModule(adminIds: readonly string[]): Type<unknown> {
+export function createAppModule(
+  adminIds: readonly string[],
+  auth: Partial<ClientCertOptions> = {},
+): Type<unknown> {
   @Controller()
   class ExampleController {
     @Get('whoami')
@@ -40,7 +43,7 @@ export function createAppModule(adminIds: readonly string[]): Type<unknown> {
   }
 
   @Module({
-    imports: [ClientCertModule.forRoot({ identity: 'cn', allow: { authenticated: true } })],
+    imports: [ClientCertModule.forRoot({ identity: 'cn', allow: { authenticated: true }, ...auth })],
     controllers: [ExampleController],
   })
   class AppModule {}

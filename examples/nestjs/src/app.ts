@@ -1,4 +1,5 @@
 import type { ServerOptions } from 'node:https'
+import type { ClientCertOptions } from '@clientcert/core'
 import { installClientCert } from '@clientcert/nestjs'
 import type { INestApplication, LogLevel } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
@@ -17,7 +18,9 @@ export interface ExampleAppOptions {
    * TLS server options (cert, key, ca, requestCert...). Without `SNICallback`, whose type in
    * Nest's `HttpsOptions` (Express platform) differs from Node's.
    */
-  readonly https: Omit<ServerOptions, 'SNICallback'>
+  readonly https: Omit<ServerOptions, 'SNICallback'> | null
+  /** Extra core options (forwarded mode, trust...). */
+  readonly auth?: Partial<ClientCertOptions>
   /** Nest's logger; `false` silences it. Default: errors and warnings. */
   readonly logger?: false | LogLevel[]
 }
@@ -27,16 +30,19 @@ export interface ExampleAppOptions {
  * The caller starts it with `app.listen(port, host)`.
  */
 export async function createApp(options: ExampleAppOptions): Promise<INestApplication> {
-  const AppModule = createAppModule(options.adminIds)
+  const AppModule = createAppModule(options.adminIds, options.auth)
   const logger = options.logger ?? ['error', 'warn']
   const app =
     options.platform === 'fastify'
       ? await NestFactory.create<NestFastifyApplication>(
           AppModule,
-          new FastifyAdapter({ https: options.https }),
+          new FastifyAdapter(options.https ? { https: options.https } : {}),
           { logger },
         )
-      : await NestFactory.create<NestExpressApplication>(AppModule, { httpsOptions: options.https, logger })
+      : await NestFactory.create<NestExpressApplication>(AppModule, {
+          ...(options.https ? { httpsOptions: options.https } : {}),
+          logger,
+        })
   // Before listen(): on Express this mounts the certificate check ahead of the body parsers
   // Nest registers in init(); on Fastify it adds an onRequest hook. Without it, bootstrap fails.
   await installClientCert(app)

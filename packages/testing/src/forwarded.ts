@@ -15,6 +15,21 @@ export type ForwardedHeaderFormat =
   | 'gcp'
   | 'cloudflare'
 
+/** Every format with a header builder. */
+export const FORWARDED_HEADER_FORMATS: readonly ForwardedHeaderFormat[] = [
+  'rfc9440',
+  'xfcc',
+  'nginx',
+  'haproxy',
+  'traefik',
+  'caddy',
+  'aws-alb',
+  'aws-alb-passthrough',
+  'azure',
+  'gcp',
+  'cloudflare',
+]
+
 export interface ForwardedHeaderOptions {
   /** Issuers to forward with the leaf (formats that carry a chain). Default: the certificate's own `chain`. */
   readonly chain?: readonly IssuedCertificate[]

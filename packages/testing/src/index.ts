@@ -14,10 +14,18 @@ export {
   requestHttp,
   requestWithHttps,
 } from './client.js'
-export { type DevTls, loadOrCreateDevTls } from './dev-pki.js'
+export {
+  type DevTls,
+  type ExampleConfig,
+  type ExampleForwardedAuth,
+  loadExampleConfig,
+  loadOrCreateDevTls,
+  urlFor,
+} from './dev-pki.js'
 export { EKU_OIDS, NAME_CONSTRAINTS_OID } from './extensions.js'
 export {
   albEscape,
+  FORWARDED_HEADER_FORMATS,
   type ForwardedHeaderFormat,
   type ForwardedHeaderOptions,
   forwardedHeaders,
@@ -61,3 +69,13 @@ export {
   type UndiciAgentOptions,
   type UndiciRequestOptions,
 } from './undici.js'
+export {
+  type CrlOptions,
+  createCrl,
+  type OcspResponder,
+  type OcspResponderOptions,
+  type OcspTestStatus,
+  revocationExtensions,
+  startOcspResponder,
+  type TestCrl,
+} from './revocation.js'

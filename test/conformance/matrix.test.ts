@@ -1,18 +1,24 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ClientCertError, ClientCertOptions, ClientPrincipal } from '@clientcert/core'
+import {
+  type ClientCertError,
+  type ClientCertOptions,
+  type ClientPrincipal,
+  createClientCertAuthenticator,
+} from '@clientcert/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFixtures, type Fixtures } from '../support/fixtures.js'
 import type { Driver, Probes } from './driver.js'
 import { drivers } from './drivers/index.js'
 import { forwardedScenarios } from './forwarded-scenarios.js'
-import { type Mode, misorderScenarios, type Scenario, scenarios } from './scenarios.js'
+import { type Mode, misorderScenarios, revocationScenarios, type Scenario, scenarios } from './scenarios.js'
 
 let f: Fixtures
 beforeAll(async () => {
   f = await createFixtures()
 })
+afterAll(() => f.close())
 
 const OPENSSL_WORDS =
   /BEGIN CERTIFICATE|CERT_HAS_EXPIRED|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|INVALID_PURPOSE|unable to get|\n\s+at /
@@ -34,7 +40,12 @@ function authFor(mode: Mode, fx: Fixtures): Partial<ClientCertOptions> {
 
 for (const driver of drivers) {
   describe(`conformance: ${driver.name}`, () => {
-    const list = [...scenarios, ...forwardedScenarios(), ...(driver.canMisorder ? misorderScenarios : [])]
+    const list = [
+      ...scenarios,
+      ...forwardedScenarios(),
+      ...revocationScenarios,
+      ...(driver.canMisorder ? misorderScenarios : []),
+    ]
     for (const scenario of list) {
       it(`[${scenario.threat}] ${scenario.name}`, async () => {
         await runScenario(driver, scenario)
@@ -51,10 +62,12 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     identity: 'cn',
     allow: { authenticated: true },
     ...authFor(scenario.mode, f),
-    ...scenario.auth,
+    ...(typeof scenario.auth === 'function' ? scenario.auth(f) : scenario.auth),
     onRejected: (e: ClientCertError) => rejected.push(e),
     onAuthenticated: (p: ClientPrincipal) => authenticated.push(p),
   } as ClientCertOptions
+  // Scenarios that change the rules at run time (rotation) get the authenticator itself.
+  const authenticator = scenario.sharedAuthenticator ? createClientCertAuthenticator(auth) : undefined
   const plain =
     scenario.mode === 'plain' || (scenario.mode.startsWith('forwarded') && scenario.mode !== 'forwarded-tls')
   const tls = plain
@@ -62,7 +75,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     : { ...f.pki.server.tlsOptions(), ca: [f.pki.root.pem], requestCert: true, rejectUnauthorized: false }
   const app = await driver.start(
     {
-      auth,
+      auth: authenticator ? ({ authenticator } as unknown as ClientCertOptions) : auth,
       ...(scenario.optional ? { optional: true } : {}),
       ...(scenario.adminPolicy ? { adminPolicy: scenario.adminPolicy } : {}),
       ...(scenario.misordered ? { misordered: true } : {}),
@@ -77,7 +90,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     },
   )
   try {
-    const outcome = await scenario.run({ url: app.url, f, probes, h2: driver.http2 === true })
+    const outcome = await scenario.run({ url: app.url, f, probes, h2: driver.http2 === true, authenticator })
     if (process.env.CONFORMANCE_VERBOSE)
       console.log(`${scenario.name}\n  → ${outcome.status} ${rejected.at(-1)?.reason ?? ''}`)
     const want = scenario.expect
@@ -108,7 +121,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
       }
     }
     if (want.parsed) expect(probes.parsed, 'control: the parser should have run').toBeGreaterThan(0)
-    await scenario.check?.(outcome, { url: app.url, f, probes, h2: driver.http2 === true })
+    await scenario.check?.(outcome, { url: app.url, f, probes, h2: driver.http2 === true, authenticator })
   } finally {
     await app.close()
   }
@@ -117,6 +130,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
 afterAll(() => {
   // Every threat class this issue covers has scenarios (guards against a list edited down to nothing).
   const classes = new Set(scenarios.map((s) => s.threat))
-  for (const s of forwardedScenarios()) classes.add(s.threat)
-  for (const c of ['A', 'B', 'C', 'D', 'E', 'H', 'I', 'ok'] as const) expect(classes.has(c)).toBe(true)
+  for (const s of [...forwardedScenarios(), ...revocationScenarios]) classes.add(s.threat)
+  for (const c of ['A', 'B', 'C', 'D', 'E', 'F', 'H', 'I', 'J', 'ok'] as const)
+    expect(classes.has(c)).toBe(true)
 })

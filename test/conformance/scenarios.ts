@@ -1,8 +1,14 @@
 import { createHash, X509Certificate } from 'node:crypto'
-import type { AllowPolicy, ClientCertErrorCode, ClientCertOptions } from '@clientcert/core'
+import type {
+  AllowPolicy,
+  ClientCertAuthenticator,
+  ClientCertErrorCode,
+  ClientCertOptions,
+} from '@clientcert/core'
 import {
   type ClientIdentity,
   createUndiciAgent,
+  forwardedHeaders,
   requestHttp,
   requestWithHttps,
   requestWithUndici,
@@ -41,6 +47,8 @@ export interface ScenarioContext {
   readonly url: string
   /** The adapter speaks HTTP/2 on TLS listeners: clients offer h2. */
   readonly h2: boolean
+  /** The app's authenticator, for scenarios with `sharedAuthenticator`. */
+  readonly authenticator?: ClientCertAuthenticator | undefined
   readonly f: Fixtures
   readonly probes: Probes
 }
@@ -57,7 +65,9 @@ export interface Scenario {
   readonly threat: 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'ok'
   readonly mode: Mode
   /** Core options merged over the mode's defaults (identity 'cn', allow authenticated). */
-  readonly auth?: Partial<ClientCertOptions>
+  readonly auth?: Partial<ClientCertOptions> | ((f: Fixtures) => Partial<ClientCertOptions>)
+  /** Build the authenticator in the test and hand it to the adapter (`{ authenticator }`), to change its rules mid-scenario. */
+  readonly sharedAuthenticator?: boolean
   readonly optional?: boolean
   readonly adminPolicy?: AllowPolicy
   readonly misordered?: boolean
@@ -596,6 +606,160 @@ export const scenarios: readonly Scenario[] = [
       return { status: r.status, body: '', headers: {} }
     },
     expect: { status: 401 },
+  },
+]
+
+/** J. Revocation (app-level trust), and F. rules changing under open connections. */
+const crlAuth =
+  (pick: (f: Fixtures) => readonly string[]) =>
+  (f: Fixtures): Partial<ClientCertOptions> => ({
+    revocation: { crls: { sources: [...pick(f)] } },
+  })
+const ocspAuth = (f: Fixtures): Partial<ClientCertOptions> => ({
+  trust: { anchors: f.anchorsPem, intermediates: [f.intermediatesPem, f.revocation.ocspIntermediatePem] },
+  revocation: { ocsp: { timeoutMs: 2000 } },
+})
+
+export const revocationScenarios: readonly Scenario[] = [
+  {
+    name: 'CRL: a valid, unrevoked client → 200',
+    threat: 'ok',
+    mode: 'app',
+    auth: crlAuth((f) => f.revocation.crls),
+    run: get('/whoami', 'alice'),
+    expect: { status: 200, id: 'alice' },
+  },
+  {
+    name: 'CRL: revoked client certificate → 401',
+    threat: 'J',
+    mode: 'app',
+    auth: crlAuth((f) => f.revocation.crls),
+    run: get('/whoami', 'revoked'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOKED' },
+  },
+  {
+    name: 'CRL past its nextUpdate (stale) → 401 by default',
+    threat: 'J',
+    mode: 'app',
+    auth: crlAuth((f) => f.revocation.staleCrls),
+    run: get('/whoami', 'alice'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE' },
+  },
+  {
+    name: 'CRL signed by another key → 401 by default',
+    threat: 'J',
+    mode: 'app',
+    auth: crlAuth((f) => f.revocation.wronglySignedCrls),
+    run: get('/whoami', 'alice'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE' },
+  },
+  {
+    name: 'CRL missing for an issuer in the path → 401 by default',
+    threat: 'J',
+    mode: 'app',
+    auth: crlAuth((f) => f.revocation.crls.slice(1)),
+    run: get('/whoami', 'alice'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE' },
+  },
+  {
+    name: 'OCSP (responders named in AIA): good → 200',
+    threat: 'ok',
+    mode: 'app',
+    auth: ocspAuth,
+    run: get('/whoami', 'ocspGood'),
+    expect: { status: 200, id: 'alice' },
+  },
+  {
+    name: 'OCSP: revoked → 401',
+    threat: 'J',
+    mode: 'app',
+    auth: ocspAuth,
+    run: get('/whoami', 'ocspRevoked'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOKED' },
+  },
+  {
+    name: 'OCSP: responder down → 401 by default',
+    threat: 'J',
+    mode: 'app',
+    auth: ocspAuth,
+    run: get('/whoami', 'ocspDown'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE' },
+  },
+  {
+    name: 'forwarded mode: a revoked certificate through the proxy → 401',
+    threat: 'J',
+    mode: 'forwarded',
+    auth: (f) => ({
+      ...crlAuth((x) => x.revocation.crls)(f),
+      source: { forwarded: { format: 'rfc9440', trustedProxies: ['127.0.0.2'] } },
+    }),
+    run: async ({ url, f }) =>
+      requestHttp(url, {
+        path: '/whoami',
+        localAddress: '127.0.0.2',
+        headers: forwardedHeaders('rfc9440', f.clients.revoked),
+      }),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOKED' },
+  },
+  {
+    name: 'rotation: after updateTrust() removes the CA, the next request on the same keep-alive connection is rejected',
+    threat: 'F',
+    mode: 'app',
+    sharedAuthenticator: true,
+    run: async ({ url, f, probes, h2, authenticator }) => {
+      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
+      try {
+        const first = await requestWithUndici(url, {
+          path: '/whoami',
+          ca: f.pki.serverCa.pem,
+          dispatcher: agent,
+        })
+        expect(first.status).toBe(200)
+        probes.handled = 0
+        // The client root goes away; only an unrelated CA stays trusted.
+        authenticator!.updateTrust({ trust: { anchors: f.unknownRootPem } })
+        return await requestWithUndici(url, { path: '/whoami', ca: f.pki.serverCa.pem, dispatcher: agent })
+      } finally {
+        await agent.close()
+      }
+    },
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED' },
+  },
+  {
+    name: 'rotation: updateTrust() with a new policy applies to an open connection',
+    threat: 'F',
+    mode: 'app',
+    sharedAuthenticator: true,
+    run: async ({ url, f, probes, h2, authenticator }) => {
+      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
+      try {
+        const first = await requestWithUndici(url, {
+          path: '/whoami',
+          ca: f.pki.serverCa.pem,
+          dispatcher: agent,
+        })
+        expect(first.status).toBe(200)
+        probes.handled = 0
+        authenticator!.updateTrust({ allow: { ids: ['bob'] } })
+        return await requestWithUndici(url, { path: '/whoami', ca: f.pki.serverCa.pem, dispatcher: agent })
+      } finally {
+        await agent.close()
+      }
+    },
+    expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+  },
+  {
+    name: 'rotation: a bad update throws and leaves the old rules in force',
+    threat: 'F',
+    mode: 'app',
+    sharedAuthenticator: true,
+    run: async ({ url, f, h2, authenticator }) => {
+      expect(() => authenticator!.updateTrust({ trust: { anchors: 'not a certificate' } })).toThrow(
+        /trust\.anchors/,
+      )
+      return requestWithUndici(url, { path: '/whoami', ca: f.pki.serverCa.pem, client: f.clients.alice, allowH2: h2 })
+    },
+    expect: { status: 200, id: 'alice' },
   },
 ]
 

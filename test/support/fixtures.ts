@@ -1,9 +1,12 @@
 import {
   type CertificateAuthority,
+  createCrl,
   createRootCA,
   createSelfSigned,
   createTestPki,
   type IssuedCertificate,
+  revocationExtensions,
+  startOcspResponder,
   type TestPki,
 } from '@clientcert/testing'
 
@@ -16,9 +19,23 @@ export interface Fixtures {
   /** PEM of the client root + intermediate, for app-level trust. */
   readonly anchorsPem: string
   readonly intermediatePem: string
+  /** A root that issued none of the scenario clients. */
+  readonly unknownRootPem: string
   /** Every intermediate the scenarios issue through (normal, name-constrained, expired, non-CA). */
   readonly intermediatesPem: string
   readonly clients: Readonly<Record<ClientName, IssuedCertificate>>
+  /** Revocation material (class J): CRLs for the intermediate and the root, and an OCSP responder. */
+  readonly revocation: {
+    /** Current CRLs; `clients.revoked` is listed by the intermediate's. */
+    readonly crls: readonly string[]
+    /** The intermediate's CRL is past its nextUpdate. */
+    readonly staleCrls: readonly string[]
+    /** The intermediate's CRL is signed by another key. */
+    readonly wronglySignedCrls: readonly string[]
+    /** PEM of the intermediate whose clients (ocspGood, ocspRevoked, ocspDown) name OCSP responders in AIA. */
+    readonly ocspIntermediatePem: string
+  }
+  close(): Promise<void>
 }
 
 export type ClientName =
@@ -62,6 +79,10 @@ export type ClientName =
   | 'k8sMaster'
   | 'k8sDev'
   | 'xfccInjector'
+  | 'revoked'
+  | 'ocspGood'
+  | 'ocspRevoked'
+  | 'ocspDown'
 
 const SPIFFE = 'spiffe://example.org'
 
@@ -100,73 +121,76 @@ export async function createFixtures(): Promise<Fixtures> {
     eku: ['clientAuth'],
   })
 
-  const clients: Omit<Record<ClientName, IssuedCertificate>, 'xfccInjector'> & {
-    xfccInjector?: IssuedCertificate
-  } = {
-    alice: await issue('CN=alice, O=acme', { san: { dns: ['alice.example.com'] } }),
-    admin: await issue('CN=admin'),
-    bob: await issue('CN=bob'),
-    unknownCa: await unknownIntermediate.issueClient({ subject: 'CN=alice' }),
-    ekuServerOnly: await issue('CN=alice', { eku: ['serverAuth'] }),
-    ekuEmailOnly: await issue('CN=alice', { eku: ['emailProtection'] }),
-    ekuMissing: await issue('CN=alice', { eku: null }),
-    ekuAnyOnly: await issue('CN=alice', { eku: ['anyExtendedKeyUsage'] }),
-    caLeaf: await issue('CN=alice', {
-      basicConstraints: { ca: true },
-      keyUsage: ['digitalSignature', 'keyCertSign'],
-    }),
-    kuNoDigitalSignature: await issue('CN=alice', { keyUsage: ['keyEncipherment'] }),
-    issuedByNonCa: fromNonCa,
-    expiredIssuer: await expiredCa.issueClient({
-      subject: 'CN=alice',
-      notBefore: new Date(now.getTime() - 20 * 86_400_000),
-      notAfter: new Date(now.getTime() + 86_400_000),
-    }),
-    expired: await issue('CN=alice', {
-      notBefore: new Date(now.getTime() - 2 * 86_400_000),
-      notAfter: hourAgo,
-    }),
-    notYetValid: await issue('CN=alice', { validity: { days: 1, startOffsetSeconds: 86_400 } }),
-    nameConstraintViolation: await constrained.issueClient({
-      subject: 'CN=alice',
-      san: { dns: ['alice.evil.example'] },
-    }),
-    nameConstraintOk: await constrained.issueClient({
-      subject: 'CN=alice',
-      san: { dns: ['alice.good.example'] },
-    }),
-    unknownCritical: await issue('CN=alice', {
-      extensions: [{ oid: '1.3.6.1.4.1.55555.1', critical: true, value: new Uint8Array([0x05, 0x00]) }],
-    }),
-    twoCns: await issue([[{ type: 'CN', value: 'alice' }], [{ type: 'CN', value: 'admin' }]] as never),
-    multiValuedCn: await issue([
-      [
-        { type: 'CN', value: 'admin' },
-        { type: 'O', value: 'acme' },
-      ],
-    ] as never),
-    cnInjection: await issue([[{ type: 'CN', value: 'bob,CN=admin' }]] as never),
-    cnTrailingSpace: await issue([[{ type: 'CN', value: 'admin ' }]] as never),
-    cnControlChar: await issue([[{ type: 'CN', value: 'admin\u0000' }]] as never),
-    aliceUpper: await issue('CN=Admin'),
-    selfSigned: await createSelfSigned({ subject: 'CN=self-signed device' }),
-    selfSignedOther: await createSelfSigned({ subject: 'CN=self-signed device' }),
-    // Same names as the trusted intermediate, signed by an attacker's key: only a signature check tells.
-    issuerSpoof: await spoofedLeaf(pki.intermediate),
-    spiffeProdSa: await spiffe(`${SPIFFE}/ns/prod/sa/api`),
-    spiffeProduction: await spiffe(`${SPIFFE}/ns/production/sa/api`),
-    spiffeOtherDomain: await spiffe('spiffe://example.org.evil.test/ns/prod/sa/api'),
-    spiffeUpperDomain: await spiffe('spiffe://Example.org/ns/prod/sa/api'),
-    spiffeDotDot: await spiffe(`${SPIFFE}/ns/prod/../admin`),
-    spiffeTrailingSlash: await spiffe(`${SPIFFE}/ns/prod/`),
-    spiffePercent: await spiffe(`${SPIFFE}/ns/prod%2Fadmin`),
-    spiffePort: await spiffe('spiffe://example.org:443/ns/prod/sa/api'),
-    spiffeTwoUris: await spiffe([`${SPIFFE}/ns/prod/sa/api`, `${SPIFFE}/ns/prod/sa/admin`]),
-    dnsApi: await issue('CN=api', { san: { dns: ['api.example.com'] } }),
-    dnsEvilSuffix: await issue('CN=evil', { san: { dns: ['evilexample.com'] } }),
-    k8sMaster: await issue('CN=jane, O=system:masters'),
-    k8sDev: await issue('CN=joe, O=dev'),
-  }
+  const clients: Omit<
+    Record<ClientName, IssuedCertificate>,
+    'xfccInjector' | 'revoked' | 'ocspGood' | 'ocspRevoked' | 'ocspDown'
+  > &
+    Partial<Record<'xfccInjector' | 'revoked' | 'ocspGood' | 'ocspRevoked' | 'ocspDown', IssuedCertificate>> =
+    {
+      alice: await issue('CN=alice, O=acme', { san: { dns: ['alice.example.com'] } }),
+      admin: await issue('CN=admin'),
+      bob: await issue('CN=bob'),
+      unknownCa: await unknownIntermediate.issueClient({ subject: 'CN=alice' }),
+      ekuServerOnly: await issue('CN=alice', { eku: ['serverAuth'] }),
+      ekuEmailOnly: await issue('CN=alice', { eku: ['emailProtection'] }),
+      ekuMissing: await issue('CN=alice', { eku: null }),
+      ekuAnyOnly: await issue('CN=alice', { eku: ['anyExtendedKeyUsage'] }),
+      caLeaf: await issue('CN=alice', {
+        basicConstraints: { ca: true },
+        keyUsage: ['digitalSignature', 'keyCertSign'],
+      }),
+      kuNoDigitalSignature: await issue('CN=alice', { keyUsage: ['keyEncipherment'] }),
+      issuedByNonCa: fromNonCa,
+      expiredIssuer: await expiredCa.issueClient({
+        subject: 'CN=alice',
+        notBefore: new Date(now.getTime() - 20 * 86_400_000),
+        notAfter: new Date(now.getTime() + 86_400_000),
+      }),
+      expired: await issue('CN=alice', {
+        notBefore: new Date(now.getTime() - 2 * 86_400_000),
+        notAfter: hourAgo,
+      }),
+      notYetValid: await issue('CN=alice', { validity: { days: 1, startOffsetSeconds: 86_400 } }),
+      nameConstraintViolation: await constrained.issueClient({
+        subject: 'CN=alice',
+        san: { dns: ['alice.evil.example'] },
+      }),
+      nameConstraintOk: await constrained.issueClient({
+        subject: 'CN=alice',
+        san: { dns: ['alice.good.example'] },
+      }),
+      unknownCritical: await issue('CN=alice', {
+        extensions: [{ oid: '1.3.6.1.4.1.55555.1', critical: true, value: new Uint8Array([0x05, 0x00]) }],
+      }),
+      twoCns: await issue([[{ type: 'CN', value: 'alice' }], [{ type: 'CN', value: 'admin' }]] as never),
+      multiValuedCn: await issue([
+        [
+          { type: 'CN', value: 'admin' },
+          { type: 'O', value: 'acme' },
+        ],
+      ] as never),
+      cnInjection: await issue([[{ type: 'CN', value: 'bob,CN=admin' }]] as never),
+      cnTrailingSpace: await issue([[{ type: 'CN', value: 'admin ' }]] as never),
+      cnControlChar: await issue([[{ type: 'CN', value: 'admin\u0000' }]] as never),
+      aliceUpper: await issue('CN=Admin'),
+      selfSigned: await createSelfSigned({ subject: 'CN=self-signed device' }),
+      selfSignedOther: await createSelfSigned({ subject: 'CN=self-signed device' }),
+      // Same names as the trusted intermediate, signed by an attacker's key: only a signature check tells.
+      issuerSpoof: await spoofedLeaf(pki.intermediate),
+      spiffeProdSa: await spiffe(`${SPIFFE}/ns/prod/sa/api`),
+      spiffeProduction: await spiffe(`${SPIFFE}/ns/production/sa/api`),
+      spiffeOtherDomain: await spiffe('spiffe://example.org.evil.test/ns/prod/sa/api'),
+      spiffeUpperDomain: await spiffe('spiffe://Example.org/ns/prod/sa/api'),
+      spiffeDotDot: await spiffe(`${SPIFFE}/ns/prod/../admin`),
+      spiffeTrailingSlash: await spiffe(`${SPIFFE}/ns/prod/`),
+      spiffePercent: await spiffe(`${SPIFFE}/ns/prod%2Fadmin`),
+      spiffePort: await spiffe('spiffe://example.org:443/ns/prod/sa/api'),
+      spiffeTwoUris: await spiffe([`${SPIFFE}/ns/prod/sa/api`, `${SPIFFE}/ns/prod/sa/admin`]),
+      dnsApi: await issue('CN=api', { san: { dns: ['api.example.com'] } }),
+      dnsEvilSuffix: await issue('CN=evil', { san: { dns: ['evilexample.com'] } }),
+      k8sMaster: await issue('CN=jane, O=system:masters'),
+      k8sDev: await issue('CN=joe, O=dev'),
+    }
   // A URI SAN that, written unquoted into XFCC as Envoy does, splits the header and appends
   // a forged element carrying admin's (public) certificate.
   clients.xfccInjector = await issue('CN=injector', {
@@ -176,10 +200,49 @@ export async function createFixtures(): Promise<Fixtures> {
       ],
     },
   })
+  clients.revoked = await issue('CN=alice')
+  const revokedSerial = clients.revoked.certificate.serialNumber
+  const rootCrl = createCrl(pki.root).pem
+  // OCSP: each certificate names its responder in AIA (the root's for the intermediate, the
+  // intermediate's for the clients), as real PKIs do.
+  const revokedSerials = new Set<string>()
+  const rootResponder = await startOcspResponder({ ca: pki.root, statuses: () => 'good' })
+  const ocspIntermediate = await pki.root.issueIntermediate({
+    subject: 'CN=OCSP Client Intermediate CA',
+    extensions: revocationExtensions({ ocspUrl: rootResponder.url }),
+  })
+  const intResponder = await startOcspResponder({
+    ca: ocspIntermediate,
+    statuses: (serial) => (revokedSerials.has(serial) ? 'revoked' : 'good'),
+  })
+  const viaOcsp = (url: string) =>
+    ocspIntermediate.issueClient({ subject: 'CN=alice', extensions: revocationExtensions({ ocspUrl: url }) })
+  clients.ocspGood = await viaOcsp(intResponder.url)
+  clients.ocspRevoked = await viaOcsp(intResponder.url)
+  clients.ocspDown = await viaOcsp('http://127.0.0.1:9/')
+  revokedSerials.add(clients.ocspRevoked.certificate.serialNumber.toLowerCase().replace(/^(00)+/, ''))
+  const revocation = {
+    crls: [createCrl(pki.intermediate, { revoked: [{ serialNumber: revokedSerial }] }).pem, rootCrl],
+    staleCrls: [
+      createCrl(pki.intermediate, {
+        thisUpdate: new Date(now.getTime() - 3 * 86_400_000),
+        nextUpdate: new Date(now.getTime() - 86_400_000),
+      }).pem,
+      rootCrl,
+    ],
+    wronglySignedCrls: [createCrl(pki.intermediate, { signer: unknownRoot }).pem, rootCrl],
+    ocspIntermediatePem: ocspIntermediate.pem,
+  }
   return {
+    revocation,
+    close: async () => {
+      await rootResponder.close()
+      await intResponder.close()
+    },
     pki,
     anchorsPem: pki.root.pem,
     intermediatePem: pki.intermediate.pem,
+    unknownRootPem: unknownRoot.pem,
     intermediatesPem: [pki.intermediate, constrained, expiredCa, notCa].map((c) => c.pem).join(''),
     clients: clients as Record<ClientName, IssuedCertificate>,
   }

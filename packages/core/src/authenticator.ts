@@ -14,6 +14,7 @@ import {
 import type { ClientPrincipal, PrincipalSource } from './identity/principal.js'
 import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { createRevocationChecker, type RevocationChecker } from './revocation/index.js'
 import { type ForwardedRead, readForwarded } from './sources/forwarded/index.js'
 import { codeForAuthorizationError, readSocket } from './sources/tls.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
@@ -56,9 +57,26 @@ export interface ClientCertAuthenticator {
   authorize(principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): Promise<AuthResult>
   /** Builds a `ClientCertError` with this authenticator's statuses and reports it to `onRejected`. */
   reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError
+  /**
+   * Replaces trust material and the default policy atomically: the update is validated as a
+   * whole (a mistake throws `ClientCertConfigError` and changes nothing), caches are dropped,
+   * and every request after it — also on connections already open or resumed — is judged under
+   * the new rules. Omitted keys keep their current value.
+   */
+  updateTrust(update: TrustUpdate): void
+}
+
+/** What `updateTrust` can replace. */
+export interface TrustUpdate {
+  readonly trust?: ClientCertOptions['trust']
+  readonly allow?: ClientCertOptions['allow']
+  /** New revocation settings (e.g. new CRLs); caches are dropped. */
+  readonly revocation?: ClientCertOptions['revocation']
 }
 
 interface Verified {
+  /** Leaf first, anchor last; only the leaf when the TLS stack or a pin vouched for it. */
+  readonly path: readonly ParsedCertificate[]
   readonly principal: ClientPrincipal
   readonly validFrom: number
   readonly validUntil: number
@@ -95,22 +113,28 @@ const MAX_SIGNATURE_CHECKS = 64
 
 /** Validates `options` (throwing `ClientCertConfigError` on any mistake) and returns the authenticator. */
 export function createClientCertAuthenticator(options: ClientCertOptions): ClientCertAuthenticator {
-  return new Authenticator(resolveOptions(options))
+  return new Authenticator(options, resolveOptions(options))
 }
 
 class Authenticator implements ClientCertAuthenticator {
-  readonly #o: ResolvedOptions
-  readonly #store: TrustStore
+  #raw: ClientCertOptions
+  #o: ResolvedOptions
+  #store: TrustStore
   /** Per-connection outcome, so keep-alive requests do not re-read or re-parse the certificate. */
   readonly #memo = new WeakMap<object, { generation: number; outcome: Promise<Outcome> }>()
   readonly #cache: LruCache<string, Verified> | undefined
   /** Whether a socket carries its own client certificate (checked once per connection). */
   readonly #socketCert = new WeakMap<object, boolean>()
   /** Bumped when trust changes, so memoised connections are judged again. */
-  readonly #generation = 0
+  #generation = 0
+  #revocation: RevocationChecker | undefined
 
-  constructor(options: ResolvedOptions) {
+  constructor(raw: ClientCertOptions, options: ResolvedOptions) {
+    this.#raw = raw
     this.#o = options
+    this.#revocation = options.revocation
+      ? createRevocationChecker(options.revocation, () => this.#o.now())
+      : undefined
     this.#store = {
       anchors: indexBySubject(options.anchors),
       intermediates: indexBySubject(options.intermediates),
@@ -145,6 +169,8 @@ class Authenticator implements ClientCertAuthenticator {
       const now = this.#o.now()
       const time = checkWindow(verified, now, this.#o.skewMs)
       if (time) return { ok: false, error: this.reject(time.code, time.reason, request) }
+      const revoked = await this.#checkRevocation(verified)
+      if (revoked) return { ok: false, error: this.reject(revoked.code, revoked.reason, request) }
       const decision = await this.authorize(verified.principal, options.policy ?? this.#o.allow, request)
       if (decision.ok && this.#o.onAuthenticated) this.#o.onAuthenticated(verified.principal, { request })
       return decision
@@ -184,6 +210,35 @@ class Authenticator implements ClientCertAuthenticator {
         request,
       ),
     }
+  }
+
+  updateTrust(update: TrustUpdate): void {
+    if (typeof update !== 'object' || update === null)
+      throw new ClientCertConfigError('updateTrust', 'expects { trust?, allow? }')
+    const extra = Object.keys(update).find((k) => k !== 'trust' && k !== 'allow' && k !== 'revocation')
+    if (extra !== undefined) {
+      throw new ClientCertConfigError(
+        `updateTrust.${extra}`,
+        'only trust, allow and revocation can be updated',
+      )
+    }
+    const raw: ClientCertOptions = {
+      ...this.#raw,
+      ...('trust' in update ? { trust: update.trust } : {}),
+      ...(update.allow !== undefined ? { allow: update.allow } : {}),
+      ...('revocation' in update ? { revocation: update.revocation } : {}),
+    }
+    // Validate everything first; only then swap, so a bad update leaves the old rules intact.
+    const next = resolveOptions(raw)
+    this.#raw = raw
+    this.#o = next
+    this.#store = { anchors: indexBySubject(next.anchors), intermediates: indexBySubject(next.intermediates) }
+    this.#generation++
+    this.#cache?.clear()
+    this.#revocation?.close()
+    this.#revocation = next.revocation
+      ? createRevocationChecker(next.revocation, () => this.#o.now())
+      : undefined
   }
 
   reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError {
@@ -320,7 +375,12 @@ class Authenticator implements ClientCertAuthenticator {
         groups: Object.freeze([...mapped.groups]),
       }),
     ) as ClientPrincipal
-    const verified: Verified = { principal, validFrom: trusted.validFrom, validUntil: trusted.validUntil }
+    const verified: Verified = {
+      path: [leaf, ...trusted.chain],
+      principal,
+      validFrom: trusted.validFrom,
+      validUntil: trusted.validUntil,
+    }
     if (this.#cache && this.#o.cache !== false) {
       this.#cache.set(
         cacheKey,
@@ -344,6 +404,24 @@ class Authenticator implements ClientCertAuthenticator {
       if (own) return fail(own.code, `${own.reason}; ${why}`)
     }
     return fail(codeForAuthorizationError(err), why)
+  }
+
+  /**
+   * Revocation is judged on every request, also for memoised connections and cached paths:
+   * the checker keeps its own CRL/OCSP caches, so a certificate revoked after the connection
+   * opened is refused on its next request.
+   */
+  async #checkRevocation(
+    verified: Verified,
+  ): Promise<{ code: ClientCertErrorCode; reason: string } | undefined> {
+    const checker = this.#revocation
+    if (checker === undefined || verified.path.length < 2) return undefined
+    const result = await checker.check(verified.path)
+    if (result.ok) return undefined
+    return {
+      code: result.revoked ? 'ERR_CLIENT_CERT_REVOKED' : 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE',
+      reason: result.reason,
+    }
   }
 
   /** Path validation when the app holds its own trust; the leaf's own dates otherwise. */

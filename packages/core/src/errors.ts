@@ -19,6 +19,8 @@ export type ClientCertErrorCode =
   | 'ERR_CLIENT_CERT_IDENTITY'
   | 'ERR_CLIENT_CERT_NOT_ALLOWED'
   | 'ERR_CLIENT_CERT_UNTRUSTED_PROXY'
+  | 'ERR_CLIENT_CERT_REVOKED'
+  | 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE'
   | 'ERR_CLIENT_CERT_BODY_ALREADY_READ'
   | 'ERR_CLIENT_CERT_MISCONFIGURED'
   | 'ERR_CLIENT_CERT_INTERNAL'
@@ -83,6 +85,14 @@ const CODES: Readonly<Record<ClientCertErrorCode, CodeInfo>> = {
   ERR_CLIENT_CERT_UNTRUSTED_PROXY: {
     category: 'unauthenticated',
     message: 'A forwarded client certificate was sent by a peer that is not a trusted proxy.',
+  },
+  ERR_CLIENT_CERT_REVOKED: {
+    category: 'unauthenticated',
+    message: 'The client certificate or one of its issuers has been revoked.',
+  },
+  ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE: {
+    category: 'unauthenticated',
+    message: 'The revocation status of the client certificate could not be established.',
   },
   ERR_CLIENT_CERT_BODY_ALREADY_READ: {
     category: 'server',

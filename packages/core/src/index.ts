@@ -9,6 +9,7 @@ export {
   type OptionalAuthResult,
   type RequestLike,
   resolveAuthenticator,
+  type TrustUpdate,
 } from './authenticator.js'
 export type { SubjectAltNames } from './cert/parse.js'
 export {
@@ -50,6 +51,14 @@ export {
   problemResponse,
   toProblemDetails,
 } from './problem.js'
+export type { CrlSource, RevocationFetch, RevocationOptions } from './revocation/index.js'
+export { isCertificateBound } from './rfc8705.js'
+export {
+  applyServerTrust,
+  createMtlsServerOptions,
+  type MtlsIdentity,
+  type MtlsServerOptionsInput,
+} from './server-options.js'
 export type { ForwardedOptions } from './sources/forwarded/index.js'
 export {
   type CustomForwardedFormat,

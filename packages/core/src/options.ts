@@ -4,6 +4,11 @@ import { ClientCertConfigError, type ClientCertError } from './errors.js'
 import { IDENTITY_NAMES, type IdentityMapping } from './identity/map.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import {
+  type ResolvedRevocation,
+  type RevocationOptions,
+  resolveRevocationOptions,
+} from './revocation/index.js'
 import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from './sources/forwarded/index.js'
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
@@ -85,6 +90,8 @@ export interface ClientCertOptions {
   readonly onAuthenticated?: (principal: ClientPrincipal, context: HookContext) => void
   /** Called for every rejected request with the full reason. A throw is ignored. */
   readonly onRejected?: (error: ClientCertError, context: HookContext) => void
+  /** CRL and OCSP checks for app-level trust; fail closed by default. See docs/guide/revocation.md. */
+  readonly revocation?: RevocationOptions
 }
 
 /** Options after validation, in the shapes the core uses. */
@@ -98,6 +105,7 @@ export interface ResolvedOptions {
   readonly forwarded: ResolvedForwarded | undefined
   /** Whether socket certificates are accepted. */
   readonly tlsSource: boolean
+  readonly revocation: ResolvedRevocation | undefined
   readonly identity: IdentityMapping
   readonly allow: CompiledPolicy
   readonly eku: EkuRule
@@ -124,6 +132,7 @@ const KNOWN = [
   'cache',
   'onAuthenticated',
   'onRejected',
+  'revocation',
 ] as const
 
 /** Above this many anchors a trust set looks like a public root store. */
@@ -194,6 +203,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     appTrust: anchors.length > 0 || pins.length > 0,
     forwarded,
     tlsSource,
+    revocation: resolveRevocation(o.revocation, anchors.length),
     identity: identity as IdentityMapping,
     allow,
     eku: resolveEku(o.eku),
@@ -205,6 +215,14 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
     onRejected: optionalFn(o.onRejected, 'onRejected') as ResolvedOptions['onRejected'],
   }
+}
+
+function resolveRevocation(v: unknown, anchors: number): ResolvedRevocation | undefined {
+  if (v === undefined) return undefined
+  // Revocation is checked along a validated path; without anchors there is no issuer to ask.
+  if (anchors === 0)
+    throw new ClientCertConfigError('revocation', 'needs trust.anchors (app-level path validation)')
+  return resolveRevocationOptions(v, 'revocation')
 }
 
 function resolveSource(v: unknown): { forwarded: ResolvedForwarded | undefined; tlsSource: boolean } {

@@ -268,6 +268,7 @@ describe('ClientCertStrategy outcomes', () => {
     const broken: ClientCertAuthenticator = {
       authenticate: () => Promise.reject(new Error('socket exploded')),
       authorize: real.authorize.bind(real),
+      updateTrust: real.updateTrust.bind(real),
       reject: real.reject.bind(real),
     } as ClientCertAuthenticator
     const logged: string[] = []

@@ -51,6 +51,16 @@ export {
   type IssuedCertificate,
 } from './pki.js'
 export {
+  type CrlOptions,
+  createCrl,
+  type OcspResponder,
+  type OcspResponderOptions,
+  type OcspTestStatus,
+  revocationExtensions,
+  startOcspResponder,
+  type TestCrl,
+} from './revocation.js'
+export {
   type Http2RequestHandler,
   listenOnLoopback,
   type MtlsServerOptions,
@@ -69,13 +79,3 @@ export {
   type UndiciAgentOptions,
   type UndiciRequestOptions,
 } from './undici.js'
-export {
-  type CrlOptions,
-  createCrl,
-  type OcspResponder,
-  type OcspResponderOptions,
-  type OcspTestStatus,
-  revocationExtensions,
-  startOcspResponder,
-  type TestCrl,
-} from './revocation.js'

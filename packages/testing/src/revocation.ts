@@ -21,15 +21,15 @@ import {
   AlgorithmIdentifier,
   AuthorityInfoAccessSyntax,
   Certificate,
+  CertificateList,
   CRLDistributionPoints,
   DistributionPoint,
   DistributionPointName,
   Extension,
   GeneralName,
-  Name,
+  type Name,
   RevokedCertificate,
   TBSCertList,
-  CertificateList,
   Time,
   Version,
 } from '@peculiar/asn1-x509'
@@ -42,7 +42,11 @@ function ab(bytes: Uint8Array): ArrayBuffer {
 }
 
 /** The signing key and AlgorithmIdentifier of an issued certificate's key (P-256/P-384/RSA/Ed25519). */
-function signerOf(cert: IssuedCertificate): { key: KeyObject; hash: string | null; alg: AlgorithmIdentifier } {
+function signerOf(cert: IssuedCertificate): {
+  key: KeyObject
+  hash: string | null
+  alg: AlgorithmIdentifier
+} {
   const key = createPrivateKey({ key: Buffer.from(cert.keyDer), format: 'der', type: 'pkcs8' })
   switch (key.asymmetricKeyType) {
     case 'ec': {
@@ -54,7 +58,11 @@ function signerOf(cert: IssuedCertificate): { key: KeyObject; hash: string | nul
       }
     }
     case 'rsa':
-      return { key, hash: 'sha256', alg: new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.11', parameters: null }) }
+      return {
+        key,
+        hash: 'sha256',
+        alg: new AlgorithmIdentifier({ algorithm: '1.2.840.113549.1.1.11', parameters: null }),
+      }
     case 'ed25519':
       return { key, hash: null, alg: new AlgorithmIdentifier({ algorithm: '1.3.101.112' }) }
     default:
@@ -106,7 +114,8 @@ let crlNumber = 1
  */
 export function createCrl(ca: CertificateAuthority, opts: CrlOptions = {}): TestCrl {
   const thisUpdate = opts.thisUpdate ?? new Date(Date.now() - 3_600_000)
-  const nextUpdate = opts.nextUpdate === null ? undefined : (opts.nextUpdate ?? new Date(thisUpdate.getTime() + 86_400_000))
+  const nextUpdate =
+    opts.nextUpdate === null ? undefined : (opts.nextUpdate ?? new Date(thisUpdate.getTime() + 86_400_000))
   const signer = signerOf(opts.signer ?? ca)
   const numberBytes = serialBuffer((crlNumber++).toString(16))
   const extensions = [
@@ -116,7 +125,12 @@ export function createCrl(ca: CertificateAuthority, opts: CrlOptions = {}): Test
       extnValue: new OctetString(integerDer(numberBytes)),
     }),
     ...(opts.extensions ?? []).map(
-      (e) => new Extension({ extnID: e.oid, critical: e.critical ?? false, extnValue: new OctetString(ab(e.value)) }),
+      (e) =>
+        new Extension({
+          extnID: e.oid,
+          critical: e.critical ?? false,
+          extnValue: new OctetString(ab(e.value)),
+        }),
     ),
   ]
   const tbs = new TBSCertList({
@@ -139,7 +153,11 @@ export function createCrl(ca: CertificateAuthority, opts: CrlOptions = {}): Test
   })
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs))
   const signature = sign(signer.hash, tbsDer, signer.key)
-  const list = new CertificateList({ tbsCertList: tbs, signatureAlgorithm: signer.alg, signature: ab(signature) })
+  const list = new CertificateList({
+    tbsCertList: tbs,
+    signatureAlgorithm: signer.alg,
+    signature: ab(signature),
+  })
   const der = new Uint8Array(AsnConvert.serialize(list))
   return { der, pem: toPem(der, 'X509 CRL') }
 }
@@ -226,7 +244,9 @@ export async function startOcspResponder(opts: OcspResponderOptions): Promise<Oc
   const signerCert = opts.signer === undefined || opts.signer === 'issuer' ? opts.ca : opts.signer
   const signer = signerOf(signerCert)
   const caCert = AsnConvert.parse(opts.ca.der, Certificate)
-  const caNameHash = createHash('sha1').update(Buffer.from(AsnConvert.serialize(caCert.tbsCertificate.subject))).digest()
+  const caNameHash = createHash('sha1')
+    .update(Buffer.from(AsnConvert.serialize(caCert.tbsCertificate.subject)))
+    .digest()
   const caKeyHash = createHash('sha1')
     .update(Buffer.from(caCert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey))
     .digest()
@@ -240,9 +260,12 @@ export async function startOcspResponder(opts: OcspResponderOptions): Promise<Oc
     const responses = req.tbsRequest.requestList.map((r) => {
       const id = r.reqCert
       const ours =
-        Buffer.from(id.issuerNameHash.buffer).equals(caNameHash) && Buffer.from(id.issuerKeyHash.buffer).equals(caKeyHash)
+        Buffer.from(id.issuerNameHash.buffer).equals(caNameHash) &&
+        Buffer.from(id.issuerKeyHash.buffer).equals(caKeyHash)
       const serialBytes = new Uint8Array(id.serialNumber)
-      const serial = Buffer.from(serialBytes[0] === 0 && serialBytes.length > 1 ? serialBytes.subarray(1) : serialBytes).toString('hex')
+      const serial = Buffer.from(
+        serialBytes[0] === 0 && serialBytes.length > 1 ? serialBytes.subarray(1) : serialBytes,
+      ).toString('hex')
       const status = ours ? opts.statuses(serial) : 'unknown'
       const certStatus =
         status === 'good'
@@ -320,7 +343,9 @@ export async function startOcspResponder(opts: OcspResponderOptions): Promise<Oc
           const malformed = new OCSPResponse({ responseStatus: OCSPResponseStatus.malformedRequest })
           body = new Uint8Array(AsnConvert.serialize(malformed))
         }
-        res.writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': body.length }).end(body)
+        res
+          .writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': body.length })
+          .end(body)
       }
       if (opts.delayMs) setTimeout(reply, opts.delayMs).unref()
       else reply()

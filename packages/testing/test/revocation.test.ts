@@ -11,15 +11,17 @@ import {
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, Certificate, CertificateList } from '@peculiar/asn1-x509'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadX509 } from '../src/x509-loader.js'
 import { type CertificateAuthority, createRootCA, type IssuedCertificate } from '../src/pki.js'
 import { createCrl, type OcspResponder, revocationExtensions, startOcspResponder } from '../src/revocation.js'
+import { loadX509 } from '../src/x509-loader.js'
 
 let ca: CertificateAuthority
 let leaf: IssuedCertificate
 beforeAll(async () => {
   ca = await createRootCA({ subject: 'CN=Testing Revocation Root' })
-  leaf = await ca.issueClient({ extensions: revocationExtensions({ crlUrl: 'http://127.0.0.1/ca.crl', ocspUrl: 'http://127.0.0.1/' }) })
+  leaf = await ca.issueClient({
+    extensions: revocationExtensions({ crlUrl: 'http://127.0.0.1/ca.crl', ocspUrl: 'http://127.0.0.1/' }),
+  })
 })
 
 describe('createCrl', () => {
@@ -30,7 +32,9 @@ describe('createCrl', () => {
     const crl = new x509.X509Crl(der)
     expect(crl.issuer).toBe('CN=Testing Revocation Root')
     expect(await crl.verify({ publicKey: ca.certificate.publicKey })).toBe(true)
-    expect(crl.entries.map((e) => e.serialNumber.toLowerCase())).toEqual([leaf.certificate.serialNumber.toLowerCase()])
+    expect(crl.entries.map((e) => e.serialNumber.toLowerCase())).toEqual([
+      leaf.certificate.serialNumber.toLowerCase(),
+    ])
     expect(crl.nextUpdate!.getTime()).toBeGreaterThan(Date.now())
   })
 

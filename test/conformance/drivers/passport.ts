@@ -2,7 +2,7 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
-import { compilePolicy, createClientCertAuthenticator } from '@clientcert/core'
+import { compilePolicy, resolveAuthenticator } from '@clientcert/core'
 import { ClientCertStrategy, clientCertErrorHandler } from '@clientcert/passport'
 import express, { type RequestHandler } from 'express'
 import { type Driver, summarise, urlOf } from '../driver.js'
@@ -30,7 +30,7 @@ export const passportDriver: Driver = {
     const app = express()
     // A Passport instance per app, so parallel drivers never share registered strategies.
     const passport = new Passport()
-    const authenticator = createClientCertAuthenticator(spec.auth)
+    const authenticator = resolveAuthenticator(spec.auth as unknown as Record<string, unknown>)
     const strategy = new ClientCertStrategy(
       { authenticator, optional: spec.optional ?? false },
       (principal, done) => done(null, principal),

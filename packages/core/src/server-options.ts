@@ -1,0 +1,105 @@
+import { constants, createHash, randomBytes } from 'node:crypto'
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls'
+import { ClientCertConfigError } from './errors.js'
+
+type Pem = string | Buffer
+
+/** One TLS identity and the CAs whose client certificates it accepts. */
+export interface MtlsIdentity {
+  readonly cert: Pem
+  readonly key: Pem
+  /** CA bundle for client certificates; its names are sent in the CertificateRequest. */
+  readonly clientCa: Pem | readonly Pem[]
+  /** CRLs the TLS stack checks (optional; clientcert's own revocation checks are separate). */
+  readonly crl?: Pem | readonly Pem[]
+}
+
+export interface MtlsServerOptionsInput extends MtlsIdentity {
+  /**
+   * `'require'` (default): the handshake refuses clients without a valid certificate.
+   * `'verify-in-app'`: the handshake accepts any certificate (or none) and clientcert answers
+   * with a coded 401/403 — needed for optional certificates and app-level trust.
+   */
+  readonly mode?: 'require' | 'verify-in-app'
+  /** Other server names on the same listener, each with its own certificate and client CAs. */
+  readonly sni?: Readonly<Record<string, MtlsIdentity>>
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3'
+}
+
+/**
+ * TLS options for `https`/`http2`/Fastify/Nest servers doing mTLS: TLS ≥ 1.2, client
+ * certificates requested, client CA names sent, and session resumption set up so a session
+ * can never carry a client's verification from one trust configuration into another.
+ *
+ * With `sni`, one listener serves names with different client CAs. OpenSSL does not run
+ * `SNICallback` on resumption, so a session made on `a.example` (client CA A) would resume on
+ * `b.example` (client CA B) still marked verified. Session tickets are therefore turned off
+ * (and Node keeps no session-ID cache unless you add one): every connection does a full
+ * handshake against the right CA. Without `sni`, resumption stays on, bound by
+ * `sessionIdContext` to this exact set of client CAs.
+ */
+export function createMtlsServerOptions(input: MtlsServerOptionsInput): TlsOptions {
+  const mode = input.mode ?? 'require'
+  if (mode !== 'require' && mode !== 'verify-in-app')
+    throw new ClientCertConfigError('mode', 'must be "require" or "verify-in-app"')
+  const minVersion = input.minVersion ?? 'TLSv1.2'
+  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3')
+    throw new ClientCertConfigError('minVersion', 'must be "TLSv1.2" or "TLSv1.3"')
+  const base = identityOptions(input, 'options')
+  const options: TlsOptions = {
+    ...base,
+    minVersion,
+    requestCert: true,
+    rejectUnauthorized: mode === 'require',
+  }
+  if (input.sni === undefined) return options
+  const contexts = new Map<string, SecureContext>()
+  for (const [name, identity] of Object.entries(input.sni)) {
+    contexts.set(
+      name.toLowerCase(),
+      createSecureContext({ ...identityOptions(identity, `sni.${name}`), minVersion }),
+    )
+  }
+  return {
+    ...options,
+    secureOptions: (options.secureOptions ?? 0) | constants.SSL_OP_NO_TICKET,
+    SNICallback: (servername, done) => done(null, contexts.get(servername.toLowerCase())),
+  }
+}
+
+function identityOptions(identity: MtlsIdentity, at: string): SecureContextOptions {
+  if (identity.cert === undefined || identity.key === undefined)
+    throw new ClientCertConfigError(`${at}.cert`, 'cert and key are required')
+  const ca = toList(identity.clientCa)
+  if (ca.length === 0 || ca.some((c) => c === undefined || String(c).trim() === '')) {
+    throw new ClientCertConfigError(`${at}.clientCa`, 'must be a non-empty CA bundle')
+  }
+  return {
+    cert: identity.cert,
+    key: identity.key,
+    ca,
+    ...(identity.crl === undefined ? {} : { crl: toList(identity.crl) }),
+    // OpenSSL refuses to resume a session made under another context id: tie it to the CA set.
+    sessionIdContext: createHash('sha256').update(ca.map(String).join('\n')).digest('hex').slice(0, 32),
+  }
+}
+
+function toList(v: Pem | readonly Pem[]): Pem[] {
+  return typeof v === 'string' || Buffer.isBuffer(v) ? [v] : [...v]
+}
+
+/** A TLS server whose trust can be replaced at run time. */
+interface RotatableServer {
+  setSecureContext(options: SecureContextOptions): void
+  setTicketKeys(keys: Buffer): void
+}
+
+/**
+ * Applies new client CAs (and CRLs) to a running `https`/`tls` server: new handshakes use
+ * them, and the session-ticket keys are replaced so no session made under the old trust can
+ * be resumed. Pair it with `authenticator.updateTrust(...)` for app-level trust.
+ */
+export function applyServerTrust(server: RotatableServer, identity: MtlsIdentity): void {
+  server.setSecureContext(identityOptions(identity, 'identity'))
+  server.setTicketKeys(randomBytes(48))
+}

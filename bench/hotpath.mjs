@@ -1,0 +1,66 @@
+// In-process per-request cost of the keep-alive (memo hit) and forwarded warm (cache hit) paths,
+// next to the pieces they are made of. Diagnostic; not part of the ratios. Bounded loops.
+//   node bench/hotpath.mjs
+import { X509Certificate } from 'node:crypto'
+import { createClientCertAuthenticator } from '@clientcert/core'
+import { createTestPki } from '@clientcert/testing'
+import { forwardedRequest, forwardedSource } from './lib/fwd.mjs'
+
+const N = 200_000
+const pki = await createTestPki()
+const client = await pki.issueClient({ subject: 'CN=bench-client' })
+const x509 = new X509Certificate(client.der)
+// A keep-alive request as Node hands it over: an authorized TLS socket, ordinary headers.
+const socket = {
+  encrypted: true,
+  authorized: true,
+  authorizationError: null,
+  remoteAddress: '127.0.0.1',
+  destroyed: false,
+  getPeerX509Certificate: () => x509,
+}
+const headers = {
+  host: '127.0.0.1:8443',
+  connection: 'keep-alive',
+  'user-agent': 'undici',
+  accept: '*/*',
+  'accept-encoding': 'gzip, deflate',
+}
+const tlsReq = { socket, headers, rawHeaders: Object.entries(headers).flat(), method: 'GET', url: '/' }
+const tlsAuth = createClientCertAuthenticator({ identity: 'cn', allow: { ids: ['bench-client'] } })
+const fwdAuth = createClientCertAuthenticator({
+  identity: 'cn',
+  allow: { ids: ['bench-client'] },
+  source: forwardedSource,
+  trust: { anchors: pki.root.pem },
+})
+const fwdReq = forwardedRequest(client.der, [pki.intermediate.der])
+
+async function time(label, fn) {
+  for (let i = 0; i < 20_000; i++) await fn()
+  const t = performance.now()
+  for (let i = 0; i < N; i++) await fn()
+  const us = ((performance.now() - t) * 1000) / N
+  console.log(`${label.padEnd(58)} ${us.toFixed(2)} µs/request`)
+  return us
+}
+const out = {}
+out.baseline_await = await time('await of a resolved promise (floor of an async hook)', () =>
+  Promise.resolve(1),
+)
+out.tls_memo_hit = await time('authenticate(): TLS keep-alive, memo hit, ids policy', async () => {
+  const r = await tlsAuth.authenticate(tlsReq)
+  if (!r.ok) throw new Error(r.error.reason)
+})
+out.forwarded_cache_hit = await time('authenticate(): forwarded rfc9440 + chain, cache hit', async () => {
+  const r = await fwdAuth.authenticate(fwdReq)
+  if (!r.ok) throw new Error(r.error.reason)
+})
+out.base64_decode_leaf_and_chain = await time(
+  'Buffer.from(base64) of leaf + chain header (decode alone)',
+  () => {
+    Buffer.from(fwdReq.headers['client-cert'].slice(1, -1), 'base64')
+    Buffer.from(fwdReq.headers['client-cert-chain'].slice(1, -1), 'base64')
+  },
+)
+console.log(JSON.stringify(out))

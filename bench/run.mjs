@@ -1,0 +1,433 @@
+// clientcert benchmark harness. `pnpm bench` (quick) or `pnpm bench --full`.
+// Benchmarks the built packages (packages/*/dist): run `pnpm build` first.
+// See docs/benchmarks.md for the method.
+import { spawn } from 'node:child_process'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const full = argv.includes('--full')
+const only = argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',')
+const cfg = full
+  ? {
+      mode: 'full',
+      rounds: 10,
+      warmupMs: 3000,
+      durationMs: 5000,
+      latencyRate: 500,
+      coldRounds: 5,
+      coldN: 5000,
+      coldNRsa: 1000,
+      coldNPeer: 500,
+      memN: 100_000,
+      retries: 1,
+    }
+  : {
+      mode: 'quick',
+      rounds: 4,
+      warmupMs: 2000,
+      durationMs: 3000,
+      latencyRate: 500,
+      coldRounds: 3,
+      coldN: 2000,
+      coldNRsa: 400,
+      coldNPeer: 200,
+      memN: 30_000,
+      retries: 0,
+    }
+const SERVER_CPU = '1'
+const LOAD_CPU = '0'
+const started = Date.now()
+const log = (s) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${s}\n`)
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+const stats = (xs, extra = {}) => ({
+  median: median(xs),
+  min: Math.min(...xs),
+  max: Math.max(...xs),
+  samples: xs,
+  ...extra,
+})
+
+/** Runs a node script pinned to `cpu`; resolves with its stdout. Bounded by `timeoutMs`. */
+function runNode(cpu, args, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited with ${code}`))
+    })
+  })
+}
+
+/** Starts a server process pinned to SERVER_CPU; resolves once it prints READY <port>. */
+function startServer(pki, framework, variant, mode) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'taskset',
+      ['-c', SERVER_CPU, process.execPath, join(here, 'server.mjs'), pki, framework, variant, mode],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    )
+    let buf = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`server ${framework}/${variant} did not start`))
+    }, 15_000)
+    child.stdout.on('data', (d) => {
+      buf += d
+      const m = /READY (\d+)/.exec(buf)
+      if (m) {
+        clearTimeout(timer)
+        resolve({
+          port: Number(m[1]),
+          stop: () =>
+            new Promise((r) => {
+              child.once('exit', r)
+              child.kill('SIGTERM')
+            }),
+        })
+      }
+    })
+    child.on('exit', (code) => code !== 0 && code !== null && reject(new Error(`server exited ${code}`)))
+  })
+}
+
+/** One concurrent A/B round: baseline, candidate and control (= baseline again), all loaded at once. */
+async function abRound(pki, sc, loadMode) {
+  const order = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
+  const servers = {}
+  for (const role of order) {
+    const v = role === 'candidate' ? sc.candidate : sc.baseline
+    servers[role] = await startServer(pki, v.framework, v.variant, sc.mode)
+  }
+  try {
+    const results = await Promise.all(
+      order.map(async (role) => {
+        const opts = {
+          port: servers[role].port,
+          scheme: sc.mode === 'tls' ? 'https' : 'http',
+          mode: loadMode,
+          warmupMs: cfg.warmupMs,
+          durationMs: cfg.durationMs,
+          connections: 10,
+          pipelining: loadMode === 'throughput' ? 10 : 1,
+          rate: cfg.latencyRate,
+          forwarded: sc.mode === 'forwarded',
+          ...(sc.mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
+        }
+        const out = await runNode(
+          LOAD_CPU,
+          [join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
+          cfg.warmupMs + cfg.durationMs + 20_000,
+        )
+        return [role, JSON.parse(out.trim().split('\n').pop())]
+      }),
+    )
+    return Object.fromEntries(results)
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop()))
+  }
+}
+
+const EX = (variant) => ({ framework: 'express', variant })
+const FA = (variant) => ({ framework: 'fastify', variant })
+const throughputScenarios = [
+  {
+    name: 'tls_keepalive_express_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('bare'),
+    candidate: EX('clientcert'),
+  },
+  {
+    name: 'tls_keepalive_fastify_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: FA('bare'),
+    candidate: FA('clientcert'),
+  },
+  {
+    name: 'tls_vs_passport_client_cert',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('passport-client-cert'),
+    candidate: EX('clientcert'),
+  },
+  {
+    name: 'tls_vs_client_certificate_auth',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('client-certificate-auth'),
+    candidate: EX('clientcert'),
+  },
+  {
+    name: 'forwarded_warm_express_vs_bare',
+    mode: 'forwarded',
+    load: 'throughput',
+    baseline: EX('bare'),
+    candidate: EX('clientcert'),
+  },
+  {
+    name: 'forwarded_warm_fastify_vs_bare',
+    mode: 'forwarded',
+    load: 'throughput',
+    baseline: FA('bare'),
+    candidate: FA('clientcert'),
+  },
+  {
+    name: 'handshakes_vs_bare',
+    mode: 'tls',
+    load: 'handshake',
+    baseline: EX('bare'),
+    candidate: EX('clientcert'),
+  },
+  {
+    name: 'tls_latency_express',
+    mode: 'tls',
+    load: 'latency',
+    baseline: EX('bare'),
+    candidate: EX('clientcert'),
+  },
+  {
+    name: 'tls_latency_fastify',
+    mode: 'tls',
+    load: 'latency',
+    baseline: FA('bare'),
+    candidate: FA('clientcert'),
+  },
+].filter((s) => !only || only.some((o) => s.name.includes(o) || o === 'load'))
+
+const ratios = {}
+const figures = {}
+const rounds = {}
+const validity = {}
+const controlSamples = []
+const pki = await writePkiMaterial()
+log(
+  `mode ${cfg.mode}: ${cfg.rounds} rounds x (${cfg.warmupMs} ms warm-up + ${cfg.durationMs} ms), pki ${pki}`,
+)
+
+try {
+  for (const sc of throughputScenarios) {
+    let attempt = 0
+    for (;;) {
+      const per = []
+      for (let r = 0; r < cfg.rounds; r++) per.push(await abRound(pki, sc, sc.load))
+      const errors = per.reduce((n, p) => n + p.baseline.errors + p.candidate.errors + p.control.errors, 0)
+      if (sc.load === 'latency') {
+        const rp = (k, role) => per.map((p) => p[role][k])
+        const fw = sc.baseline.framework
+        const p50 = per.map((p) => p.candidate.p50Ms / p.baseline.p50Ms)
+        const p99 = per.map((p) => p.candidate.p99Ms / p.baseline.p99Ms)
+        const c50 = per.map((p) => p.control.p50Ms / p.baseline.p50Ms)
+        ratios[`tls_p50_${fw}_vs_bare`] = stats(p50)
+        ratios[`tls_p99_${fw}_vs_bare`] = stats(p99)
+        ratios[`tls_p50_${fw}_control`] = stats(c50)
+        for (const role of ['baseline', 'candidate']) {
+          const who = role === 'baseline' ? 'bare' : 'clientcert'
+          figures[`tls_p50_${fw}_${who}`] = stats(rp('p50Ms', role), { unit: 'ms' })
+          figures[`tls_p99_${fw}_${who}`] = stats(rp('p99Ms', role), { unit: 'ms' })
+        }
+        rounds[sc.name] = per
+        validity[sc.name] = { errors, rateReqPerS: cfg.latencyRate }
+        log(
+          `${sc.name}: p50 ${median(p50).toFixed(3)} p99 ${median(p99).toFixed(3)} (control p50 ${median(c50).toFixed(3)})`,
+        )
+        break
+      }
+      const cand = per.map((p) => p.candidate.rps / p.baseline.rps)
+      const ctrl = per.map((p) => p.control.rps / p.baseline.rps)
+      const controlMedian = median(ctrl)
+      const valid = controlMedian >= 0.99 && controlMedian <= 1.01
+      log(
+        `${sc.name}: ratio ${median(cand).toFixed(3)} [${Math.min(...cand).toFixed(3)}, ${Math.max(...cand).toFixed(3)}], control ${controlMedian.toFixed(3)}${valid ? '' : ' (OUTSIDE [0.99, 1.01])'}, baseline ${median(per.map((p) => p.baseline.rps)).toFixed(0)} req/s, errors ${errors}`,
+      )
+      if (!valid && attempt < cfg.retries) {
+        attempt++
+        log(`${sc.name}: control outside the window, repeating`)
+        continue
+      }
+      ratios[sc.name] = stats(cand, { valid, controlMedian })
+      controlSamples.push(...ctrl)
+      const unit = sc.load === 'handshake' ? 'handshakes/s' : 'req/s'
+      figures[`${sc.name}__baseline`] = stats(
+        per.map((p) => p.baseline.rps),
+        { unit },
+      )
+      figures[`${sc.name}__candidate`] = stats(
+        per.map((p) => p.candidate.rps),
+        { unit },
+      )
+      rounds[sc.name] = per.map((p) => ({
+        baseline: p.baseline.rps,
+        candidate: p.candidate.rps,
+        control: p.control.rps,
+        ratio: p.candidate.rps / p.baseline.rps,
+        controlRatio: p.control.rps / p.baseline.rps,
+      }))
+      validity[sc.name] = { valid, controlMedian, errors, attempts: attempt + 1 }
+      break
+    }
+  }
+  if (controlSamples.length) ratios.control = stats(controlSamples)
+
+  if (!only || only.includes('cold')) {
+    log('cold validation')
+    const cold = JSON.parse(
+      await runNode(
+        SERVER_CPU,
+        [
+          join(here, 'cold.mjs'),
+          JSON.stringify({ rounds: cfg.coldRounds, n: cfg.coldN, nRsa: cfg.coldNRsa, nPeer: cfg.coldNPeer }),
+        ],
+        600_000,
+      ),
+    )
+    for (const [name, r] of Object.entries(cold)) {
+      const perS = r.clientcertMs.map((m) => 1000 / m)
+      figures[`cold_${name}_validations_per_s`] = stats(perS, { unit: 'validations/s' })
+      figures[`cold_${name}_floor_verifies_per_s`] = stats(
+        r.floorMs.map((m) => 1000 / m),
+        { unit: 'chains/s' },
+      )
+      figures[`cold_${name}_pkijs_per_s`] = stats(
+        r.pkijsMs.map((m) => 1000 / m),
+        { unit: 'validations/s' },
+      )
+      figures[`cold_${name}_x509_chainbuilder_per_s`] = stats(
+        r.x509Ms.map((m) => 1000 / m),
+        { unit: 'chains/s' },
+      )
+      const floor = r.clientcertMs.map((m, i) => m / r.floorMs[i])
+      const vsPkijs = r.clientcertMs.map((m, i) => r.pkijsMs[i] / m)
+      const vsX509 = r.clientcertMs.map((m, i) => r.x509Ms[i] / m)
+      const key = name === 'p256_2' ? 'p256' : name
+      ratios[`cold_${key}_vs_verify_floor`] = stats(floor, { kind: 'time ratio' })
+      ratios[`cold_${key}_vs_pkijs`] = stats(vsPkijs, { kind: 'throughput ratio' })
+      ratios[`cold_${key}_vs_x509_chainbuilder`] = stats(vsX509, { kind: 'throughput ratio' })
+      figures[`cold_${name}_cert_generation_ms`] = stats([r.genMsPerCert], { unit: 'ms/cert' })
+    }
+    figures.cold_p256_validations_per_s = figures.cold_p256_2_validations_per_s
+    log(
+      `cold p256 2-level: ${figures.cold_p256_validations_per_s.median.toFixed(0)}/s, ${ratios.cold_p256_vs_verify_floor.median.toFixed(2)}x floor, ${ratios.cold_p256_vs_pkijs.median.toFixed(2)}x pkijs`,
+    )
+  }
+
+  if (!only || only.includes('memory')) {
+    log(`memory: ${cfg.memN} distinct certificates`)
+    const mem = JSON.parse(
+      await runNode(
+        SERVER_CPU,
+        ['--expose-gc', join(here, 'memory.mjs'), JSON.stringify({ n: cfg.memN })],
+        600_000,
+      ),
+    )
+    const one = (v, unit) => ({ median: v, min: v, max: v, samples: [v], unit, certificates: mem.n })
+    figures.heap_growth_100k_certs_mib = one(mem.heapGrowthMiB, 'MiB')
+    figures.heap_growth_after_cache_cap_mib = one(mem.heapGrowthAfterCapMiB, 'MiB')
+    figures.rss_growth_100k_certs_mib = one(mem.rssGrowthMiB, 'MiB')
+    figures.memory_validations_per_s = one(mem.n / mem.seconds, 'validations/s')
+    rounds.memory = mem.points
+    log(
+      `memory: heap +${mem.heapGrowthMiB.toFixed(1)} MiB (after cap +${mem.heapGrowthAfterCapMiB.toFixed(1)}), rss +${mem.rssGrowthMiB.toFixed(1)} MiB`,
+    )
+  }
+} finally {
+  rmSync(pki, { force: true })
+}
+
+const budget = {
+  tls_keepalive_express_vs_bare: ['>=', 0.97],
+  tls_keepalive_fastify_vs_bare: ['>=', 0.97],
+  tls_vs_passport_client_cert: ['>=', 1.0],
+  tls_vs_client_certificate_auth: ['>=', 1.0],
+  tls_p50_express_vs_bare: ['<=', 1.1],
+  tls_p50_fastify_vs_bare: ['<=', 1.1],
+  tls_p99_express_vs_bare: ['<=', 1.3],
+  tls_p99_fastify_vs_bare: ['<=', 1.3],
+  forwarded_warm_express_vs_bare: ['>=', 0.93],
+  forwarded_warm_fastify_vs_bare: ['>=', 0.93],
+  handshakes_vs_bare: ['>=', 0.92],
+  cold_p256_vs_verify_floor: ['<=', 5],
+  cold_p256_vs_pkijs: ['>=', 5],
+  'figure:cold_p256_validations_per_s': ['>=', 3000],
+  'figure:heap_growth_100k_certs_mib': ['<=', 64],
+  'figure:heap_growth_after_cache_cap_mib': ['<=', 4],
+}
+const targets = {}
+for (const [name, [op, limit]] of Object.entries(budget)) {
+  const fig = name.startsWith('figure:')
+  const v = fig ? figures[name.slice(7)] : ratios[name]
+  if (!v) continue
+  const met = op === '>=' ? v.median >= limit : v.median <= limit
+  targets[name.replace('figure:', '')] = {
+    target: `${op} ${limit}`,
+    median: v.median,
+    met,
+    ...(v.valid === false ? { note: 'control outside [0.99, 1.01]: run does not count' } : {}),
+  }
+}
+
+const cpus = os.cpus()
+const result = {
+  schema: 1,
+  date: new Date().toISOString(),
+  mode: cfg.mode,
+  config: cfg,
+  machine: {
+    cpus: cpus.length,
+    model: cpus[0]?.model,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+    serverCpu: SERVER_CPU,
+    loadCpu: LOAD_CPU,
+  },
+  ratios,
+  figures,
+  targets,
+  validity,
+  rounds,
+  elapsedS: (Date.now() - started) / 1000,
+}
+const dir = join(here, 'results')
+mkdirSync(dir, { recursive: true })
+const json = `${JSON.stringify(result, null, 2)}\n`
+if (!only) {
+  writeFileSync(join(dir, 'latest.json'), json)
+  writeFileSync(join(dir, `${result.date.slice(0, 19).replace(/:/g, '-')}-${cfg.mode}.json`), json)
+} else writeFileSync(join(dir, 'partial.json'), json)
+// Keep `pnpm lint` (biome) green: let biome lay the JSON out as it wants. Best effort.
+await new Promise((resolve) => {
+  const files = only
+    ? [join(dir, 'partial.json')]
+    : [join(dir, 'latest.json'), join(dir, `${result.date.slice(0, 19).replace(/:/g, '-')}-${cfg.mode}.json`)]
+  const child = spawn(join(here, '..', 'node_modules', '.bin', 'biome'), ['format', '--write', ...files], {
+    stdio: 'ignore',
+  })
+  child.on('error', resolve)
+  child.on('exit', resolve)
+})
+log(`done in ${result.elapsedS.toFixed(0)} s`)
+for (const [k, t] of Object.entries(targets))
+  log(
+    `${t.met ? 'MET    ' : 'NOT MET'} ${k}: ${t.median.toFixed(3)} (${t.target})${t.note ? ` - ${t.note}` : ''}`,
+  )

@@ -1,0 +1,86 @@
+// One benchmark server process. Usage (spawned by run.mjs, pinned with taskset):
+//   node bench/server.mjs <pki.json> <framework: express|fastify> <variant> <mode: tls|forwarded>
+// variant: bare | clientcert | passport-client-cert | client-certificate-auth
+// Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
+import { readFileSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import { createRequire } from 'node:module'
+import { CLIENT_CN, PROXY_IP } from './lib/pki.mjs'
+
+const require = createRequire(import.meta.url)
+const [pkiFile, framework, variant, mode] = process.argv.slice(2)
+const m = JSON.parse(readFileSync(pkiFile, 'utf8'))
+const tlsOptions = {
+  cert: m.serverCert,
+  key: m.serverKey,
+  ca: m.clientRootPem,
+  requestCert: true,
+  rejectUnauthorized: true,
+}
+// Policy on: the client must be named (identity = CN).
+const clientcertOptions =
+  mode === 'tls'
+    ? { identity: 'cn', allow: { ids: [CLIENT_CN] } }
+    : {
+        identity: 'cn',
+        allow: { ids: [CLIENT_CN] },
+        source: { forwarded: { format: 'rfc9440', trustedProxies: [PROXY_IP] } },
+        trust: { anchors: m.clientRootPem },
+      }
+const BODY = '{"ok":true}'
+
+async function expressServer() {
+  const express = require('express')
+  const app = express()
+  app.disable('x-powered-by')
+  app.disable('etag')
+  if (variant === 'clientcert') {
+    const { clientCert } = await import('@clientcert/express')
+    app.use(clientCert(clientcertOptions))
+  } else if (variant === 'passport-client-cert') {
+    const passport = require('passport')
+    const { Strategy } = require('passport-client-cert')
+    passport.use(
+      new Strategy((cert, done) =>
+        done(null, cert.subject?.CN === CLIENT_CN ? { id: cert.subject.CN } : false),
+      ),
+    )
+    app.use(passport.initialize())
+    app.use(passport.authenticate('client-cert', { session: false }))
+  } else if (variant === 'client-certificate-auth') {
+    const clientCertificateAuth = require('client-certificate-auth')
+    app.use(clientCertificateAuth((cert) => cert.subject?.CN === CLIENT_CN))
+  } else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
+  app.get('/', (_req, res) => {
+    res.type('application/json').send(BODY)
+  })
+  const server = mode === 'tls' ? https.createServer(tlsOptions, app) : http.createServer(app)
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return { port: server.address().port, close: () => server.close() }
+}
+
+async function fastifyServer() {
+  const Fastify = require('fastify')
+  const app = Fastify(mode === 'tls' ? { https: tlsOptions } : {})
+  if (variant === 'clientcert') {
+    const { clientCert } = await import('@clientcert/fastify')
+    await app.register(clientCert, clientcertOptions)
+  } else if (variant !== 'bare') throw new Error(`fastify: unsupported variant ${variant}`)
+  app.get('/', async (_req, reply) => {
+    reply.type('application/json')
+    return BODY
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return { port: app.server.address().port, close: () => app.close() }
+}
+
+const s = framework === 'fastify' ? await fastifyServer() : await expressServer()
+process.stdout.write(`READY ${s.port}\n`)
+const stop = () => {
+  s.close()
+  process.exit(0)
+}
+process.on('SIGTERM', stop)
+process.stdin.on('end', stop)
+process.stdin.resume()

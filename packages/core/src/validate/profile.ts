@@ -1,7 +1,6 @@
-import { TAG } from '../asn1/der.js'
+import { children, readBitString, readIntegerBytes, readOid, readRoot, TAG } from '../asn1/der.js'
 import { KU, OID, type ParsedCertificate } from '../cert/parse.js'
 import type { ClientCertErrorCode } from '../errors.js'
-import { publicKeyOf } from './signature.js'
 
 /**
  * Rules that hold for a certificate wherever it sits in a path (leaf, intermediate or anchor):
@@ -63,13 +62,11 @@ function checkKey(cert: ParsedCertificate): ProfileFailure | undefined {
   if (cert.spkiAlgorithm === EC_PUBLIC_KEY && cert.spkiParameters?.[0] !== TAG.OID) {
     return malformed(`${who} has an EC key without a named curve`)
   }
-  let details: { type: string; bits?: number | undefined; curve?: string | undefined }
+  let details: KeyDetails
   try {
-    const key = publicKeyOf(cert)
-    const d = key.asymmetricKeyDetails ?? {}
-    details = { type: key.asymmetricKeyType ?? '', bits: d.modulusLength, curve: d.namedCurve }
+    details = keyDetails(cert)
   } catch {
-    return untrusted(`${who} has a public key that cannot be loaded`)
+    return untrusted(`${who} has a public key that cannot be read`)
   }
   switch (details.type) {
     case 'rsa':
@@ -87,6 +84,50 @@ function checkKey(cert: ParsedCertificate): ProfileFailure | undefined {
     default:
       return untrusted(`${who} has an unsupported ${details.type || 'unknown'} key`)
   }
+}
+
+interface KeyDetails {
+  readonly type: string
+  readonly bits?: number | undefined
+  readonly curve?: string | undefined
+}
+
+const CURVE_NAMES: Readonly<Record<string, string>> = {
+  '1.2.840.10045.3.1.7': 'prime256v1',
+  '1.3.132.0.34': 'secp384r1',
+  '1.3.132.0.35': 'secp521r1',
+}
+
+const KEY_TYPES: Readonly<Record<string, string>> = {
+  [EC_PUBLIC_KEY]: 'ec',
+  '1.2.840.113549.1.1.1': 'rsa',
+  '1.2.840.113549.1.1.10': 'rsa-pss',
+  '1.3.101.112': 'ed25519',
+  '1.3.101.113': 'ed448',
+  '1.2.840.10040.4.1': 'dsa',
+}
+
+/**
+ * Key type, curve and RSA size read from the SubjectPublicKeyInfo DER. Creating a KeyObject
+ * costs about twice an ECDSA verification, and a leaf's key is never used to verify anything
+ * here (the TLS stack or the proxy checked possession), so only issuers get a KeyObject.
+ */
+function keyDetails(cert: ParsedCertificate): KeyDetails {
+  const type = KEY_TYPES[cert.spkiAlgorithm] ?? cert.spkiAlgorithm
+  if (type === 'ec') {
+    const params = cert.spkiParameters!
+    return { type, curve: CURVE_NAMES[readOid(params, readRoot(params))] ?? 'an unsupported curve' }
+  }
+  if (type !== 'rsa' && type !== 'rsa-pss') return { type }
+  const spki = cert.spki
+  const [, keyTlv] = children(spki, readRoot(spki))
+  const { bytes } = readBitString(spki, keyTlv!)
+  const [modulus] = children(bytes, readRoot(bytes))
+  const n = readIntegerBytes(bytes, modulus!)
+  let i = 0
+  while (i < n.length - 1 && n[i] === 0) i++
+  const bits = (n.length - i) * 8 - Math.clz32(n[i]!) + 24
+  return { type, bits }
 }
 
 function malformed(reason: string): ProfileFailure {

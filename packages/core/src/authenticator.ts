@@ -75,7 +75,7 @@ export interface TrustUpdate {
 }
 
 interface Verified {
-  /** Leaf first, anchor last; only the leaf when the TLS stack or a pin vouched for it. */
+  /** Leaf first, anchor last, when revocation is configured; empty otherwise. */
   readonly path: readonly ParsedCertificate[]
   readonly principal: ClientPrincipal
   readonly validFrom: number
@@ -297,13 +297,16 @@ class Authenticator implements ClientCertAuthenticator {
 
   async #forwardedOutcome(fwd: Extract<ForwardedRead, { kind: 'cert' }>): Promise<Outcome> {
     const now = this.#o.now()
-    const key = `${fwd.cacheKey}\u0000${fwd.proxy}`
+    const key = fwd.cacheKey
     const cached = this.#cache?.get(key, now)
     if (cached !== undefined) return { ok: true, verified: cached }
-    const leaf = parseLeaf(fwd.decoded.leaf)
+    const decodedResult = fwd.decode()
+    if (!decodedResult.ok) return fail('ERR_CLIENT_CERT_MALFORMED', decodedResult.reason)
+    const decoded = decodedResult.decoded
+    const leaf = parseLeaf(decoded.leaf)
     if (!isParsed(leaf)) return leaf
     const hints: ParsedCertificate[] = []
-    for (const der of fwd.decoded.chain) {
+    for (const der of decoded.chain) {
       const c = parseLeaf(der)
       if (!isParsed(c))
         return fail(
@@ -376,7 +379,8 @@ class Authenticator implements ClientCertAuthenticator {
       }),
     ) as ClientPrincipal
     const verified: Verified = {
-      path: [leaf, ...trusted.chain],
+      // Kept only for revocation checks, so cached entries do not hold parsed certificates otherwise.
+      path: this.#revocation ? [leaf, ...trusted.chain] : [],
       principal,
       validFrom: trusted.validFrom,
       validUntil: trusted.validUntil,

@@ -71,6 +71,9 @@ export function facts(
   source: PrincipalSource,
 ): CertificateFacts {
   const svid = svidOf(cert)
+  // The lazy getters keep only DER bytes alive, not the parsed certificates (cache memory).
+  const der = cert.der
+  const chainDer = chain.map((c) => c.der)
   let x509: X509Certificate | undefined
   let chainX509: X509Certificate[] | undefined
   return Object.freeze({
@@ -85,11 +88,11 @@ export function facts(
     x5tS256: cert.x5tS256,
     spkiSha256: cert.spkiSha256,
     get certificate(): X509Certificate {
-      x509 ??= new X509Certificate(cert.der)
+      x509 ??= new X509Certificate(der)
       return x509
     },
     get chain(): readonly X509Certificate[] {
-      chainX509 ??= chain.map((c) => new X509Certificate(c.der))
+      chainX509 ??= chainDer.map((d) => new X509Certificate(d))
       return chainX509
     },
     source,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
 import { canonicalName, type HeaderSource, headerCounts, readSingle } from './headers.js'
 import {
@@ -45,6 +46,8 @@ export interface ResolvedForwarded {
   readonly limits: { readonly maxChain: number; readonly xfccElement: 'first' | 'last' | number }
   /** Exact header names configured (in addition to the known prefixes) that only a proxy may send. */
   readonly ownHeaders: ReadonlySet<string>
+  /** Headers besides the certificate header that decoding reads (chain, hashes): part of the cache key. */
+  readonly keyHeaders: readonly string[]
 }
 
 export type ForwardedRead =
@@ -53,10 +56,13 @@ export type ForwardedRead =
   | { readonly kind: 'reject'; readonly code: ClientCertErrorCode; readonly reason: string }
   | {
       readonly kind: 'cert'
-      readonly decoded: Decoded
-      /** The raw values the certificate came from, for the validation cache. */
+      /** SHA-256 of every header value the certificate comes from, and of the proxy: the validation cache key. */
       readonly cacheKey: string
       readonly proxy: string
+      /** Decodes the headers; only needed on a cache miss (decoding is most of a warm request's cost). */
+      decode():
+        | { readonly ok: true; readonly decoded: Decoded }
+        | { readonly ok: false; readonly reason: string }
     }
 
 const KNOWN = [
@@ -120,6 +126,9 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
     ownHeaders: own,
+    keyHeaders: [preset.chainHeader, ...(preset.extraHeaders ?? [])].filter(
+      (h): h is string => h !== undefined,
+    ),
   }
 }
 
@@ -183,13 +192,25 @@ export function readForwarded(
         }
       }
     }
-    const decoded = f.preset.decode(cert, get, f.limits)
-    const chainValue = f.preset.chainHeader === undefined ? '' : (get(f.preset.chainHeader) ?? '')
+    const proxy = typeof remote === 'string' ? normalise(remote) : 'unix'
+    // Every header a decoder may read is part of the key, so a cached success is only reused
+    // for exactly the same forwarded values from the same proxy.
+    const key = createHash('sha256').update(`${f.preset.name}\u0000${proxy}\u0000${cert}`)
+    for (const name of f.keyHeaders) key.update(`\u0000${get(name) ?? '\u0001'}`)
     return {
       kind: 'cert',
-      decoded,
-      cacheKey: `${f.preset.name}\u0000${cert}\u0000${chainValue}`,
-      proxy: typeof remote === 'string' ? normalise(remote) : 'unix',
+      cacheKey: key.digest('base64'),
+      proxy,
+      decode: () => {
+        try {
+          return { ok: true, decoded: f.preset.decode(cert, get, f.limits) }
+        } catch (err) {
+          if (err instanceof HeaderRejected || isDecodeError(err)) {
+            return { ok: false, reason: `forwarded certificate header rejected: ${(err as Error).message}` }
+          }
+          throw err
+        }
+      },
     }
   } catch (err) {
     if (err instanceof HeaderRejected || isDecodeError(err)) {

@@ -65,6 +65,8 @@ export interface Preset {
   readonly verify?: { readonly header: string; readonly value: string } | undefined
   /** Values of the cert header that mean "no certificate" (Tomcat-style `(null)`, empty). */
   readonly absent: readonly string[]
+  /** Other headers `decode` reads (hash cross-checks). */
+  readonly extraHeaders?: readonly string[]
   decode(cert: string, get: HeaderGetter, limits: Limits): Decoded
 }
 
@@ -195,6 +197,7 @@ function defaults(name: ForwardedFormat): Omit<Preset, 'name'> {
     case 'gcp':
       return {
         certHeader: 'x-client-cert-leaf',
+        extraHeaders: ['x-client-cert-hash'],
         chainHeader: 'x-client-cert-chain',
         verify: { header: 'x-client-cert-chain-verified', value: 'true' },
         absent: [''],
@@ -210,6 +213,7 @@ function defaults(name: ForwardedFormat): Omit<Preset, 'name'> {
     case 'cloudflare':
       return {
         certHeader: 'cf-client-cert-der-base64',
+        extraHeaders: ['cf-client-cert-sha256'],
         absent: [''],
         decode: (cert, get) => {
           const leaf = base64Der(cert)

@@ -757,7 +757,12 @@ export const revocationScenarios: readonly Scenario[] = [
       expect(() => authenticator!.updateTrust({ trust: { anchors: 'not a certificate' } })).toThrow(
         /trust\.anchors/,
       )
-      return requestWithUndici(url, { path: '/whoami', ca: f.pki.serverCa.pem, client: f.clients.alice, allowH2: h2 })
+      return requestWithUndici(url, {
+        path: '/whoami',
+        ca: f.pki.serverCa.pem,
+        client: f.clients.alice,
+        allowH2: h2,
+      })
     },
     expect: { status: 200, id: 'alice' },
   },

@@ -89,3 +89,29 @@ describe('forwarded source: formats', () => {
     )
   })
 })
+
+describe('forwarded source: allowlists that trust everyone are refused at startup', () => {
+  for (const entry of ['0.0.0.0/0', '::/0', '*', '0.0.0.0', '::', 'proxy.internal', '10.0.0.0/33'] as const) {
+    it(`trustedProxies: ["${entry}"]`, () => {
+      let err: unknown
+      try {
+        createClientCertAuthenticator(options({ trustedProxies: [entry] }))
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(ClientCertConfigError)
+      expect(err).toMatchObject({
+        code: 'ERR_CLIENT_CERT_INVALID_OPTION',
+        option: 'source.forwarded.trustedProxies[0]',
+      })
+    })
+  }
+  it('trustedProxies: true / [] are refused too', () => {
+    expect(() => createClientCertAuthenticator(options({ trustedProxies: true }))).toThrow(
+      ClientCertConfigError,
+    )
+    expect(() => createClientCertAuthenticator(options({ trustedProxies: [] }))).toThrow(
+      ClientCertConfigError,
+    )
+  })
+})

@@ -1,0 +1,5 @@
+import { ClientCertModule } from '@clientcert/nestjs'
+import { Module } from '@nestjs/common'
+
+@Module({ imports: [ClientCertModule.forRoot({ identity: 'cn', allow: { authenticated: true } })] })
+export class AppModule {}

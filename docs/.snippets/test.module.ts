@@ -1,0 +1,1 @@
+export { AppModule as TestModule } from './app.module.js'

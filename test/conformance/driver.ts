@@ -1,3 +1,6 @@
+import * as http from 'node:http'
+import * as https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import type * as tls from 'node:tls'
 import type { AllowPolicy, ClientCertOptions, ClientPrincipal } from '@clientcert/core'
 
@@ -84,4 +87,20 @@ export function summarise(p: ClientPrincipal | undefined): PrincipalSummary | nu
 export function urlOf(address: { port: number }, listen: ListenOptions): string {
   const host = listen.host.includes(':') ? `[${listen.host === '::' ? '::1' : listen.host}]` : listen.host
   return `${listen.tls ? 'https' : 'http'}://${host}:${address.port}`
+}
+
+/** Serves a Node request listener (Express app) per `listen`: HTTPS, plain HTTP or a Unix socket. */
+export async function serveNode(handler: http.RequestListener, listen: ListenOptions): Promise<RunningApp> {
+  const server = listen.tls ? https.createServer(listen.tls, handler) : http.createServer(handler)
+  await new Promise<void>((resolve) =>
+    listen.path ? server.listen(listen.path, resolve) : server.listen(0, listen.host, resolve),
+  )
+  return {
+    url: listen.path ? `unix:${listen.path}` : urlOf(server.address() as AddressInfo, listen),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
 }

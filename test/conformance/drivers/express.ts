@@ -1,9 +1,6 @@
-import * as http from 'node:http'
-import * as https from 'node:https'
-import type { AddressInfo } from 'node:net'
 import { clientCert, requireClientCert } from '@clientcert/express'
 import express, { type RequestHandler } from 'express'
-import { type Driver, summarise, urlOf } from '../driver.js'
+import { type Driver, serveNode, summarise } from '../driver.js'
 
 /** Express 5 with `clientCert()` mounted first, as the docs tell users to. */
 export const expressDriver: Driver = {
@@ -35,17 +32,6 @@ export const expressDriver: Driver = {
       probes.handled++
       res.json({ principal: summarise(req.clientCert) })
     })
-    const server = listen.tls ? https.createServer(listen.tls, app) : http.createServer(app)
-    await new Promise<void>((resolve) =>
-      listen.path ? server.listen(listen.path, resolve) : server.listen(0, listen.host, resolve),
-    )
-    return {
-      url: listen.path ? `unix:${listen.path}` : urlOf(server.address() as AddressInfo, listen),
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+    return serveNode(app, listen)
   },
 }

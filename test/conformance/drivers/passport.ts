@@ -1,11 +1,8 @@
-import * as http from 'node:http'
-import * as https from 'node:https'
 import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
 import { compilePolicy, resolveAuthenticator } from '@clientcert/core'
 import { ClientCertStrategy, clientCertErrorHandler } from '@clientcert/passport'
 import express, { type RequestHandler } from 'express'
-import { type Driver, summarise, urlOf } from '../driver.js'
+import { type Driver, serveNode, summarise } from '../driver.js'
 
 /**
  * The part of Passport 0.7 this driver uses. Loaded with require: `@types/passport` is a dev
@@ -70,17 +67,6 @@ export const passportDriver: Driver = {
     })
     app.use(clientCertErrorHandler({ logger: (m) => probes.logged.push(m) }))
 
-    const server = listen.tls ? https.createServer(listen.tls, app) : http.createServer(app)
-    await new Promise<void>((resolve) =>
-      listen.path ? server.listen(listen.path, resolve) : server.listen(0, listen.host, resolve),
-    )
-    return {
-      url: listen.path ? `unix:${listen.path}` : urlOf(server.address() as AddressInfo, listen),
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        }),
-    }
+    return serveNode(app, listen)
   },
 }

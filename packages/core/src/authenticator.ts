@@ -190,7 +190,9 @@ class Authenticator implements ClientCertAuthenticator {
     const compiled = compilePolicy(policy)
     let allowed: boolean
     try {
-      allowed = (await compiled.evaluate(principal)) === true
+      const verdict = compiled.evaluate(principal)
+      // Synchronous policies (ids, spiffe, dnsSuffix...) answer without a microtask hop.
+      allowed = (typeof verdict === 'boolean' ? verdict : await verdict) === true
     } catch (err) {
       return {
         ok: false,

@@ -15,7 +15,8 @@ export interface HeaderSource {
 
 /** Lower case, `_` as `-`: the spellings a proxy or a framework may treat as the same header. */
 export function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/_/g, '-')
+  const lower = name.toLowerCase()
+  return lower.includes('_') ? lower.replace(/_/g, '-') : lower
 }
 
 /**

@@ -48,6 +48,8 @@ export interface ResolvedForwarded {
   readonly ownHeaders: ReadonlySet<string>
   /** Headers besides the certificate header that decoding reads (chain, hashes): part of the cache key. */
   readonly keyHeaders: readonly string[]
+  /** Allowlist decision per connection. */
+  readonly trustBySocket: WeakMap<object, boolean>
 }
 
 export type ForwardedRead =
@@ -126,6 +128,7 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
     ownHeaders: own,
+    trustBySocket: new WeakMap(),
     keyHeaders: [preset.chainHeader, ...(preset.extraHeaders ?? [])].filter(
       (h): h is string => h !== undefined,
     ),
@@ -145,21 +148,20 @@ export function readForwarded(
   req: HeaderSource & { readonly socket?: unknown },
   fwd: ResolvedForwarded | undefined,
 ): ForwardedRead {
-  const counts = headerCounts(req)
-  const remote = remoteAddressOf(req.socket)
-  const trustedPeer = fwd !== undefined && fwd.proxies.isTrusted(remote)
+  const socket = req.socket
+  const trustedPeer = fwd !== undefined && trusted(fwd, socket)
   if (!trustedPeer) {
-    for (const name of counts.keys()) {
-      if (isForwardedHeader(name, fwd?.ownHeaders ?? new Set())) {
-        return {
-          kind: 'reject',
-          code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
-          reason: `header ${name} sent by ${describePeer(remote)}, which is not an allowlisted proxy`,
-        }
-      }
+    // The common path (direct clients): one pass over the raw header names, no allocation.
+    const name = firstForwardedHeader(req, fwd?.ownHeaders ?? NO_HEADERS)
+    if (name === undefined) return { kind: 'none', trustedPeer: false }
+    return {
+      kind: 'reject',
+      code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      reason: `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an allowlisted proxy`,
     }
-    return { kind: 'none', trustedPeer: false }
   }
+  const remote = remoteAddressOf(socket)
+  const counts = headerCounts(req)
   const f = fwd!
   const get = (name: string): string | undefined => {
     const r = readSingle(req, counts, canonicalName(name), f.maxHeaderBytes)
@@ -225,6 +227,37 @@ export function readForwarded(
 }
 
 class HeaderRejected extends Error {}
+
+const NO_HEADERS: ReadonlySet<string> = new Set()
+
+function firstForwardedHeader(req: HeaderSource, own: ReadonlySet<string>): string | undefined {
+  const raw = req.rawHeaders
+  const names = Array.isArray(raw)
+    ? raw
+    : typeof req.headers === 'object' && req.headers !== null
+      ? Object.keys(req.headers)
+      : []
+  const step = Array.isArray(raw) ? 2 : 1
+  for (let i = 0; i < names.length; i += step) {
+    const name = names[i]
+    if (typeof name !== 'string') continue
+    const canonical = canonicalName(name)
+    if (isForwardedHeader(canonical, own)) return canonical
+  }
+  return undefined
+}
+
+/** The allowlist decision, once per connection (it cannot change while the socket is open). */
+function trusted(fwd: ResolvedForwarded, socket: unknown): boolean {
+  if (typeof socket !== 'object' || socket === null) return false
+  const known = fwd.trustBySocket.get(socket)
+  if (known !== undefined) return known
+  const remote = remoteAddressOf(socket)
+  const decision = fwd.proxies.isTrusted(remote)
+  // A socket whose address cannot be read (closing) is judged again, never remembered.
+  if (remote !== null) fwd.trustBySocket.set(socket, decision)
+  return decision
+}
 
 /**
  * The TCP peer address, `undefined` only for a live connection accepted by a Unix-socket

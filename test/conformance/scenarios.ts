@@ -101,6 +101,31 @@ const get =
       ...extra,
     })
 
+/**
+ * Two requests from alice on ONE connection (HTTP/2: one session): the first must pass (200,
+ * one handler run); `between` may change the rules; the second is the scenario's outcome.
+ */
+const onOneConnection =
+  (secondPath: string, between: (ctx: ScenarioContext) => void = () => {}) =>
+  async (ctx: ScenarioContext): Promise<Outcome> => {
+    const { url, f, probes, h2 } = ctx
+    const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
+    try {
+      const first = await requestWithUndici(url, {
+        path: '/whoami',
+        ca: f.pki.serverCa.pem,
+        dispatcher: agent,
+      })
+      expect(first.status).toBe(200)
+      expect(probes.handled).toBe(1)
+      probes.handled = 0
+      between(ctx)
+      return await requestWithUndici(url, { path: secondPath, ca: f.pki.serverCa.pem, dispatcher: agent })
+    } finally {
+      await agent.close()
+    }
+  }
+
 const reject = (
   client: ClientName,
   code: ClientCertErrorCode,
@@ -281,23 +306,7 @@ export const scenarios: readonly Scenario[] = [
     name: 'keep-alive: each request on one connection is judged on its own (200 then 403 on /admin)',
     threat: 'D',
     mode: 'socket',
-    run: async ({ url, f, probes, h2 }) => {
-      // With an HTTP/2 driver both requests are streams of one session.
-      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
-      try {
-        const first = await requestWithUndici(url, {
-          path: '/whoami',
-          ca: f.pki.serverCa.pem,
-          dispatcher: agent,
-        })
-        expect(first.status).toBe(200)
-        expect(probes.handled).toBe(1)
-        probes.handled = 0
-        return await requestWithUndici(url, { path: '/admin', ca: f.pki.serverCa.pem, dispatcher: agent })
-      } finally {
-        await agent.close()
-      }
-    },
+    run: onOneConnection('/admin'),
     expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
   },
 
@@ -706,23 +715,10 @@ export const revocationScenarios: readonly Scenario[] = [
     threat: 'F',
     mode: 'app',
     sharedAuthenticator: true,
-    run: async ({ url, f, probes, h2, authenticator }) => {
-      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
-      try {
-        const first = await requestWithUndici(url, {
-          path: '/whoami',
-          ca: f.pki.serverCa.pem,
-          dispatcher: agent,
-        })
-        expect(first.status).toBe(200)
-        probes.handled = 0
-        // The client root goes away; only an unrelated CA stays trusted.
-        authenticator!.updateTrust({ trust: { anchors: f.unknownRootPem } })
-        return await requestWithUndici(url, { path: '/whoami', ca: f.pki.serverCa.pem, dispatcher: agent })
-      } finally {
-        await agent.close()
-      }
-    },
+    // The client root goes away; only an unrelated CA stays trusted.
+    run: onOneConnection('/whoami', ({ f, authenticator }) =>
+      authenticator!.updateTrust({ trust: { anchors: f.unknownRootPem } }),
+    ),
     expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED' },
   },
   {
@@ -730,22 +726,9 @@ export const revocationScenarios: readonly Scenario[] = [
     threat: 'F',
     mode: 'app',
     sharedAuthenticator: true,
-    run: async ({ url, f, probes, h2, authenticator }) => {
-      const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
-      try {
-        const first = await requestWithUndici(url, {
-          path: '/whoami',
-          ca: f.pki.serverCa.pem,
-          dispatcher: agent,
-        })
-        expect(first.status).toBe(200)
-        probes.handled = 0
-        authenticator!.updateTrust({ allow: { ids: ['bob'] } })
-        return await requestWithUndici(url, { path: '/whoami', ca: f.pki.serverCa.pem, dispatcher: agent })
-      } finally {
-        await agent.close()
-      }
-    },
+    run: onOneConnection('/whoami', ({ authenticator }) =>
+      authenticator!.updateTrust({ allow: { ids: ['bob'] } }),
+    ),
     expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
   },
   {

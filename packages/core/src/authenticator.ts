@@ -13,9 +13,14 @@ import {
 } from './identity/map.js'
 import type { ClientPrincipal, PrincipalSource } from './identity/principal.js'
 import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
-import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import {
+  type AllowPolicy,
+  type CompiledPolicy,
+  compilePolicy,
+  isDeterministicPolicy,
+} from './policy/match.js'
 import { createRevocationChecker, type RevocationChecker } from './revocation/index.js'
-import { type ForwardedRead, readForwarded } from './sources/forwarded/index.js'
+import { type ForwardedRead, hasForwardedHeader, readForwarded } from './sources/forwarded/index.js'
 import { codeForAuthorizationError, readSocket } from './sources/tls.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from './validate/path.js'
@@ -53,8 +58,28 @@ export interface ClientCertAuthenticator {
     request: RequestLike,
     options: AuthenticateOptions & { readonly optional: true },
   ): Promise<OptionalAuthResult>
+  /**
+   * The same judgement as `authenticate()`, answered synchronously when nothing asynchronous is
+   * left to do: a connection already judged or a cached certificate, a built-in identity, a
+   * synchronous policy and no revocation check. Otherwise a promise. Adapters use it on the
+   * request path so keep-alive requests cost no promise hops. Never throws.
+   */
+  authenticateFast(
+    request: RequestLike,
+    options?: AuthenticateOptions & { readonly optional?: false },
+  ): AuthResult | Promise<AuthResult>
+  authenticateFast(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional: true },
+  ): OptionalAuthResult | Promise<OptionalAuthResult>
   /** Checks an authenticated principal against another policy (per-route rules). Fires `onRejected` on denial. */
   authorize(principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): Promise<AuthResult>
+  /** `authorize()`, answered synchronously when the policy is synchronous. Never throws. */
+  authorizeFast(
+    principal: ClientPrincipal,
+    policy: CompiledPolicy,
+    request?: unknown,
+  ): AuthResult | Promise<AuthResult>
   /** Builds a `ClientCertError` with this authenticator's statuses and reports it to `onRejected`. */
   reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError
   /**
@@ -110,6 +135,7 @@ const STABLE_FAILURES: ReadonlySet<ClientCertErrorCode> = new Set([
 ])
 
 const MAX_SIGNATURE_CHECKS = 64
+const NO_OPTIONS: AuthenticateOptions & { readonly optional?: boolean } = Object.freeze({})
 
 /** Validates `options` (throwing `ClientCertConfigError` on any mistake) and returns the authenticator. */
 export function createClientCertAuthenticator(options: ClientCertOptions): ClientCertAuthenticator {
@@ -121,10 +147,17 @@ class Authenticator implements ClientCertAuthenticator {
   #o: ResolvedOptions
   #store: TrustStore
   /** Per-connection outcome, so keep-alive requests do not re-read or re-parse the certificate. */
-  readonly #memo = new WeakMap<object, { generation: number; outcome: Promise<Outcome> }>()
+  readonly #memo = new WeakMap<object, MemoEntry>()
   readonly #cache: LruCache<string, Verified> | undefined
   /** Whether a socket carries its own client certificate (checked once per connection). */
   readonly #socketCert = new WeakMap<object, boolean>()
+  /** Per proxy connection: the last forwarded certificate's cache key and outcome. */
+  readonly #lastForwarded = new WeakMap<
+    object,
+    { key: string; generation: number; expires: number; outcome: Outcome }
+  >()
+  /** The success answer per principal (immutable, so shared by every request it admits). */
+  readonly #allowed = new WeakMap<ClientPrincipal, AuthResult>()
   /** Bumped when trust changes, so memoised connections are judged again. */
   #generation = 0
   #revocation: RevocationChecker | undefined
@@ -152,34 +185,141 @@ class Authenticator implements ClientCertAuthenticator {
   ): Promise<OptionalAuthResult>
   async authenticate(
     request: RequestLike,
-    options: AuthenticateOptions & { readonly optional?: boolean } = {},
+    options: AuthenticateOptions & { readonly optional?: boolean } = NO_OPTIONS,
   ): Promise<OptionalAuthResult> {
-    try {
-      const outcome = await this.#outcome(request)
-      if (!outcome.ok) {
-        if (
-          options.optional === true &&
-          outcome.code === 'ERR_CLIENT_CERT_MISSING' &&
-          outcome.absent === true
-        )
-          return { ok: true, principal: undefined }
-        return { ok: false, error: this.reject(outcome.code, outcome.reason, request) }
-      }
-      const { verified } = outcome
-      const now = this.#o.now()
-      const time = checkWindow(verified, now, this.#o.skewMs)
-      if (time) return { ok: false, error: this.reject(time.code, time.reason, request) }
-      const revoked = await this.#checkRevocation(verified)
-      if (revoked) return { ok: false, error: this.reject(revoked.code, revoked.reason, request) }
-      const decision = await this.authorize(verified.principal, options.policy ?? this.#o.allow, request)
-      if (decision.ok && this.#o.onAuthenticated) this.#o.onAuthenticated(verified.principal, { request })
-      return decision
-    } catch (err) {
-      return {
-        ok: false,
-        error: this.reject('ERR_CLIENT_CERT_INTERNAL', `authentication threw: ${describe(err)}`, request),
+    return this.#judge(request, options)
+  }
+
+  authenticateFast(
+    request: RequestLike,
+    options?: AuthenticateOptions & { readonly optional?: false },
+  ): AuthResult | Promise<AuthResult>
+  authenticateFast(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional: true },
+  ): OptionalAuthResult | Promise<OptionalAuthResult>
+  authenticateFast(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional?: boolean } = NO_OPTIONS,
+  ): OptionalAuthResult | Promise<OptionalAuthResult> {
+    if (options.policy !== undefined || this.#revocation !== undefined || this.#o.forwarded !== undefined)
+      return this.#judge(request, options)
+    const socket = isObject(request) ? request.socket : undefined
+    const key = connectionKey(request, socket)
+    const entry = key === undefined ? undefined : this.#memo.get(key)
+    if (entry?.admitted !== undefined && entry.generation === this.#generation) {
+      // A keep-alive request on a connection already admitted under the default policy.
+      try {
+        const admitted = this.#admittedAgain(entry.admitted, request)
+        if (admitted !== undefined) return admitted
+      } catch (err) {
+        // A failing clock or onAuthenticated hook: the same internal error as the full path.
+        return this.#internal(err, request)
       }
     }
+    const result = this.#judge(request, options)
+    if (entry?.admitted === undefined && key !== undefined && !(result instanceof Promise) && result.ok) {
+      if (result.principal !== undefined)
+        this.#rememberAdmitted(key, result as Extract<AuthResult, { ok: true }>)
+    }
+    return result
+  }
+
+  /**
+   * The short way for a request on a connection the full path admitted before: the same
+   * checks that could change between two requests (a forwarded-certificate header sent by
+   * this direct client, the validity window), with the same answer; undefined when any of
+   * them needs the full path (which then rejects with the right code).
+   */
+  #admittedAgain(admitted: AdmittedEntry, request: RequestLike): AuthResult | undefined {
+    if (hasForwardedHeader(isObject(request) ? request : {})) return undefined
+    if (checkWindow(admitted.verified, this.#o.now(), this.#o.skewMs) !== undefined) return undefined
+    return this.#announce(admitted.answer, request)
+  }
+
+  /**
+   * After a request was admitted under the default policy, records the answer on the
+   * connection's memo entry, when that policy's verdict cannot change (no predicate) and no
+   * revocation or forwarded source is configured.
+   */
+  #rememberAdmitted(key: object, answer: Extract<AuthResult, { ok: true }>): void {
+    const entry = this.#memo.get(key)
+    if (entry === undefined || entry.generation !== this.#generation || entry.outcome instanceof Promise)
+      return
+    const outcome = entry.outcome
+    if (
+      !outcome.ok ||
+      outcome.verified.principal !== answer.principal ||
+      !isDeterministicPolicy(this.#o.allow)
+    )
+      return
+    this.#memo.set(key, { ...entry, admitted: { verified: outcome.verified, answer } })
+  }
+
+  /** Source → validate → map → authorize, synchronous as far as it can be. Never throws or rejects. */
+  #judge(
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional?: boolean },
+  ): OptionalAuthResult | Promise<OptionalAuthResult> {
+    try {
+      const outcome = this.#outcome(request)
+      const result =
+        outcome instanceof Promise
+          ? outcome.then((o) => this.#conclude(o, request, options))
+          : this.#conclude(outcome, request, options)
+      if (!(result instanceof Promise)) return result
+      return result.then(undefined, (err: unknown) => this.#internal(err, request))
+    } catch (err) {
+      return this.#internal(err, request)
+    }
+  }
+
+  #internal(err: unknown, request: RequestLike): OptionalAuthResult {
+    return {
+      ok: false,
+      error: this.reject('ERR_CLIENT_CERT_INTERNAL', `authentication threw: ${describe(err)}`, request),
+    }
+  }
+
+  /** From a source's outcome to the answer: time window, revocation, policy, hook. */
+  #conclude(
+    outcome: Outcome,
+    request: RequestLike,
+    options: AuthenticateOptions & { readonly optional?: boolean },
+  ): OptionalAuthResult | Promise<OptionalAuthResult> {
+    if (!outcome.ok) {
+      if (options.optional === true && outcome.code === 'ERR_CLIENT_CERT_MISSING' && outcome.absent === true)
+        return { ok: true, principal: undefined }
+      return { ok: false, error: this.reject(outcome.code, outcome.reason, request) }
+    }
+    const { verified } = outcome
+    const time = checkWindow(verified, this.#o.now(), this.#o.skewMs)
+    if (time) return { ok: false, error: this.reject(time.code, time.reason, request) }
+    const policy = options.policy ?? this.#o.allow
+    if (this.#revocation !== undefined && verified.path.length >= 2) {
+      return this.#checkRevocation(verified).then((revoked) =>
+        revoked
+          ? { ok: false, error: this.reject(revoked.code, revoked.reason, request) }
+          : this.#decide(verified, policy, request),
+      )
+    }
+    return this.#decide(verified, policy, request)
+  }
+
+  #decide(
+    verified: Verified,
+    policy: CompiledPolicy,
+    request: RequestLike,
+  ): AuthResult | Promise<AuthResult> {
+    const decision = this.authorizeFast(verified.principal, policy, request)
+    return decision instanceof Promise
+      ? decision.then((d) => this.#announce(d, request))
+      : this.#announce(decision, request)
+  }
+
+  #announce(decision: AuthResult, request: RequestLike): AuthResult {
+    if (decision.ok && this.#o.onAuthenticated) this.#o.onAuthenticated(decision.principal, { request })
+    return decision
   }
 
   async authorize(
@@ -187,23 +327,56 @@ class Authenticator implements ClientCertAuthenticator {
     policy: CompiledPolicy,
     request?: unknown,
   ): Promise<AuthResult> {
-    const compiled = compilePolicy(policy)
-    let allowed: boolean
+    return this.authorizeFast(principal, policy, request)
+  }
+
+  authorizeFast(
+    principal: ClientPrincipal,
+    policy: CompiledPolicy,
+    request?: unknown,
+  ): AuthResult | Promise<AuthResult> {
+    let compiled: CompiledPolicy | undefined
     try {
+      compiled = compilePolicy(policy)
       const verdict = compiled.evaluate(principal)
       // Synchronous policies (ids, spiffe, dnsSuffix...) answer without a microtask hop.
-      allowed = (typeof verdict === 'boolean' ? verdict : await verdict) === true
+      if (typeof verdict === 'boolean') return this.#verdict(verdict, principal, compiled, request)
+      const c = compiled
+      return Promise.resolve(verdict).then(
+        (v) => this.#verdict(v === true, principal, c, request),
+        (err: unknown) => this.#policyThrew(err, c, request),
+      )
     } catch (err) {
-      return {
-        ok: false,
-        error: this.reject(
-          'ERR_CLIENT_CERT_INTERNAL',
-          `policy ${compiled.description} threw: ${describe(err)}`,
-          request,
-        ),
-      }
+      return this.#policyThrew(err, compiled, request)
     }
-    if (allowed) return { ok: true, principal }
+  }
+
+  #policyThrew(err: unknown, compiled: CompiledPolicy | undefined, request: unknown): AuthResult {
+    return {
+      ok: false,
+      error: this.reject(
+        'ERR_CLIENT_CERT_INTERNAL',
+        `policy ${compiled?.description ?? '(invalid)'} threw: ${describe(err)}`,
+        request,
+      ),
+    }
+  }
+
+  #verdict(
+    allowed: boolean,
+    principal: ClientPrincipal,
+    compiled: CompiledPolicy,
+    request: unknown,
+  ): AuthResult {
+    if (allowed) {
+      // One frozen answer per principal: keep-alive requests allocate nothing here.
+      let ok = this.#allowed.get(principal)
+      if (ok === undefined) {
+        ok = Object.freeze({ ok: true, principal })
+        this.#allowed.set(principal, ok)
+      }
+      return ok
+    }
     return {
       ok: false,
       error: this.reject(
@@ -265,13 +438,13 @@ class Authenticator implements ClientCertAuthenticator {
    * proxy rejects the request (also when only TLS is configured). A connection with its own
    * client certificate never takes its identity from a header.
    */
-  async #outcome(request: RequestLike): Promise<Outcome> {
+  #outcome(request: RequestLike): Outcome | Promise<Outcome> {
     const socket = isObject(request) ? request.socket : undefined
     const key = connectionKey(request, socket)
     const fwd = readForwarded(isObject(request) ? request : {}, this.#o.forwarded)
     if (fwd.kind === 'reject' && fwd.code !== 'ERR_CLIENT_CERT_MISSING') return fail(fwd.code, fwd.reason)
     if (fwd.kind === 'cert') {
-      if (!this.#socketHasCertificate(socket, key)) return this.#forwardedOutcome(fwd)
+      if (!this.#socketHasCertificate(socket, key)) return this.#forwardedOutcome(fwd, key)
       if (!this.#o.tlsSource) {
         return fail(
           'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
@@ -297,11 +470,29 @@ class Authenticator implements ClientCertAuthenticator {
     return has
   }
 
-  async #forwardedOutcome(fwd: Extract<ForwardedRead, { kind: 'cert' }>): Promise<Outcome> {
+  #forwardedOutcome(
+    fwd: Extract<ForwardedRead, { kind: 'cert' }>,
+    connection: object | undefined,
+  ): Outcome | Promise<Outcome> {
     const now = this.#o.now()
     const key = fwd.cacheKey
-    const cached = this.#cache?.get(key, now)
-    if (cached !== undefined) return { ok: true, verified: cached }
+    // A proxy's keep-alive connection usually carries one client: its last success is kept on
+    // the connection, under the same key, generation and expiry as the cache entry.
+    const last = connection === undefined ? undefined : this.#lastForwarded.get(connection)
+    if (last !== undefined && last.key === key && last.generation === this.#generation && now < last.expires)
+      return last.outcome
+    const cached = this.#cache?.entry(key, now)
+    if (cached !== undefined) {
+      const outcome: Outcome = { ok: true, verified: cached.value }
+      if (connection !== undefined)
+        this.#lastForwarded.set(connection, {
+          key,
+          generation: this.#generation,
+          expires: cached.expires,
+          outcome,
+        })
+      return outcome
+    }
     const decodedResult = fwd.decode()
     if (!decodedResult.ok) return fail('ERR_CLIENT_CERT_MALFORMED', decodedResult.reason)
     const decoded = decodedResult.decoded
@@ -321,23 +512,32 @@ class Authenticator implements ClientCertAuthenticator {
     return this.#verify(leaf, hints, { type: 'forwarded', format, proxy: fwd.proxy }, key, now)
   }
 
-  #outcomeFor(socket: unknown, key: object | undefined): Promise<Outcome> {
+  /**
+   * The connection's outcome: remembered once known (successes and stable failures), shared
+   * while pending, so a keep-alive request is answered from the memo without a promise.
+   */
+  #outcomeFor(socket: unknown, key: object | undefined): Outcome | Promise<Outcome> {
     if (key === undefined) return this.#identify(socket)
     const entry = this.#memo.get(key)
     if (entry !== undefined && entry.generation === this.#generation) return entry.outcome
+    const generation = this.#generation
     const outcome = this.#identify(socket)
-    const fresh = { generation: this.#generation, outcome }
-    this.#memo.set(key, fresh)
-    const forget = () => {
-      if (this.#memo.get(key) === fresh) this.#memo.delete(key)
+    if (!(outcome instanceof Promise)) {
+      if (memorable(outcome)) this.#memo.set(key, { generation, outcome })
+      return outcome
     }
-    outcome.then((o) => {
-      if (!o.ok && !STABLE_FAILURES.has(o.code)) forget()
-    }, forget)
+    const pending: MemoEntry = { generation, outcome }
+    this.#memo.set(key, pending)
+    const settle = (o: Outcome | undefined) => {
+      if (this.#memo.get(key) !== pending) return
+      if (o !== undefined && memorable(o)) this.#memo.set(key, { generation, outcome: o })
+      else this.#memo.delete(key)
+    }
+    outcome.then(settle, () => settle(undefined))
     return outcome
   }
 
-  async #identify(socket: unknown): Promise<Outcome> {
+  #identify(socket: unknown): Outcome | Promise<Outcome> {
     const read = readSocket(socket)
     if (!read.ok) return read
     const now = this.#o.now()
@@ -352,27 +552,41 @@ class Authenticator implements ClientCertAuthenticator {
   }
 
   /** Leaf rules, trust (path or pin), identity mapping; the result is cached under `cacheKey`. */
-  async #verify(
+  #verify(
     leaf: ParsedCertificate,
     hints: readonly ParsedCertificate[],
     source: PrincipalSource,
     cacheKey: string,
     now: number,
-  ): Promise<Outcome> {
+  ): Outcome | Promise<Outcome> {
     const leafFailure = checkLeaf(leaf, this.#o.eku)
     if (leafFailure) return fail(leafFailure.code, leafFailure.reason)
     const trusted = this.#validate(leaf, hints, now)
     if (!trusted.ok) return trusted
     const base = facts(leaf, trusted.chain, source)
-    let mapped: MappedIdentity
-    try {
-      mapped = await this.#map(leaf, base)
-    } catch (err) {
-      return fail(
+    const identityFailed = (err: unknown): Outcome =>
+      fail(
         'ERR_CLIENT_CERT_IDENTITY',
         err instanceof IdentityError ? err.message : `the identity function threw: ${describe(err)}`,
       )
+    let mapped: MappedIdentity | Promise<MappedIdentity>
+    try {
+      mapped = this.#map(leaf, base)
+    } catch (err) {
+      return identityFailed(err)
     }
+    const done = (m: MappedIdentity) => this.#verified(leaf, trusted, base, m, cacheKey, now)
+    return mapped instanceof Promise ? mapped.then(done, identityFailed) : done(mapped)
+  }
+
+  #verified(
+    leaf: ParsedCertificate,
+    trusted: { chain: readonly ParsedCertificate[]; validFrom: number; validUntil: number },
+    base: CertificateFacts,
+    mapped: MappedIdentity,
+    cacheKey: string,
+    now: number,
+  ): Outcome {
     const principal = Object.freeze(
       Object.assign(Object.create(null, Object.getOwnPropertyDescriptors(base)), {
         id: mapped.id,
@@ -472,13 +686,38 @@ class Authenticator implements ClientCertAuthenticator {
     return false
   }
 
-  async #map(leaf: ParsedCertificate, base: CertificateFacts): Promise<MappedIdentity> {
+  #map(leaf: ParsedCertificate, base: CertificateFacts): MappedIdentity | Promise<MappedIdentity> {
     const identity = this.#o.identity
     if (typeof identity !== 'function') return mapBuiltin(identity, leaf)
-    const id: unknown = await identity(base)
-    if (typeof id !== 'string') throw new IdentityError('the identity function returned no string')
-    return { id: checkedId(id, 'the custom identity'), kind: 'custom', groups: [] }
+    const custom = (id: unknown): MappedIdentity => {
+      if (typeof id !== 'string') throw new IdentityError('the identity function returned no string')
+      return { id: checkedId(id, 'the custom identity'), kind: 'custom', groups: [] }
+    }
+    const id: unknown = identity(base)
+    return isThenable(id) ? Promise.resolve(id).then(custom) : custom(id)
   }
+}
+
+interface MemoEntry {
+  readonly generation: number
+  /** The outcome once known; the shared promise while the first request is judged. */
+  readonly outcome: Outcome | Promise<Outcome>
+  /** Set once a request was admitted under the default (deterministic) policy. */
+  readonly admitted?: AdmittedEntry
+}
+
+interface AdmittedEntry {
+  readonly verified: Verified
+  readonly answer: Extract<AuthResult, { ok: true }>
+}
+
+/** Outcomes a connection keeps: successes and failures that cannot change while it is open. */
+function memorable(o: Outcome): boolean {
+  return o.ok || STABLE_FAILURES.has(o.code)
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return isObject(v) && typeof v.then === 'function'
 }
 
 /**
@@ -553,6 +792,8 @@ export function resolveAuthenticator(options: Record<string, unknown>): ClientCe
     typeof a !== 'object' ||
     a === null ||
     typeof a.authenticate !== 'function' ||
+    typeof a.authenticateFast !== 'function' ||
+    typeof a.authorizeFast !== 'function' ||
     typeof a.reject !== 'function'
   ) {
     throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')

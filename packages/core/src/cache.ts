@@ -12,12 +12,17 @@ export class LruCache<K, V> {
   }
 
   get(key: K, now: number): V | undefined {
+    return this.entry(key, now)?.value
+  }
+
+  /** The live entry with its expiry, marked as the most recently used. */
+  entry(key: K, now: number): { readonly value: V; readonly expires: number } | undefined {
     const entry = this.#map.get(key)
     if (entry === undefined) return undefined
     this.#map.delete(key)
     if (entry.expires <= now) return undefined
     this.#map.set(key, entry)
-    return entry.value
+    return entry
   }
 
   set(key: K, value: V, expires: number): void {

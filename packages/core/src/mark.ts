@@ -16,13 +16,24 @@ export interface AuthenticationMark {
 // A registered symbol, so two copies of this package (ESM and CommonJS) agree on it.
 const MARK = Symbol.for('clientcert.authentication')
 
+/** Frozen marks, one per principal (and one per authenticator for anonymous requests). */
+const marks = new WeakMap<object, AuthenticationMark>()
+
 /** Records the outcome of the authentication stage on the raw request. */
 export function markAuthenticated(request: object, mark: AuthenticationMark): void {
-  Object.defineProperty(request, MARK, {
-    value: Object.freeze({ ...mark }),
-    configurable: true,
-    enumerable: false,
-  })
+  const owner: object = mark.principal ?? mark.authenticator
+  let value = marks.get(owner)
+  if (
+    value === undefined ||
+    value.principal !== mark.principal ||
+    value.authenticator !== mark.authenticator
+  ) {
+    value = Object.freeze({ principal: mark.principal, authenticator: mark.authenticator })
+    marks.set(owner, value)
+  }
+  // A plain store (an inline-cached transition), not defineProperty: this runs on every request.
+  // Symbol-keyed, so JSON, Object.keys and for...in never see it.
+  ;(request as { [MARK]?: AuthenticationMark })[MARK] = value
 }
 
 /** The mark left by the authentication stage, or undefined when it did not run for this request. */

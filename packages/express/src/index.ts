@@ -1,5 +1,6 @@
 import {
   type AllowPolicy,
+  type AuthResult,
   authenticationOf,
   bodyAlreadyRead,
   type ClientCertAuthenticator,
@@ -10,6 +11,7 @@ import {
   type CompiledPolicy,
   compilePolicy,
   markAuthenticated,
+  type OptionalAuthResult,
   problemResponse,
   resolveAuthenticator,
 } from '@clientcert/core'
@@ -64,19 +66,38 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
       sendError(res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req))
       return
     }
-    const pending = optional
-      ? authenticator.authenticate(req, { optional: true })
-      : authenticator.authenticate(req)
-    pending.then(
-      (result) => {
-        if (!result.ok) return sendError(res, result.error)
-        markAuthenticated(req, { principal: result.principal, authenticator })
-        req.clientCert = result.principal
-        next()
-      },
+    const result = optional
+      ? authenticator.authenticateFast(req, OPTIONAL)
+      : authenticator.authenticateFast(req)
+    // A connection already judged answers synchronously: no promise hop on keep-alive requests.
+    if (!(result instanceof Promise)) {
+      admit(result, req, res, next, authenticator)
+      return
+    }
+    result.then(
+      (r) => admit(r, req, res, next, authenticator),
       (err: unknown) => sendError(res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
     )
   }
+}
+
+const OPTIONAL = Object.freeze({ optional: true as const })
+
+/** Lets the request on (marked, with `req.clientCert`) or answers with the problem. No closures per request. */
+function admit(
+  r: OptionalAuthResult,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  authenticator: ClientCertAuthenticator,
+): void {
+  if (!r.ok) {
+    sendError(res, r.error)
+    return
+  }
+  markAuthenticated(req, { principal: r.principal, authenticator })
+  req.clientCert = r.principal
+  next()
 }
 
 /**
@@ -112,10 +133,17 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
       next()
       return
     }
-    state.authenticator.authorize(principal, compiled, req).then(
-      (result) => (result.ok ? next() : sendError(res, result.error)),
-      (err: unknown) =>
-        sendError(res, state.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
+    const decided = (r: AuthResult): void => {
+      if (r.ok) next()
+      else sendError(res, r.error)
+    }
+    const decision = state.authenticator.authorizeFast(principal, compiled, req)
+    if (!(decision instanceof Promise)) {
+      decided(decision)
+      return
+    }
+    decision.then(decided, (err: unknown) =>
+      sendError(res, state.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
     )
   }
 }

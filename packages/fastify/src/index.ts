@@ -1,5 +1,6 @@
 import {
   type AllowPolicy,
+  type AuthResult,
   type ClientCertAuthenticator,
   ClientCertConfigError,
   type ClientCertError,
@@ -9,6 +10,7 @@ import {
   compilePolicy,
   isClientCertError,
   markAuthenticated,
+  type OptionalAuthResult,
   problemResponse,
   resolveAuthenticator,
 } from '@clientcert/core'
@@ -79,38 +81,75 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
     rules.set(cfg as object, compileRouteRule(cfg, `${route.method} ${route.url}`, defaultOptional))
   })
 
-  const check = async (request: FastifyRequest): Promise<void> => {
+  /**
+   * Authenticates one request. Returns the error to reject with, undefined to go on, or a
+   * promise of either when something asynchronous is left to do (a first request on a
+   * connection, an async policy): keep-alive requests are answered without a promise.
+   */
+  const check = (
+    request: FastifyRequest,
+  ): ClientCertError | undefined | Promise<ClientCertError | undefined> => {
     const cfg = request.routeOptions.config?.clientCert
     const rule = cfg === undefined ? defaultRule : rules.get(cfg)
     if (rule === undefined) {
       // A route config this plugin never validated (route added before it was registered).
-      throw authenticator.reject(
+      return authenticator.reject(
         'ERR_CLIENT_CERT_MISCONFIGURED',
         `route ${request.routeOptions.url ?? request.url} has an unvalidated config.clientCert`,
         request.raw,
       )
     }
     const result = rule.optional
-      ? await authenticator.authenticate(request.raw, { optional: true })
-      : await authenticator.authenticate(request.raw)
-    if (!result.ok) throw result.error
-    if (result.principal !== undefined && rule.policy !== undefined) {
-      const decision = await authenticator.authorize(result.principal, rule.policy, request.raw)
-      if (!decision.ok) throw decision.error
-    }
-    markAuthenticated(request.raw, { principal: result.principal, authenticator })
-    request.clientCert = result.principal
+      ? authenticator.authenticateFast(request.raw, { optional: true })
+      : authenticator.authenticateFast(request.raw)
+    return result instanceof Promise
+      ? result.then((r) => admit(request, rule, r))
+      : admit(request, rule, result)
   }
 
-  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!replyDirectly) return check(request)
-    try {
-      await check(request)
-    } catch (err) {
-      if (!isClientCertError(err)) throw err
-      return sendProblem(err, request, reply)
-    }
-  })
+  const admit = (
+    request: FastifyRequest,
+    rule: RouteRule,
+    result: OptionalAuthResult,
+  ): ClientCertError | undefined | Promise<ClientCertError | undefined> => {
+    if (!result.ok) return result.error
+    const principal = result.principal
+    if (principal === undefined || rule.policy === undefined) return accept(request, principal)
+    const decision = authenticator.authorizeFast(principal, rule.policy, request.raw)
+    const decided = (d: AuthResult) => (d.ok ? accept(request, principal) : d.error)
+    return decision instanceof Promise ? decision.then(decided) : decided(decision)
+  }
+
+  const accept = (request: FastifyRequest, principal: ClientPrincipal | undefined): undefined => {
+    markAuthenticated(request.raw, { principal, authenticator })
+    request.clientCert = principal
+    return undefined
+  }
+
+  // A callback hook, so a synchronous answer continues without a promise.
+  fastify.addHook(
+    'onRequest',
+    (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+      const finish = (error: ClientCertError | undefined): void => {
+        if (error === undefined) done()
+        else if (!replyDirectly) done(error)
+        else sendProblem(error, request, reply)
+      }
+      let verdict: ReturnType<typeof check>
+      try {
+        verdict = check(request)
+      } catch (err) {
+        finish(internalError(err, request))
+        return
+      }
+      if (verdict instanceof Promise)
+        verdict.then(finish, (err: unknown) => finish(internalError(err, request)))
+      else finish(verdict)
+    },
+  )
+
+  const internalError = (err: unknown, request: FastifyRequest): ClientCertError =>
+    authenticator.reject('ERR_CLIENT_CERT_INTERNAL', `the onRequest hook threw: ${String(err)}`, request.raw)
 
   if (!replyDirectly) {
     fastify.setErrorHandler((error: FastifyError | ClientCertError, request, reply: FastifyReply) => {

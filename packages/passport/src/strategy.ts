@@ -157,10 +157,14 @@ export class ClientCertStrategy extends Strategy {
       actions.error(this.authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', reason, req))
       return
     }
-    const pending = this.optional
-      ? this.authenticator.authenticate(raw, { optional: true })
-      : this.authenticator.authenticate(raw)
-    pending.then(
+    const result = this.optional
+      ? this.authenticator.authenticateFast(raw, { optional: true })
+      : this.authenticator.authenticateFast(raw)
+    if (!(result instanceof Promise)) {
+      settle(this, req, result, actions)
+      return
+    }
+    result.then(
       (result) => settle(this, req, result, actions),
       (err: unknown) =>
         actions.error(

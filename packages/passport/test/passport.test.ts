@@ -267,7 +267,9 @@ describe('ClientCertStrategy outcomes', () => {
     const real = createClientCertAuthenticator({ ...base, onRejected: (e) => rejected.push(e) })
     const broken: ClientCertAuthenticator = {
       authenticate: () => Promise.reject(new Error('socket exploded')),
+      authenticateFast: () => Promise.reject(new Error('socket exploded')),
       authorize: real.authorize.bind(real),
+      authorizeFast: real.authorizeFast.bind(real),
       updateTrust: real.updateTrust.bind(real),
       reject: real.reject.bind(real),
     } as ClientCertAuthenticator

@@ -139,6 +139,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
           return isThenable(out) ? Promise.resolve(out).then((r) => r === true) : out === true
         },
         true,
+        false,
       )
     }
     case 'any':
@@ -151,6 +152,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
         `${key}(${parts.map((x) => x.description).join(',')})`,
         key === 'any' ? anyOf(parts) : allOf(parts),
         key === 'any' ? parts.some((x) => x.admitsAnyone) : parts.every((x) => x.admitsAnyone),
+        parts.every(isDeterministicPolicy),
       )
     }
   }
@@ -160,21 +162,51 @@ function make(
   description: string,
   evaluate: CompiledPolicy['evaluate'],
   admitsAnyone = false,
+  deterministic = true,
 ): CompiledPolicy {
-  return Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
+  const policy = Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
+  if (deterministic) DETERMINISTIC.add(policy)
+  return policy
 }
 
+/** Policies whose verdict depends only on the principal (no predicate anywhere in them). */
+const DETERMINISTIC = new WeakSet<CompiledPolicy>()
+
+/**
+ * True when the policy's verdict for a principal cannot change (no predicate in it), so a
+ * connection admitted once under it may be admitted again without evaluating it.
+ */
+export function isDeterministicPolicy(policy: CompiledPolicy): boolean {
+  return DETERMINISTIC.has(policy)
+}
+
+/**
+ * any/all answer synchronously while their parts do; from the first part that answers with a
+ * promise on, the rest is awaited in order (short-circuiting as before).
+ */
 function anyOf(parts: readonly CompiledPolicy[]): CompiledPolicy['evaluate'] {
-  return async (pr) => {
-    for (const part of parts) if ((await part.evaluate(pr)) === true) return true
-    return false
-  }
+  return combine(parts, true)
 }
 
 function allOf(parts: readonly CompiledPolicy[]): CompiledPolicy['evaluate'] {
-  return async (pr) => {
-    for (const part of parts) if ((await part.evaluate(pr)) !== true) return false
-    return true
+  return combine(parts, false)
+}
+
+/** `stopOn`: the verdict of one part that decides the whole (true for any, false for all). */
+function combine(parts: readonly CompiledPolicy[], stopOn: boolean): CompiledPolicy['evaluate'] {
+  const rest = async (pr: ClientPrincipal, from: number, pending: Promise<boolean>): Promise<boolean> => {
+    if (((await pending) === true) === stopOn) return stopOn
+    for (let i = from; i < parts.length; i++)
+      if (((await parts[i]!.evaluate(pr)) === true) === stopOn) return stopOn
+    return !stopOn
+  }
+  return (pr) => {
+    for (let i = 0; i < parts.length; i++) {
+      const verdict = parts[i]!.evaluate(pr)
+      if (typeof verdict !== 'boolean') return rest(pr, i + 1, verdict)
+      if ((verdict === true) === stopOn) return stopOn
+    }
+    return !stopOn
   }
 }
 

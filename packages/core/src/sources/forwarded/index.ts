@@ -48,8 +48,19 @@ export interface ResolvedForwarded {
   readonly ownHeaders: ReadonlySet<string>
   /** Headers besides the certificate header that decoding reads (chain, hashes): part of the cache key. */
   readonly keyHeaders: readonly string[]
-  /** Allowlist decision per connection. */
-  readonly trustBySocket: WeakMap<object, boolean>
+  /**
+   * The headers one request's judgement depends on, canonical: the certificate header, the
+   * verify header (when required), then `keyHeaders`. Read in one pass over the raw headers.
+   */
+  readonly wanted: ReadonlyMap<string, number>
+  /** Per connection: the allowlist decision, and the last forwarded values with their cache key. */
+  readonly bySocket: WeakMap<object, SocketState>
+}
+
+interface SocketState {
+  readonly trusted: boolean
+  /** The header values (in `wanted` order) of the connection's last certificate, and their key. */
+  last?: { readonly values: readonly (string | undefined)[]; readonly key: string }
 }
 
 export type ForwardedRead =
@@ -117,6 +128,14 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
       (h): h is string => h !== undefined,
     ),
   )
+  const keyHeaders = [preset.chainHeader, ...(preset.extraHeaders ?? [])].filter(
+    (h): h is string => h !== undefined,
+  )
+  const requireVerify = o.requireVerify !== false && preset.verify !== undefined
+  const wanted = new Map<string, number>()
+  for (const h of [preset.certHeader, requireVerify ? preset.verify?.header : undefined, ...keyHeaders]) {
+    if (h !== undefined && !wanted.has(canonicalName(h))) wanted.set(canonicalName(h), wanted.size)
+  }
   return {
     preset,
     proxies: createProxyMatcher(
@@ -124,14 +143,13 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
       'source.forwarded.trustedProxies',
       o.allowUnixSocket === true,
     ),
-    requireVerify: o.requireVerify !== false && preset.verify !== undefined,
+    requireVerify,
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
     ownHeaders: own,
-    trustBySocket: new WeakMap(),
-    keyHeaders: [preset.chainHeader, ...(preset.extraHeaders ?? [])].filter(
-      (h): h is string => h !== undefined,
-    ),
+    bySocket: new WeakMap(),
+    keyHeaders,
+    wanted,
   }
 }
 
@@ -149,11 +167,11 @@ export function readForwarded(
   fwd: ResolvedForwarded | undefined,
 ): ForwardedRead {
   const socket = req.socket
-  const trustedPeer = fwd !== undefined && trusted(fwd, socket)
-  if (!trustedPeer) {
+  const state = fwd === undefined ? undefined : socketState(fwd, socket)
+  if (state?.trusted !== true) {
     // The common path (direct clients): one pass over the raw header names, no allocation.
     const name = firstForwardedHeader(req, fwd?.ownHeaders ?? NO_HEADERS)
-    if (name === undefined) return { kind: 'none', trustedPeer: false }
+    if (name === undefined) return NONE
     return {
       kind: 'reject',
       code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
@@ -161,10 +179,19 @@ export function readForwarded(
     }
   }
   const remote = remoteAddressOf(socket)
-  const counts = headerCounts(req)
   const f = fwd!
+  const values = readWanted(req, f)
+  let counts: Map<string, number> | undefined
   const get = (name: string): string | undefined => {
-    const r = readSingle(req, counts, canonicalName(name), f.maxHeaderBytes)
+    const canonical = canonicalName(name)
+    const i = f.wanted.get(canonical)
+    if (i !== undefined && values !== undefined) {
+      const v = values[i]
+      if (typeof v === 'object') throw new HeaderRejected(v.invalid)
+      return v
+    }
+    counts ??= headerCounts(req)
+    const r = readSingle(req, counts, canonical, f.maxHeaderBytes)
     if (r.kind === 'invalid') throw new HeaderRejected(r.reason)
     return r.kind === 'value' ? r.value : undefined
   }
@@ -195,13 +222,10 @@ export function readForwarded(
       }
     }
     const proxy = typeof remote === 'string' ? normalise(remote) : 'unix'
-    // Every header a decoder may read is part of the key, so a cached success is only reused
-    // for exactly the same forwarded values from the same proxy.
-    const key = createHash('sha256').update(`${f.preset.name}\u0000${proxy}\u0000${cert}`)
-    for (const name of f.keyHeaders) key.update(`\u0000${get(name) ?? '\u0001'}`)
+    const keyValues = [cert, ...f.keyHeaders.map(get)]
     return {
       kind: 'cert',
-      cacheKey: key.digest('base64'),
+      cacheKey: cacheKeyOf(f, state, proxy, keyValues),
       proxy,
       decode: () => {
         try {
@@ -226,9 +250,79 @@ export function readForwarded(
   }
 }
 
+/**
+ * The validation cache key: SHA-256 of the preset, the proxy and every header value the
+ * certificate comes from, so a cached success is only reused for exactly the same forwarded
+ * values from the same proxy. A connection whose values equal its previous request's (a proxy's
+ * keep-alive connection carrying one client) reuses that key instead of hashing again.
+ */
+function cacheKeyOf(
+  f: ResolvedForwarded,
+  state: SocketState,
+  proxy: string,
+  values: readonly (string | undefined)[],
+): string {
+  const last = state.last
+  if (last !== undefined && sameValues(last.values, values)) return last.key
+  const hash = createHash('sha256').update(`${f.preset.name}\u0000${proxy}`)
+  for (const v of values) hash.update(`\u0000${v ?? '\u0001'}`)
+  const key = hash.digest('base64')
+  state.last = { values, key }
+  return key
+}
+
+function sameValues(a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** A wanted header's value: absent (undefined), its one line, or why it is refused. */
+type Slot = string | undefined | { readonly invalid: string }
+
+/**
+ * The `wanted` headers of a Node request in one pass over `rawHeaders`, with the rules of
+ * `readSingle`: a header on two lines (or in two spellings) or too large is invalid. Undefined
+ * when the request has no raw header list (the caller falls back to `readSingle`).
+ */
+function readWanted(req: HeaderSource, f: ResolvedForwarded): Slot[] | undefined {
+  const raw = req.rawHeaders
+  if (!Array.isArray(raw)) return undefined
+  const out: Slot[] = new Array<Slot>(f.wanted.size).fill(undefined)
+  const seen: boolean[] = new Array<boolean>(f.wanted.size).fill(false)
+  const screen = screenFor(f.wanted)
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    if (typeof name !== 'string') continue
+    const a = name.charCodeAt(0)
+    const b = name.charCodeAt(1)
+    if (a < 128 && b < 128 && screen[a * 128 + b] === 0) continue
+    const canonical = canonicalName(name)
+    const at = f.wanted.get(canonical)
+    if (at === undefined) continue
+    const value = raw[i + 1]
+    out[at] = seen[at]
+      ? { invalid: `header ${canonical} appears more than once` }
+      : typeof value !== 'string'
+        ? { invalid: `header ${canonical} could not be read` }
+        : value.length > f.maxHeaderBytes || Buffer.byteLength(value) > f.maxHeaderBytes
+          ? { invalid: `header ${canonical} is larger than ${f.maxHeaderBytes} bytes` }
+          : value
+    seen[at] = true
+  }
+  return out
+}
+
+const NONE: ForwardedRead = Object.freeze({ kind: 'none', trustedPeer: false })
+
 class HeaderRejected extends Error {}
 
 const NO_HEADERS: ReadonlySet<string> = new Set()
+
+/** True when a direct (non-proxy) request carries any known forwarded-certificate header. */
+export function hasForwardedHeader(req: HeaderSource): boolean {
+  return firstForwardedHeader(req, NO_HEADERS) !== undefined
+}
 
 function firstForwardedHeader(req: HeaderSource, own: ReadonlySet<string>): string | undefined {
   const raw = req.rawHeaders
@@ -238,26 +332,58 @@ function firstForwardedHeader(req: HeaderSource, own: ReadonlySet<string>): stri
       ? Object.keys(req.headers)
       : []
   const step = Array.isArray(raw) ? 2 : 1
+  const screen = screenFor(own)
   for (let i = 0; i < names.length; i += step) {
     const name = names[i]
     if (typeof name !== 'string') continue
+    // Most names (host, accept, content-type...) are ruled out by their first two characters.
+    const a = name.charCodeAt(0)
+    const b = name.charCodeAt(1)
+    if (a < 128 && b < 128 && screen[a * 128 + b] === 0) continue
     const canonical = canonicalName(name)
     if (isForwardedHeader(canonical, own)) return canonical
   }
   return undefined
 }
 
+const screens = new WeakMap<object, Uint8Array>()
+
+/**
+ * For every pair of ASCII characters a header name can start with: 1 when one of the header
+ * names looked for (for a set of own headers: they and every known forwarded header; for the
+ * `wanted` map: its names) starts with the pair's canonical form. Exact for ASCII (a pair with
+ * 0 cannot begin such a header in any case or underscore spelling); names starting with
+ * anything else, or shorter than two characters, always take the full check.
+ */
+function screenFor(of: ReadonlySet<string> | ReadonlyMap<string, number>): Uint8Array {
+  let screen = screens.get(of)
+  if (screen !== undefined) return screen
+  const names = of instanceof Map ? [...of.keys()] : [...KNOWN_HEADERS, ...VENDOR_PREFIXES, ...of.keys()]
+  const starts = new Set(names.filter((n) => n.length >= 2).map((n) => n.slice(0, 2)))
+  const short = names.some((n) => n.length < 2)
+  screen = new Uint8Array(128 * 128)
+  for (let a = 0; a < 128; a++) {
+    for (let b = 0; b < 128; b++) {
+      if (short || starts.has(canonicalName(String.fromCharCode(a, b)))) screen[a * 128 + b] = 1
+    }
+  }
+  screens.set(of, screen)
+  return screen
+}
+
 /** The allowlist decision, once per connection (it cannot change while the socket is open). */
-function trusted(fwd: ResolvedForwarded, socket: unknown): boolean {
-  if (typeof socket !== 'object' || socket === null) return false
-  const known = fwd.trustBySocket.get(socket)
+function socketState(fwd: ResolvedForwarded, socket: unknown): SocketState {
+  if (typeof socket !== 'object' || socket === null) return UNTRUSTED
+  const known = fwd.bySocket.get(socket)
   if (known !== undefined) return known
   const remote = remoteAddressOf(socket)
-  const decision = fwd.proxies.isTrusted(remote)
+  const state: SocketState = { trusted: fwd.proxies.isTrusted(remote) }
   // A socket whose address cannot be read (closing) is judged again, never remembered.
-  if (remote !== null) fwd.trustBySocket.set(socket, decision)
-  return decision
+  if (remote !== null) fwd.bySocket.set(socket, state)
+  return state
 }
+
+const UNTRUSTED: SocketState = Object.freeze({ trusted: false })
 
 /**
  * The TCP peer address, `undefined` only for a live connection accepted by a Unix-socket

@@ -1,0 +1,332 @@
+// The synchronous answers (authenticateFast / authorizeFast) and the per-connection shortcuts
+// behind them must give exactly the answers of the full path: these tests pin each shortcut's
+// conditions (what it re-checks on every request, and what sends a request back to the full path).
+import { createTestPki, forwardedHeaders, type IssuedCertificate, type TestPki } from '@clientcert/testing'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  type AuthResult,
+  type ClientCertOptions,
+  compilePolicy,
+  createClientCertAuthenticator,
+  type OptionalAuthResult,
+  type RequestLike,
+} from '../src/index.js'
+import { NOW, NOW_MS, tlsSocket } from './helpers.js'
+
+let pki: TestPki
+let alice: IssuedCertificate
+let bob: IssuedCertificate
+beforeAll(async () => {
+  pki = await createTestPki({ now: NOW })
+  ;[alice, bob] = await Promise.all([
+    pki.issueClient({ subject: 'CN=alice' }),
+    pki.issueClient({ subject: 'CN=bob' }),
+  ])
+})
+
+function tls(overrides: Partial<ClientCertOptions> = {}) {
+  return createClientCertAuthenticator({
+    identity: 'cn',
+    allow: { ids: ['alice'] },
+    now: () => NOW,
+    ...overrides,
+  })
+}
+
+/** A synchronous answer (not a promise), unwrapped. */
+function now(result: OptionalAuthResult | Promise<OptionalAuthResult>): OptionalAuthResult {
+  if (result instanceof Promise) throw new Error('expected a synchronous answer')
+  return result
+}
+
+function code(result: AuthResult | OptionalAuthResult): string {
+  return result.ok ? `ok:${result.principal?.id}` : result.error.code
+}
+
+/** A request as Node builds it: headers folded, and the raw lines in `rawHeaders`. */
+function request(socket: object, headers: Record<string, string> = {}): RequestLike {
+  const rawHeaders = Object.entries({ host: 'api.test', accept: '*/*', ...headers }).flat()
+  const folded: Record<string, string> = {}
+  for (let i = 0; i < rawHeaders.length; i += 2) folded[rawHeaders[i]!.toLowerCase()] = rawHeaders[i + 1]!
+  return { socket, headers: folded, rawHeaders }
+}
+
+describe('authenticateFast on a TLS connection', () => {
+  it('answers synchronously, with the same answer as authenticate(), and reads the certificate once', async () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    const first = now(auth.authenticateFast(request(socket)))
+    const second = now(auth.authenticateFast(request(socket)))
+    const viaPromise = await auth.authenticate(request(socket))
+    expect(code(first)).toBe('ok:alice')
+    expect(second).toEqual(first)
+    expect(viaPromise).toEqual(first)
+    expect(socket.reads).toBe(1)
+  })
+
+  it('an admitted connection still rejects a forwarded-certificate header, in any spelling, from a direct client', () => {
+    const names = [
+      'Client-Cert',
+      'client-cert-chain',
+      'X-SSL-Client-Cert',
+      'x_ssl_client_verify',
+      'X-Forwarded-Client-Cert',
+      'X_FORWARDED_TLS_CLIENT_CERT',
+      'X-Amzn-Mtls-Clientcert-Leaf',
+      'x-amzn-mtls-clientcert',
+      'CF-Client-Cert-SHA256',
+      'cf_client_cert_der_base64',
+    ]
+    for (const name of names) {
+      const auth = tls()
+      const socket = tlsSocket(alice.der)
+      expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+      expect(code(now(auth.authenticateFast(request(socket, { [name]: 'x' }))))).toBe(
+        'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      )
+      // Also when the request has only a `headers` object (no raw lines).
+      expect(code(now(auth.authenticateFast({ socket, headers: { [name.toLowerCase()]: 'x' } })))).toBe(
+        'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      )
+      expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    }
+  })
+
+  it('ordinary header names are not taken for forwarded-certificate headers', () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    const ordinary = [
+      'Connection',
+      'Content-Type',
+      'Content-Length',
+      'Cookie',
+      'Cache-Control',
+      'X-Request-Id',
+      'X-Forwarded-For',
+      'X-Forwarded-Proto',
+      'X-Client-IP',
+      'Client-IP',
+      'CF-Connecting-IP',
+      'x',
+      'c',
+    ]
+    for (const name of ordinary)
+      expect(code(now(auth.authenticateFast(request(socket, { [name]: 'v' }))))).toBe('ok:alice')
+  })
+
+  it('judges the validity window on every request of an admitted connection', () => {
+    let clock = NOW_MS
+    const auth = tls({ now: () => clock })
+    const socket = tlsSocket(alice.der)
+    const first = now(auth.authenticateFast(request(socket)))
+    if (!first.ok || first.principal === undefined) throw new Error('expected alice')
+    clock = first.principal.notAfter.getTime() + 1000
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ERR_CLIENT_CERT_EXPIRED')
+  })
+
+  it('a clock that fails on an admitted connection is an internal error, never a pass', () => {
+    let broken = false
+    const auth = tls({ now: () => (broken ? Number.NaN : NOW_MS) })
+    const socket = tlsSocket(alice.der)
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    broken = true
+    const result = now(auth.authenticateFast(request(socket)))
+    expect(code(result)).toBe('ERR_CLIENT_CERT_INTERNAL')
+    broken = false
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+  })
+
+  it('fires onAuthenticated for every request; a throwing hook is an internal error each time', () => {
+    let calls = 0
+    let fail = false
+    const auth = tls({
+      onAuthenticated: () => {
+        calls++
+        if (fail) throw new Error('audit log down')
+      },
+    })
+    const socket = tlsSocket(alice.der)
+    for (let i = 0; i < 3; i++) now(auth.authenticateFast(request(socket)))
+    expect(calls).toBe(3)
+    fail = true
+    const result = now(auth.authenticateFast(request(socket)))
+    expect(code(result)).toBe('ERR_CLIENT_CERT_INTERNAL')
+    expect(!result.ok && result.error.reason).toMatch(/audit log down/)
+    expect(calls).toBe(4)
+  })
+
+  it('a predicate policy is evaluated on every request, never remembered', () => {
+    let allow = true
+    const predicate = vi.fn(() => allow)
+    const auth = tls({ allow: { predicate } })
+    const socket = tlsSocket(alice.der)
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    allow = false
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(predicate).toHaveBeenCalledTimes(3)
+  })
+
+  it('an async predicate makes the answer a promise, with the same verdict', async () => {
+    const auth = tls({ allow: { predicate: async (p) => p.id === 'alice' } })
+    const socket = tlsSocket(alice.der)
+    const pending = auth.authenticateFast(request(socket))
+    expect(pending).toBeInstanceOf(Promise)
+    expect(code(await pending)).toBe('ok:alice')
+    expect(code(await auth.authenticateFast(request(tlsSocket(bob.der))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+  })
+
+  it("a request's own policy is applied on an admitted connection", () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    const onlyBob = compilePolicy({ ids: ['bob'] })
+    expect(code(now(auth.authenticateFast(request(socket), { policy: onlyBob })))).toBe(
+      'ERR_CLIENT_CERT_NOT_ALLOWED',
+    )
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+  })
+
+  it('updateTrust re-judges an admitted connection under the new policy', () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    auth.updateTrust({ allow: { ids: ['bob'] } })
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    auth.updateTrust({ allow: { ids: ['alice'] } })
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+  })
+
+  it('optional mode: anonymous stays anonymous, an admitted connection stays admitted', () => {
+    const auth = tls()
+    const anonymous = tlsSocket(undefined)
+    expect(now(auth.authenticateFast(request(anonymous), { optional: true }))).toEqual({
+      ok: true,
+      principal: undefined,
+    })
+    expect(code(now(auth.authenticateFast(request(anonymous))))).toBe('ERR_CLIENT_CERT_MISSING')
+    const socket = tlsSocket(alice.der)
+    expect(code(now(auth.authenticateFast(request(socket), { optional: true })))).toBe('ok:alice')
+    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+  })
+})
+
+describe('authenticateFast behind a proxy', () => {
+  const PROXY = '10.0.0.5'
+  function forwarded(overrides: Partial<ClientCertOptions> = {}) {
+    return createClientCertAuthenticator({
+      source: { forwarded: { format: 'rfc9440', trustedProxies: [PROXY] } },
+      trust: { anchors: pki.root.pem },
+      identity: 'cn',
+      allow: { ids: ['alice', 'bob'] },
+      now: () => NOW,
+      ...overrides,
+    })
+  }
+  const proxySocket = () => ({ remoteAddress: PROXY })
+
+  it('one proxy connection carrying several clients: each request gets its own client', () => {
+    const identity = vi.fn((facts: { subject: { dn: string } }) => facts.subject.dn.replace('CN=', ''))
+    const auth = forwarded({ identity })
+    const socket = proxySocket()
+    const a = forwardedHeaders('rfc9440', alice)
+    const b = forwardedHeaders('rfc9440', bob)
+    const seen = [a, a, b, a, b, b].map((h) => code(now(auth.authenticateFast(request(socket, h)))))
+    expect(seen).toEqual(['ok:alice', 'ok:alice', 'ok:bob', 'ok:alice', 'ok:bob', 'ok:bob'])
+    // Validated once per certificate; later requests come from the connection or the cache.
+    expect(identity).toHaveBeenCalledTimes(2)
+  })
+
+  it('a repeated certificate header is refused even when its value was admitted before', () => {
+    const auth = forwarded()
+    const socket = proxySocket()
+    const h = forwardedHeaders('rfc9440', alice)
+    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    const cert = h['client-cert']!
+    const twice: RequestLike = {
+      socket,
+      headers: { 'client-cert': `${cert}, ${cert}` },
+      rawHeaders: ['Client-Cert', cert, 'client_cert', cert],
+    }
+    expect(code(now(auth.authenticateFast(twice)))).toBe('ERR_CLIENT_CERT_MALFORMED')
+  })
+
+  it('a header over the size limit is refused', () => {
+    const auth = forwarded()
+    const socket = proxySocket()
+    const big = `:${'A'.repeat(20_000)}:`
+    expect(code(now(auth.authenticateFast(request(socket, { 'Client-Cert': big }))))).toBe(
+      'ERR_CLIENT_CERT_MALFORMED',
+    )
+  })
+
+  it('updateTrust drops what the connection remembered', () => {
+    const auth = forwarded()
+    const socket = proxySocket()
+    const h = forwardedHeaders('rfc9440', alice)
+    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    auth.updateTrust({ allow: { ids: ['bob'] } })
+    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+  })
+
+  it('what the connection remembered expires with the cache entry (cache.ttlMs)', () => {
+    let clock = NOW_MS
+    const identity = vi.fn(() => 'alice')
+    const auth = forwarded({ identity, now: () => clock, cache: { ttlMs: 60_000 } })
+    const socket = proxySocket()
+    const h = forwardedHeaders('rfc9440', alice)
+    for (let i = 0; i < 3; i++) now(auth.authenticateFast(request(socket, h)))
+    expect(identity).toHaveBeenCalledTimes(1)
+    clock += 61_000
+    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    expect(identity).toHaveBeenCalledTimes(2)
+  })
+
+  it('the same headers from a peer that is not the proxy are still refused', () => {
+    const auth = forwarded()
+    const h = forwardedHeaders('rfc9440', alice)
+    expect(code(now(auth.authenticateFast(request(proxySocket(), h))))).toBe('ok:alice')
+    expect(code(now(auth.authenticateFast(request({ remoteAddress: '10.0.0.6' }, h))))).toBe(
+      'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+    )
+  })
+})
+
+describe('any / all policies', () => {
+  const principal = (id: string) => ({ id, groups: [] as string[] }) as never
+
+  it('answer synchronously while their parts do, and short-circuit', () => {
+    const spy = vi.fn(() => true)
+    const any = compilePolicy({ any: [{ ids: ['alice'] }, { predicate: spy }] })
+    const all = compilePolicy({ all: [{ ids: ['bob'] }, { predicate: spy }] })
+    expect(any.evaluate(principal('alice'))).toBe(true)
+    expect(all.evaluate(principal('alice'))).toBe(false)
+    expect(spy).not.toHaveBeenCalled()
+    expect(any.evaluate(principal('carol'))).toBe(true)
+    expect(all.evaluate(principal('bob'))).toBe(true)
+    expect(spy).toHaveBeenCalledTimes(2)
+  })
+
+  it('continue in order after an async part, with the same verdicts', async () => {
+    const later = vi.fn(() => true)
+    const any = compilePolicy({ any: [{ predicate: async () => false }, { ids: ['alice'] }] })
+    const all = compilePolicy({
+      all: [{ predicate: async () => true }, { ids: ['alice'] }, { predicate: later }],
+    })
+    const anyAlice = any.evaluate(principal('alice'))
+    expect(anyAlice).toBeInstanceOf(Promise)
+    expect(await anyAlice).toBe(true)
+    expect(await any.evaluate(principal('bob'))).toBe(false)
+    expect(await all.evaluate(principal('alice'))).toBe(true)
+    expect(await all.evaluate(principal('bob'))).toBe(false)
+    expect(later).toHaveBeenCalledTimes(1)
+  })
+
+  it('a part answering anything but true counts as false', async () => {
+    const p = compilePolicy({
+      any: [{ predicate: (() => 1) as never }, { predicate: (async () => 'true') as never }],
+    })
+    expect(await p.evaluate(principal('alice'))).toBe(false)
+  })
+})

@@ -42,6 +42,9 @@ const cfg = full
       memN: 30_000,
       retries: 0,
     }
+// Diagnostic: --rounds=N overrides the number of rounds.
+const roundsArg = argv.find((a) => a.startsWith('--rounds='))
+if (roundsArg) cfg.rounds = Number(roundsArg.slice(9))
 const SERVER_CPU = '1'
 const LOAD_CPU = '0'
 const started = Date.now()
@@ -192,6 +195,28 @@ const throughputScenarios = [
     baseline: FA('bare'),
     candidate: FA('clientcert'),
   },
+  // References (not budgeted): where the floor is for any Express middleware on this harness.
+  {
+    name: 'reference_express_empty_middleware_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('bare'),
+    candidate: EX('empty-middleware'),
+  },
+  {
+    name: 'reference_express_minimal_auth_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('bare'),
+    candidate: EX('minimal-auth'),
+  },
+  {
+    name: 'reference_express_minimal_auth_forwarded_vs_bare',
+    mode: 'forwarded',
+    load: 'throughput',
+    baseline: EX('bare'),
+    candidate: EX('minimal-auth'),
+  },
   {
     name: 'handshakes_vs_bare',
     mode: 'tls',
@@ -213,7 +238,13 @@ const throughputScenarios = [
     baseline: FA('bare'),
     candidate: FA('clientcert'),
   },
-].filter((s) => !only || only.some((o) => s.name.includes(o) || o === 'load'))
+]
+  .filter((s) => !only || only.some((o) => s.name.includes(o) || o === 'load'))
+  // Diagnostic: --candidate=<variant> swaps the candidate (e.g. noop-sync, noop-microtask).
+  .map((s) => {
+    const c = argv.find((a) => a.startsWith('--candidate='))?.slice(12)
+    return c ? { ...s, candidate: { ...s.candidate, variant: c } } : s
+  })
 
 const ratios = {}
 const figures = {}

@@ -1,6 +1,7 @@
 // One benchmark server process. Usage (spawned by run.mjs, pinned with taskset):
 //   node bench/server.mjs <pki.json> <framework: express|fastify> <variant> <mode: tls|forwarded>
-// variant: bare | clientcert | passport-client-cert | client-certificate-auth
+// variant: bare | clientcert | passport-client-cert | client-certificate-auth, and the Express
+// references empty-middleware | minimal-auth (see docs/benchmarks.md)
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -51,6 +52,34 @@ async function expressServer() {
   } else if (variant === 'client-certificate-auth') {
     const clientCertificateAuth = require('client-certificate-auth')
     app.use(clientCertificateAuth((cert) => cert.subject?.CN === CLIENT_CN))
+  } else if (variant === 'empty-middleware') {
+    // Reference: what any Express middleware costs, before it does anything.
+    app.use((_req, _res, next) => next())
+  } else if (variant === 'minimal-auth') {
+    // Reference, not a product: the least any per-request authentication middleware does on a
+    // connection it already judged - look the connection up (and, behind a proxy, compare the
+    // forwarded header with the last one), check the time, set req.clientCert and a mark.
+    // No library code, no forwarded-header screening, no validation.
+    const known = new WeakMap()
+    const MARK = Symbol('authenticated')
+    const principal = Object.freeze({ id: CLIENT_CN })
+    const until = Date.now() + 3_600_000
+    app.use((req, res, next) => {
+      const header = mode === 'forwarded' ? req.headers['client-cert'] : ''
+      let entry = known.get(req.socket)
+      if (entry === undefined || entry.header !== header) {
+        entry = { header, principal }
+        known.set(req.socket, entry)
+      }
+      if (Date.now() > until) {
+        res.statusCode = 401
+        res.end()
+        return
+      }
+      req[MARK] = entry
+      req.clientCert = entry.principal
+      next()
+    })
   } else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
   app.get('/', (_req, res) => {
     res.type('application/json').send(BODY)

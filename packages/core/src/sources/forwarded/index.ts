@@ -59,8 +59,8 @@ export interface ResolvedForwarded {
 
 interface SocketState {
   readonly trusted: boolean
-  /** The header values (in `wanted` order) of the connection's last certificate, and their key. */
-  last?: { readonly values: readonly (string | undefined)[]; readonly key: string }
+  /** The wanted header values (in `wanted` order) of the connection's last certificate, and that read. */
+  last?: { readonly values: readonly Slot[]; readonly read: ForwardedRead }
 }
 
 export type ForwardedRead =
@@ -178,14 +178,20 @@ export function readForwarded(
       reason: `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an allowlisted proxy`,
     }
   }
-  const remote = remoteAddressOf(socket)
   const f = fwd!
+  // A proxy connection repeating its last certificate's header lines exactly: the same read.
+  const last = state.last
+  if (last !== undefined && Array.isArray(req.rawHeaders) && sameAsLast(req.rawHeaders, f, last.values))
+    return last.read
+  const remote = remoteAddressOf(socket)
   const values = readWanted(req, f)
   let counts: Map<string, number> | undefined
   const get = (name: string): string | undefined => {
     const canonical = canonicalName(name)
     const i = f.wanted.get(canonical)
-    if (i !== undefined && values !== undefined) {
+    if (values !== undefined) {
+      // Decoders read only the headers their preset declares (they are what a read is keyed on).
+      if (i === undefined) throw new Error(`the ${f.preset.name} decoder read undeclared header ${canonical}`)
       const v = values[i]
       if (typeof v === 'object') throw new HeaderRejected(v.invalid)
       return v
@@ -222,10 +228,9 @@ export function readForwarded(
       }
     }
     const proxy = typeof remote === 'string' ? normalise(remote) : 'unix'
-    const keyValues = [cert, ...f.keyHeaders.map(get)]
-    return {
+    const read: ForwardedRead = {
       kind: 'cert',
-      cacheKey: cacheKeyOf(f, state, proxy, keyValues),
+      cacheKey: cacheKey(f, proxy, [cert, ...f.keyHeaders.map(get)]),
       proxy,
       decode: () => {
         try {
@@ -238,6 +243,8 @@ export function readForwarded(
         }
       },
     }
+    if (values !== undefined) state.last = { values, read }
+    return read
   } catch (err) {
     if (err instanceof HeaderRejected || isDecodeError(err)) {
       return {
@@ -253,27 +260,36 @@ export function readForwarded(
 /**
  * The validation cache key: SHA-256 of the preset, the proxy and every header value the
  * certificate comes from, so a cached success is only reused for exactly the same forwarded
- * values from the same proxy. A connection whose values equal its previous request's (a proxy's
- * keep-alive connection carrying one client) reuses that key instead of hashing again.
+ * values from the same proxy.
  */
-function cacheKeyOf(
-  f: ResolvedForwarded,
-  state: SocketState,
-  proxy: string,
-  values: readonly (string | undefined)[],
-): string {
-  const last = state.last
-  if (last !== undefined && sameValues(last.values, values)) return last.key
+function cacheKey(f: ResolvedForwarded, proxy: string, values: readonly (string | undefined)[]): string {
   const hash = createHash('sha256').update(`${f.preset.name}\u0000${proxy}`)
   for (const v of values) hash.update(`\u0000${v ?? '\u0001'}`)
-  const key = hash.digest('base64')
-  state.last = { values, key }
-  return key
+  return hash.digest('base64')
 }
 
-function sameValues(a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+/**
+ * True when the request's wanted header lines are exactly `last` (the connection's previous
+ * certificate read): each present once with the same value, the others absent. Allocates
+ * nothing; anything else (a repeat, a change, a missing line) takes the full read.
+ */
+function sameAsLast(raw: readonly unknown[], f: ResolvedForwarded, last: readonly Slot[]): boolean {
+  const screen = screenFor(f.wanted)
+  let seen = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    if (typeof name !== 'string') return false
+    const a = name.charCodeAt(0)
+    const b = name.charCodeAt(1)
+    if (a < 128 && b < 128 && screen[a * 128 + b] === 0) continue
+    const at = f.wanted.get(canonicalName(name))
+    if (at === undefined) continue
+    const bit = 1 << at
+    if ((seen & bit) !== 0 || raw[i + 1] !== last[at]) return false
+    seen |= bit
+  }
+  for (let at = 0; at < last.length; at++)
+    if ((last[at] !== undefined) !== ((seen & (1 << at)) !== 0)) return false
   return true
 }
 
@@ -356,6 +372,7 @@ const screens = new WeakMap<object, Uint8Array>()
  * anything else, or shorter than two characters, always take the full check.
  */
 function screenFor(of: ReadonlySet<string> | ReadonlyMap<string, number>): Uint8Array {
+  if (of === NO_HEADERS && directScreen !== undefined) return directScreen
   let screen = screens.get(of)
   if (screen !== undefined) return screen
   const names = of instanceof Map ? [...of.keys()] : [...KNOWN_HEADERS, ...VENDOR_PREFIXES, ...of.keys()]
@@ -368,8 +385,12 @@ function screenFor(of: ReadonlySet<string> | ReadonlyMap<string, number>): Uint8
     }
   }
   screens.set(of, screen)
+  if (of === NO_HEADERS) directScreen = screen
   return screen
 }
+
+/** The screen for TLS-only authenticators (no own headers), looked up on every request. */
+let directScreen: Uint8Array | undefined
 
 /** The allowlist decision, once per connection (it cannot change while the socket is open). */
 function socketState(fwd: ResolvedForwarded, socket: unknown): SocketState {

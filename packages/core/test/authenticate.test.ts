@@ -140,7 +140,22 @@ describe('reading the socket', () => {
     rejected(await authenticator().authenticate({ socket }), missing, noCert, 401)
   })
 
-  it('falls back to getPeerCertificate(false) when getPeerX509Certificate is absent', async () => {
+  it('reads getPeerCertificate(false).raw, the cheaper call, when the socket has it', async () => {
+    const auth = authenticator()
+    let x509Reads = 0
+    const both = tlsSocket(undefined, {
+      getPeerX509Certificate: () => {
+        x509Reads++
+        return { raw: Buffer.from(alice.der) }
+      },
+      getPeerCertificate: (detailed?: boolean) =>
+        detailed === false ? { raw: Buffer.from(jane.der) } : null,
+    })
+    expect(accepted(await auth.authenticate({ socket: both })).fingerprint256).toBe(jane.fingerprint256)
+    expect(x509Reads).toBe(0)
+  })
+
+  it('uses getPeerCertificate(false) alone too (no getPeerX509Certificate)', async () => {
     const auth = authenticator()
     const legacy = (raw: unknown) =>
       tlsSocket(undefined, { getPeerX509Certificate: undefined, getPeerCertificate: () => ({ raw }) })

@@ -1,0 +1,47 @@
+// Prints the results of a benchmark run as the Markdown tables of docs/benchmarks.md.
+//   node bench/report.mjs [bench/results/latest.json]
+import { readFileSync } from 'node:fs'
+
+const file = process.argv[2] ?? new URL('./results/latest.json', import.meta.url)
+const r = JSON.parse(readFileSync(file, 'utf8'))
+const f3 = (x) => (typeof x === 'number' ? x.toFixed(3) : '')
+const range = (v) => `${f3(v.median)} [${f3(v.min)}, ${f3(v.max)}]`
+const control = (name) => {
+  const v = r.validity?.[name]
+  if (v?.controlMedian === undefined) return ''
+  return `${f3(v.controlMedian)}${v.valid ? '' : ' (outside)'}`
+}
+
+const out = []
+out.push(
+  `Run: \`${r.mode}\` mode, ${r.date}, ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, ${r.machine.platform}; ${r.config.rounds} rounds × (${r.config.warmupMs / 1000} s warm-up + ${r.config.durationMs / 1000} s); total ${Math.round(r.elapsedS)} s.`,
+  '',
+  '| name | median [min, max] | control | target | met? |',
+  '| --- | --- | --- | --- | --- |',
+)
+for (const [name, t] of Object.entries(r.targets)) {
+  const v = r.ratios[name] ?? r.figures[name]
+  const met = t.met
+    ? t.note
+      ? 'met, run does not count'
+      : 'met'
+    : t.note
+      ? '**not met**, run does not count'
+      : '**not met**'
+  out.push(`| \`${name}\` | ${range(v)} | ${control(name)} | ${t.target} | ${met} |`)
+}
+const references = Object.keys(r.ratios).filter((k) => k.startsWith('reference_'))
+if (references.length) {
+  out.push('', '| reference (not budgeted) | median [min, max] | control |', '| --- | --- | --- |')
+  for (const name of references) out.push(`| \`${name}\` | ${range(r.ratios[name])} | ${control(name)} |`)
+}
+out.push('', '| other ratios and figures | median [min, max] | unit |', '| --- | --- | --- |')
+for (const [name, v] of Object.entries(r.ratios)) {
+  if (name in r.targets || name.startsWith('reference_')) continue
+  out.push(`| \`${name}\` | ${range(v)} | ${v.kind ?? 'ratio'} |`)
+}
+for (const [name, v] of Object.entries(r.figures)) {
+  if (name in r.targets) continue
+  out.push(`| \`${name}\` | ${range(v)} | ${v.unit ?? ''} |`)
+}
+process.stdout.write(`${out.join('\n')}\n`)

@@ -204,9 +204,15 @@ class Authenticator implements ClientCertAuthenticator {
   ): OptionalAuthResult | Promise<OptionalAuthResult> {
     if (options.policy !== undefined || this.#revocation !== undefined || this.#o.forwarded !== undefined)
       return this.#judge(request, options)
-    const socket = isObject(request) ? request.socket : undefined
-    const key = connectionKey(request, socket)
-    const entry = key === undefined ? undefined : this.#memo.get(key)
+    let key: object | undefined
+    let entry: MemoEntry | undefined
+    try {
+      key = connectionKey(request, isObject(request) ? request.socket : undefined)
+      entry = key === undefined ? undefined : this.#memo.get(key)
+    } catch {
+      // A request whose properties throw: the full path judges (and rejects) it.
+      return this.#judge(request, options)
+    }
     if (entry?.admitted !== undefined && entry.generation === this.#generation) {
       // A keep-alive request on a connection already admitted under the default policy.
       try {

@@ -114,6 +114,16 @@ describe('authenticateFast on a TLS connection', () => {
       expect(code(now(auth.authenticateFast(request(socket, { [name]: 'v' }))))).toBe('ok:alice')
   })
 
+  it('never throws: a request whose socket getter throws is an internal error', () => {
+    const auth = tls()
+    const hostile = Object.defineProperty({ headers: {} }, 'socket', {
+      get() {
+        throw new Error('boom')
+      },
+    }) as RequestLike
+    expect(code(now(auth.authenticateFast(hostile)))).toBe('ERR_CLIENT_CERT_INTERNAL')
+  })
+
   it('judges the validity window on every request of an admitted connection', () => {
     let clock = NOW_MS
     const auth = tls({ now: () => clock })

@@ -442,13 +442,15 @@ const result = {
 const dir = join(here, 'results')
 mkdirSync(dir, { recursive: true })
 const json = `${JSON.stringify(result, null, 2)}\n`
-if (!only) {
+// Subsets and diagnostic runs (--only, --rounds, --candidate) never replace latest.json.
+const partial = only || roundsArg || argv.some((a) => a.startsWith('--candidate='))
+if (!partial) {
   writeFileSync(join(dir, 'latest.json'), json)
   writeFileSync(join(dir, `${result.date.slice(0, 19).replace(/:/g, '-')}-${cfg.mode}.json`), json)
 } else writeFileSync(join(dir, 'partial.json'), json)
 // Keep `pnpm lint` (biome) green: let biome lay the JSON out as it wants. Best effort.
 await new Promise((resolve) => {
-  const files = only
+  const files = partial
     ? [join(dir, 'partial.json')]
     : [join(dir, 'latest.json'), join(dir, `${result.date.slice(0, 19).replace(/:/g, '-')}-${cfg.mode}.json`)]
   const child = spawn(join(here, '..', 'node_modules', '.bin', 'biome'), ['format', '--write', ...files], {

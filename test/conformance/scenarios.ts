@@ -105,8 +105,15 @@ const get =
  * Two requests from alice on ONE connection (HTTP/2: one session): the first must pass (200,
  * one handler run); `between` may change the rules; the second is the scenario's outcome.
  */
+/** The clock of the keep-alive expiry scenario: undefined = real time. */
+const keepAliveClock: { at: number | undefined } = { at: undefined }
+
 const onOneConnection =
-  (secondPath: string, between: (ctx: ScenarioContext) => void = () => {}) =>
+  (
+    secondPath: string,
+    between: (ctx: ScenarioContext) => void = () => {},
+    secondHeaders: Record<string, string> = {},
+  ) =>
   async (ctx: ScenarioContext): Promise<Outcome> => {
     const { url, f, probes, h2 } = ctx
     const agent = createUndiciAgent({ client: f.clients.alice, ca: f.pki.serverCa.pem, allowH2: h2 })
@@ -120,7 +127,12 @@ const onOneConnection =
       expect(probes.handled).toBe(1)
       probes.handled = 0
       between(ctx)
-      return await requestWithUndici(url, { path: secondPath, ca: f.pki.serverCa.pem, dispatcher: agent })
+      return await requestWithUndici(url, {
+        path: secondPath,
+        ca: f.pki.serverCa.pem,
+        dispatcher: agent,
+        headers: secondHeaders,
+      })
     } finally {
       await agent.close()
     }
@@ -308,6 +320,29 @@ export const scenarios: readonly Scenario[] = [
     mode: 'socket',
     run: onOneConnection('/admin'),
     expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+  },
+  // A connection admitted once is answered from its memo; these must still be judged per request.
+  ...['x-forwarded-client-cert', 'client-cert', 'x-ssl-client-cert'].map(
+    (header): Scenario => ({
+      name: `keep-alive: a later request on an admitted connection carrying ${header} → 401`,
+      threat: 'A',
+      mode: 'socket',
+      run: onOneConnection('/whoami', () => {}, { [header]: ':AAAA:' }),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    }),
+  ),
+  {
+    name: 'keep-alive: the validity window is judged on every request (clock past notAfter → 401)',
+    threat: 'D',
+    mode: 'socket',
+    auth: { now: () => keepAliveClock.at ?? Date.now() },
+    run: (ctx) => {
+      keepAliveClock.at = undefined
+      return onOneConnection('/whoami', ({ f }) => {
+        keepAliveClock.at = f.clients.alice.certificate.notAfter.getTime() + 86_400_000
+      })(ctx)
+    },
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_EXPIRED' },
   },
 
   // ── E. chain and identity ────────────────────────────────────────────────────────────

@@ -57,9 +57,17 @@ export function readSingle(
   const n = counts.get(name) ?? 0
   if (n === 0) return { kind: 'absent' }
   if (n > 1) return { kind: 'invalid', reason: `header ${name} appears ${n} times` }
-  const value = lookup(req, name)
-  if (value === undefined) return { kind: 'invalid', reason: `header ${name} could not be read` }
-  if (Buffer.byteLength(value) > maxBytes)
+  return oneLine(name, lookup(req, name), maxBytes)
+}
+
+/** The value of a header's one line: a string no larger than `maxBytes`. */
+export function oneLine(
+  name: string,
+  value: unknown,
+  maxBytes: number,
+): Exclude<HeaderRead, { kind: 'absent' }> {
+  if (typeof value !== 'string') return { kind: 'invalid', reason: `header ${name} could not be read` }
+  if (value.length > maxBytes || Buffer.byteLength(value) > maxBytes)
     return { kind: 'invalid', reason: `header ${name} is larger than ${maxBytes} bytes` }
   return { kind: 'value', value }
 }

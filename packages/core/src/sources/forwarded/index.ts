@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
-import { canonicalName, type HeaderSource, headerCounts, readSingle } from './headers.js'
+import { canonicalName, type HeaderSource, headerCounts, oneLine, readSingle } from './headers.js'
 import {
   type CustomForwardedFormat,
   type Decoded,
@@ -279,9 +279,7 @@ function sameAsLast(raw: readonly unknown[], f: ResolvedForwarded, last: readonl
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
     if (typeof name !== 'string') return false
-    const a = name.charCodeAt(0)
-    const b = name.charCodeAt(1)
-    if (a < 128 && b < 128 && screen[a * 128 + b] === 0) continue
+    if (ruledOut(screen, name)) continue
     const at = f.wanted.get(canonicalName(name))
     if (at === undefined) continue
     const bit = 1 << at
@@ -310,20 +308,16 @@ function readWanted(req: HeaderSource, f: ResolvedForwarded): Slot[] | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
     if (typeof name !== 'string') continue
-    const a = name.charCodeAt(0)
-    const b = name.charCodeAt(1)
-    if (a < 128 && b < 128 && screen[a * 128 + b] === 0) continue
+    if (ruledOut(screen, name)) continue
     const canonical = canonicalName(name)
     const at = f.wanted.get(canonical)
     if (at === undefined) continue
-    const value = raw[i + 1]
+    const line = oneLine(canonical, raw[i + 1], f.maxHeaderBytes)
     out[at] = seen[at]
       ? { invalid: `header ${canonical} appears more than once` }
-      : typeof value !== 'string'
-        ? { invalid: `header ${canonical} could not be read` }
-        : value.length > f.maxHeaderBytes || Buffer.byteLength(value) > f.maxHeaderBytes
-          ? { invalid: `header ${canonical} is larger than ${f.maxHeaderBytes} bytes` }
-          : value
+      : line.kind === 'value'
+        ? line.value
+        : { invalid: line.reason }
     seen[at] = true
   }
   return out
@@ -352,14 +346,18 @@ function firstForwardedHeader(req: HeaderSource, own: ReadonlySet<string>): stri
   for (let i = 0; i < names.length; i += step) {
     const name = names[i]
     if (typeof name !== 'string') continue
-    // Most names (host, accept, content-type...) are ruled out by their first two characters.
-    const a = name.charCodeAt(0)
-    const b = name.charCodeAt(1)
-    if (a < 128 && b < 128 && screen[a * 128 + b] === 0) continue
+    if (ruledOut(screen, name)) continue
     const canonical = canonicalName(name)
     if (isForwardedHeader(canonical, own)) return canonical
   }
   return undefined
+}
+
+/** True when `name` cannot be one of the screen's headers (its first two characters rule it out). */
+function ruledOut(screen: Uint8Array, name: string): boolean {
+  const a = name.charCodeAt(0)
+  const b = name.charCodeAt(1)
+  return a < 128 && b < 128 && screen[a * 128 + b] === 0
 }
 
 const screens = new WeakMap<object, Uint8Array>()

@@ -7,7 +7,7 @@ import type { ClientName } from '../support/fixtures.js'
 import type { Outcome, Scenario, ScenarioContext } from './scenarios.js'
 
 /**
- * Class F: trust per server name (issue 13, finding 2). The listener serves a.test (client CA:
+ * Class G: trust per server name (issue 13, finding 2). The listener serves a.test (client CA:
  * the scenario clients' root) and b.test (client CA: an unrelated root) through
  * `createMtlsServerOptions({ sni, mode: 'verify-in-app' })` (mode `sni`), or through a hand-made
  * SNICallback with `requireServernameMatch: true` (mode `sni-custom`). A client that did its
@@ -194,38 +194,38 @@ export const sniScenarios: readonly Scenario[] = [
   // ── the attack ───────────────────────────────────────────────────────────────────────
   ...bothProtocols(
     "SNI trust: handshake as a.test (CA A), Host b.test (CA B never vouched) → 421",
-    { threat: 'F', mode: 'sni', expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: 'a.test', host: 'b.test', client: 'alice' },
   ),
   ...bothProtocols(
     'SNI trust: Host b.test:443 with port on an a.test connection → 421',
-    { threat: 'F', mode: 'sni', expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: 'a.test', host: 'b.test:443', client: 'alice' },
   ),
   ...bothProtocols(
     'SNI trust: no SNI (default context), Host naming another SNI context (b.test) → 421',
-    { threat: 'F', mode: 'sni', expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: '', host: 'b.test', client: 'alice' },
   ),
   ...bothProtocols(
     'SNI trust: coalesced connection whose certificate this name rejects still gets 421, not 401',
-    { threat: 'F', mode: 'sni', expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: 'b.test', host: 'a.test', client: 'alice' },
   ),
   ...bothProtocols(
     'SNI trust: mismatched Host without any certificate → 421 (judged before the certificate)',
-    { threat: 'F', mode: 'sni', expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: 'a.test', host: 'b.test', client: null },
   ),
   ...bothProtocols(
     'SNI trust: IPv6 literal Host ([::1]:443) on an a.test connection → 421',
-    { threat: 'F', mode: 'sni', expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: 'a.test', host: '[::1]:443', client: 'alice' },
   ),
   {
     // node:https refuses it (requireHostHeader); an HTTP/2 server's HTTP/1 fallback does not.
     name: 'SNI trust: HTTP/1.1 without Host → 400 from Node, or 421; never reaches the app',
-    threat: 'F',
+    threat: 'G',
     mode: 'sni',
     h1Only: true,
     run: async (ctx) => {
@@ -238,7 +238,7 @@ export const sniScenarios: readonly Scenario[] = [
   },
   {
     name: 'SNI trust: HTTP/1.0 without Host → 421 (the request names no server)',
-    threat: 'F',
+    threat: 'G',
     mode: 'sni',
     h1Only: true,
     run: (ctx) => rawRequest(ctx, 'a.test', 'alice', 'GET /whoami HTTP/1.0\r\n\r\n'),
@@ -246,7 +246,7 @@ export const sniScenarios: readonly Scenario[] = [
   },
   {
     name: 'SNI trust: two Host lines (a.test, b.test) → 421 or 400, never 200',
-    threat: 'F',
+    threat: 'G',
     mode: 'sni',
     h1Only: true,
     run: async (ctx) => {
@@ -265,7 +265,7 @@ export const sniScenarios: readonly Scenario[] = [
   },
   {
     name: 'SNI trust: absolute-form target naming b.test with Host a.test → 421',
-    threat: 'F',
+    threat: 'G',
     mode: 'sni',
     h1Only: true,
     run: (ctx) =>
@@ -280,12 +280,12 @@ export const sniScenarios: readonly Scenario[] = [
   // ── hand-made SNICallback servers opt in ─────────────────────────────────────────────
   ...bothProtocols(
     'SNI trust, hand-made SNICallback + requireServernameMatch: Host b.test on an a.test connection → 421',
-    { threat: 'F', mode: 'sni-custom', auth: { requireServernameMatch: true }, expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni-custom', auth: { requireServernameMatch: true }, expect: MISDIRECTED },
     { servername: 'a.test', host: 'b.test', client: 'alice' },
   ),
   ...bothProtocols(
     'SNI trust, hand-made SNICallback + requireServernameMatch: no SNI with a DNS Host → 421 (which context it names is unknown)',
-    { threat: 'F', mode: 'sni-custom', auth: { requireServernameMatch: true }, expect: MISDIRECTED },
+    { threat: 'G', mode: 'sni-custom', auth: { requireServernameMatch: true }, expect: MISDIRECTED },
     { servername: '', host: 'a.test', client: 'alice' },
   ),
   ...bothProtocols(

@@ -177,7 +177,7 @@ function bothProtocols(
 export const sniScenarios: readonly Scenario[] = [
   // ── positive controls ────────────────────────────────────────────────────────────────
   ...bothProtocols(
-    'SNI trust: SNI a.test, Host a.test, client of a.test\'s CA → 200',
+    "SNI trust: SNI a.test, Host a.test, client of a.test's CA → 200",
     { threat: 'ok', mode: 'sni', expect: { status: 200, id: 'alice' } },
     { servername: 'a.test', host: 'a.test', client: 'alice' },
   ),
@@ -193,7 +193,7 @@ export const sniScenarios: readonly Scenario[] = [
   ),
   // ── the attack ───────────────────────────────────────────────────────────────────────
   ...bothProtocols(
-    "SNI trust: handshake as a.test (CA A), Host b.test (CA B never vouched) → 421",
+    'SNI trust: handshake as a.test (CA A), Host b.test (CA B never vouched) → 421',
     { threat: 'G', mode: 'sni', expect: MISDIRECTED },
     { servername: 'a.test', host: 'b.test', client: 'alice' },
   ),

@@ -188,7 +188,19 @@ describe('trust per server name: Host / :authority must be the TLS server name (
     expect(hostOf('[::1]:8443')).toBe('::1')
     expect(hostOf('[FE80::1]')).toBe('fe80::1')
     expect(hostOf('127.0.0.1:80')).toBe('127.0.0.1')
-    for (const bad of ['', '::1', '[::1', '[a.test]', 'a.test:x', 'a.test:123456', 'u@a.test', 'a test', 'a.test/x', 'é.test', 42])
+    for (const bad of [
+      '',
+      '::1',
+      '[::1',
+      '[a.test]',
+      'a.test:x',
+      'a.test:123456',
+      'u@a.test',
+      'a test',
+      'a.test/x',
+      'é.test',
+      42,
+    ])
       expect(hostOf(bad)).toBeUndefined()
   })
 })

@@ -1,23 +1,60 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createSecureContext, type TlsOptions } from 'node:tls'
 import {
   type ClientCertError,
   type ClientCertOptions,
   type ClientPrincipal,
   createClientCertAuthenticator,
+  createMtlsServerOptions,
 } from '@clientcert/core'
+import type { IssuedCertificate } from '@clientcert/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFixtures, type Fixtures } from '../support/fixtures.js'
 import type { Driver, Probes } from './driver.js'
 import { drivers } from './drivers/index.js'
 import { forwardedScenarios } from './forwarded-scenarios.js'
 import { type Mode, misorderScenarios, revocationScenarios, type Scenario, scenarios } from './scenarios.js'
+import { sniScenarios } from './sni-scenarios.js'
 
 let f: Fixtures
+/** Server certificate for a.test, b.test and the loopback addresses (SNI modes). */
+let sniServer: IssuedCertificate
 beforeAll(async () => {
   f = await createFixtures()
+  sniServer = await f.pki.serverCa.issueServer({
+    subject: 'CN=a.test',
+    san: { dns: ['a.test', 'b.test', 'localhost'], ip: ['127.0.0.1', '::1'] },
+  })
 })
+
+/** TLS options of the SNI modes: a.test trusts the client root, b.test an unrelated root. */
+function sniTls(mode: 'sni' | 'sni-custom'): TlsOptions {
+  const server = { cert: sniServer.chainPem, key: sniServer.keyPem }
+  if (mode === 'sni') {
+    return createMtlsServerOptions({
+      ...server,
+      clientCa: f.pki.root.pem,
+      mode: 'verify-in-app',
+      sni: {
+        'a.test': { ...server, clientCa: f.pki.root.pem },
+        'b.test': { ...server, clientCa: f.unknownRootPem },
+      },
+    })
+  }
+  const contexts: Record<string, ReturnType<typeof createSecureContext>> = {
+    'a.test': createSecureContext({ ...server, ca: f.pki.root.pem }),
+    'b.test': createSecureContext({ ...server, ca: f.unknownRootPem }),
+  }
+  return {
+    ...server,
+    ca: [f.pki.root.pem],
+    requestCert: true,
+    rejectUnauthorized: false,
+    SNICallback: (name, done) => done(null, contexts[name.toLowerCase()]),
+  }
+}
 afterAll(() => f.close())
 
 const OPENSSL_WORDS =
@@ -44,6 +81,7 @@ for (const driver of drivers) {
       ...scenarios,
       ...forwardedScenarios(),
       ...revocationScenarios,
+      ...sniScenarios,
       ...(driver.canMisorder ? misorderScenarios : []),
     ]
     for (const scenario of list) {
@@ -72,7 +110,9 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     scenario.mode === 'plain' || (scenario.mode.startsWith('forwarded') && scenario.mode !== 'forwarded-tls')
   const tls = plain
     ? undefined
-    : { ...f.pki.server.tlsOptions(), ca: [f.pki.root.pem], requestCert: true, rejectUnauthorized: false }
+    : scenario.mode === 'sni' || scenario.mode === 'sni-custom'
+      ? sniTls(scenario.mode)
+      : { ...f.pki.server.tlsOptions(), ca: [f.pki.root.pem], requestCert: true, rejectUnauthorized: false }
   const app = await driver.start(
     {
       auth: authenticator ? ({ authenticator } as unknown as ClientCertOptions) : auth,
@@ -130,7 +170,7 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
 afterAll(() => {
   // Every threat class this issue covers has scenarios (guards against a list edited down to nothing).
   const classes = new Set(scenarios.map((s) => s.threat))
-  for (const s of [...forwardedScenarios(), ...revocationScenarios]) classes.add(s.threat)
-  for (const c of ['A', 'B', 'C', 'D', 'E', 'F', 'H', 'I', 'J', 'ok'] as const)
+  for (const s of [...forwardedScenarios(), ...revocationScenarios, ...sniScenarios]) classes.add(s.threat)
+  for (const c of ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'ok'] as const)
     expect(classes.has(c)).toBe(true)
 })

@@ -42,6 +42,13 @@ export type Mode =
   | 'forwarded-unix'
   /** HTTPS listener (rejectUnauthorized:false), forwarded source, app trust. */
   | 'forwarded-tls'
+  /**
+   * HTTPS from `createMtlsServerOptions({ mode: 'verify-in-app', sni })`: a.test trusts the
+   * client root, b.test an unrelated root, the default context the client root; no app trust.
+   */
+  | 'sni'
+  /** The same trust per name through a hand-made SNICallback (no createMtlsServerOptions). */
+  | 'sni-custom'
 
 export interface ScenarioContext {
   readonly url: string

@@ -20,6 +20,7 @@ import {
   isDeterministicPolicy,
 } from './policy/match.js'
 import { createRevocationChecker, type RevocationChecker } from './revocation/index.js'
+import { misdirection, type ServernameRule, servernameRule } from './servername.js'
 import { type ForwardedRead, hasForwardedHeader, readForwarded } from './sources/forwarded/index.js'
 import { codeForAuthorizationError, readSocket } from './sources/tls.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
@@ -158,6 +159,8 @@ class Authenticator implements ClientCertAuthenticator {
   >()
   /** The success answer per principal (immutable, so shared by every request it admits). */
   readonly #allowed = new WeakMap<ClientPrincipal, AuthResult>()
+  /** Per connection: its servername rule, or null when trust does not vary by name on it. */
+  readonly #servername = new WeakMap<object, ServernameRule | null>()
   /** Bumped when trust changes, so memoised connections are judged again. */
   #generation = 0
   #revocation: RevocationChecker | undefined
@@ -187,7 +190,7 @@ class Authenticator implements ClientCertAuthenticator {
     request: RequestLike,
     options: AuthenticateOptions & { readonly optional?: boolean } = NO_OPTIONS,
   ): Promise<OptionalAuthResult> {
-    return this.#judge(request, options)
+    return this.#misdirected(request) ?? this.#judge(request, options)
   }
 
   authenticateFast(
@@ -202,6 +205,8 @@ class Authenticator implements ClientCertAuthenticator {
     request: RequestLike,
     options: AuthenticateOptions & { readonly optional?: boolean } = NO_OPTIONS,
   ): OptionalAuthResult | Promise<OptionalAuthResult> {
+    const misdirected = this.#misdirected(request)
+    if (misdirected !== undefined) return misdirected
     if (options.policy !== undefined || this.#revocation !== undefined || this.#o.forwarded !== undefined)
       return this.#judge(request, options)
     let key: object | undefined
@@ -275,6 +280,30 @@ class Authenticator implements ClientCertAuthenticator {
           : this.#conclude(outcome, request, options)
       if (!(result instanceof Promise)) return result
       return result.then(undefined, (err: unknown) => this.#internal(err, request))
+    } catch (err) {
+      return this.#internal(err, request)
+    }
+  }
+
+  /**
+   * 421 for a request naming another host than its connection's TLS server name, where trust
+   * differs by name. Judged first, before and whatever the certificate: a coalescing browser
+   * must learn to retry on a new connection, not that it is unauthorised. Never throws.
+   */
+  #misdirected(request: RequestLike): OptionalAuthResult | undefined {
+    try {
+      const socket = isObject(request) ? request.socket : undefined
+      const key = connectionKey(request, socket)
+      let rule = key === undefined ? undefined : this.#servername.get(key)
+      if (rule === undefined) {
+        rule = servernameRule(socket, this.#o.requireServernameMatch) ?? null
+        if (key !== undefined) this.#servername.set(key, rule)
+      }
+      if (rule === null) return undefined
+      const why = misdirection(request, rule)
+      return why === undefined
+        ? undefined
+        : { ok: false, error: this.reject('ERR_CLIENT_CERT_MISDIRECTED', why, request) }
     } catch (err) {
       return this.#internal(err, request)
     }

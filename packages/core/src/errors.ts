@@ -23,13 +23,14 @@ export type ClientCertErrorCode =
   | 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE'
   | 'ERR_CLIENT_CERT_BODY_ALREADY_READ'
   | 'ERR_CLIENT_CERT_MISCONFIGURED'
+  | 'ERR_CLIENT_CERT_MISDIRECTED'
   | 'ERR_CLIENT_CERT_INTERNAL'
 
 /** Code of the configuration error thrown at construction. */
 export type ClientCertConfigErrorCode = 'ERR_CLIENT_CERT_INVALID_OPTION'
 
 /** What kind of failure a code is; decides the default HTTP status. */
-export type ErrorCategory = 'unauthenticated' | 'forbidden' | 'server'
+export type ErrorCategory = 'unauthenticated' | 'forbidden' | 'misdirected' | 'server'
 
 interface CodeInfo {
   readonly category: ErrorCategory
@@ -102,17 +103,22 @@ const CODES: Readonly<Record<ClientCertErrorCode, CodeInfo>> = {
     category: 'server',
     message: 'Client certificate authentication is misconfigured on this server.',
   },
+  ERR_CLIENT_CERT_MISDIRECTED: {
+    category: 'misdirected',
+    message: 'This connection cannot serve the requested host; retry on a new connection.',
+  },
   ERR_CLIENT_CERT_INTERNAL: { category: 'server', message: 'Client certificate authentication failed.' },
 }
 
 const DEFAULT_STATUS: Readonly<Record<ErrorCategory, number>> = {
   unauthenticated: 401,
   forbidden: 403,
+  misdirected: 421,
   server: 500,
 }
 
 export interface ClientCertErrorOptions {
-  /** HTTP status to answer with; defaults by category (401, 403, 500). */
+  /** HTTP status to answer with; defaults by category (401, 403, 421, 500). */
   readonly status?: number
   readonly cause?: unknown
 }

@@ -92,6 +92,13 @@ export interface ClientCertOptions {
   readonly onRejected?: (error: ClientCertError, context: HookContext) => void
   /** CRL and OCSP checks for app-level trust; fail closed by default. See docs/guide/revocation.md. */
   readonly revocation?: RevocationOptions
+  /**
+   * `true`: on every TLS connection, a request whose Host / `:authority` is not the TLS server
+   * name (SNI) gets 421 `ERR_CLIENT_CERT_MISDIRECTED`. For servers that choose client CAs per
+   * name with their own `SNICallback`; servers built with `createMtlsServerOptions({ sni })` are
+   * recognised and checked without it. Only `true` is accepted (see docs/guide/tls-server.md).
+   */
+  readonly requireServernameMatch?: true
 }
 
 /** Options after validation, in the shapes the core uses. */
@@ -117,6 +124,7 @@ export interface ResolvedOptions {
   readonly cache: { readonly max: number; readonly ttlMs: number } | false
   readonly onAuthenticated?: ClientCertOptions['onAuthenticated']
   readonly onRejected?: ClientCertOptions['onRejected']
+  readonly requireServernameMatch: boolean
 }
 
 const KNOWN = [
@@ -133,6 +141,7 @@ const KNOWN = [
   'onAuthenticated',
   'onRejected',
   'revocation',
+  'requireServernameMatch',
 ] as const
 
 /** Above this many anchors a trust set looks like a public root store. */
@@ -214,7 +223,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     cache: resolveCache(o.cache),
     onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
     onRejected: optionalFn(o.onRejected, 'onRejected') as ResolvedOptions['onRejected'],
+    requireServernameMatch: resolveServernameMatch(o.requireServernameMatch),
   }
+}
+
+function resolveServernameMatch(v: unknown): boolean {
+  if (v === undefined) return false
+  if (v !== true) {
+    // No way to switch the check off: createMtlsServerOptions({ sni }) servers always need it.
+    throw new ClientCertConfigError(
+      'requireServernameMatch',
+      'must be true (or left out); servers from createMtlsServerOptions({ sni }) are always checked',
+    )
+  }
+  return true
 }
 
 function resolveRevocation(v: unknown, anchors: number): ResolvedRevocation | undefined {

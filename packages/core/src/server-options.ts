@@ -1,6 +1,7 @@
 import { constants, createHash, randomBytes } from 'node:crypto'
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls'
 import { ClientCertConfigError } from './errors.js'
+import { markSniCallback } from './servername.js'
 
 type Pem = string | Buffer
 
@@ -37,6 +38,12 @@ export interface MtlsServerOptionsInput extends MtlsIdentity {
  * (and Node keeps no session-ID cache unless you add one): every connection does a full
  * handshake against the right CA. Without `sni`, resumption stays on, bound by
  * `sessionIdContext` to this exact set of client CAs.
+ *
+ * With `sni`, a client vouched for under one name could also ask for another on the same
+ * connection (Host / `:authority`). The returned `SNICallback` carries a mark every
+ * clientcert authenticator recognises on the connection: such a request is answered 421
+ * `ERR_CLIENT_CERT_MISDIRECTED` before its certificate is judged. Keep the `SNICallback` as
+ * returned (spreading the options is fine); a wrapped one needs `requireServernameMatch: true`.
  */
 export function createMtlsServerOptions(input: MtlsServerOptionsInput): TlsOptions {
   const mode = input.mode ?? 'require'
@@ -60,10 +67,15 @@ export function createMtlsServerOptions(input: MtlsServerOptionsInput): TlsOptio
       createSecureContext({ ...identityOptions(identity, `sni.${name}`), minVersion }),
     )
   }
+  const SNICallback: NonNullable<TlsOptions['SNICallback']> = (servername, done) =>
+    done(null, contexts.get(servername.toLowerCase()))
+  // Trust now differs by name: the authenticator finds this mark on the connection and answers
+  // 421 to a request whose Host / :authority is not the handshake's server name.
+  markSniCallback(SNICallback, [...contexts.keys()])
   return {
     ...options,
     secureOptions: (options.secureOptions ?? 0) | constants.SSL_OP_NO_TICKET,
-    SNICallback: (servername, done) => done(null, contexts.get(servername.toLowerCase())),
+    SNICallback,
   }
 }
 

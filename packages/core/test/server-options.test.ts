@@ -9,6 +9,7 @@ import {
   createMtlsServerOptions,
   isCertificateBound,
 } from '../src/index.js'
+import { hostOf } from '../src/servername.js'
 
 /**
  * The cross-SNI resumption attack (THREATS.md F): one listener serves a.test (client CA A) and
@@ -66,6 +67,7 @@ async function crossSniAttempt(url: string) {
   const first = await requestWithHttps(url, {
     path: '/',
     servername: 'a.test',
+    headers: { host: 'a.test' },
     client: alice,
     ca: pki.serverCa.pem,
     maxVersion: 'TLSv1.3',
@@ -75,6 +77,7 @@ async function crossSniAttempt(url: string) {
   return requestWithHttps(url, {
     path: '/',
     servername: 'b.test',
+    headers: { host: 'b.test' },
     ca: pki.serverCa.pem,
     session: forServername(first.session!, 'b.test'),
   })
@@ -125,6 +128,80 @@ describe('cross-SNI session resumption', () => {
     expect(() => createMtlsServerOptions({ ...server, clientCa: caA.pem, mode: 'off' as never })).toThrow(
       ClientCertConfigError,
     )
+  })
+})
+
+describe('trust per server name: Host / :authority must be the TLS server name (421)', () => {
+  const sniOptions = () =>
+    createMtlsServerOptions({
+      ...server,
+      clientCa: caA.pem,
+      mode: 'verify-in-app',
+      sni: { 'a.test': { ...server, clientCa: caA.pem }, 'b.test': { ...server, clientCa: caB.pem } },
+    })
+
+  it('createMtlsServerOptions({ sni }) servers are checked without any option, also when the options are spread', async () => {
+    const alice = await caA.issueClient({ subject: 'CN=alice' })
+    const url = await start({ ...sniOptions(), maxVersion: 'TLSv1.3' })
+    const ask = (servername: string, host: string) =>
+      requestWithHttps(url, { path: '/', servername, headers: { host }, client: alice, ca: pki.serverCa.pem })
+    expect((await ask('a.test', 'a.test')).status).toBe(200)
+    expect((await ask('a.test', 'A.TEST.:8443')).status).toBe(200)
+    const crossed = await ask('a.test', 'b.test')
+    expect(crossed.status).toBe(421)
+    expect(crossed.json()).toEqual({ code: 'ERR_CLIENT_CERT_MISDIRECTED' })
+  })
+
+  it('a server without per-name trust is not checked (no SNICallback, no option)', async () => {
+    const alice = await caA.issueClient({ subject: 'CN=alice' })
+    const url = await start(createMtlsServerOptions({ ...server, clientCa: caA.pem }))
+    const r = await requestWithHttps(url, {
+      path: '/',
+      servername: 'a.test',
+      headers: { host: 'b.test' },
+      client: alice,
+      ca: pki.serverCa.pem,
+    })
+    expect(r.status).toBe(200)
+  })
+
+  it('requireServernameMatch accepts only true', () => {
+    const base = { identity: 'cn', allow: { authenticated: true } } as const
+    expect(() => createClientCertAuthenticator({ ...base, requireServernameMatch: true })).not.toThrow()
+    for (const bad of [false, 'true', 1, null]) {
+      const err = (() => {
+        try {
+          createClientCertAuthenticator({ ...base, requireServernameMatch: bad as never })
+        } catch (e) {
+          return e
+        }
+        return undefined
+      })()
+      expect(err).toBeInstanceOf(ClientCertConfigError)
+      expect((err as ClientCertConfigError).option).toBe('requireServernameMatch')
+    }
+  })
+
+  it('parses authorities strictly: port, trailing dot, case and IPv6 brackets; anything else fails closed', () => {
+    expect(hostOf('A.Test.:443')).toBe('a.test')
+    expect(hostOf('a.test:')).toBe('a.test')
+    expect(hostOf('[::1]:8443')).toBe('::1')
+    expect(hostOf('[FE80::1]')).toBe('fe80::1')
+    expect(hostOf('127.0.0.1:80')).toBe('127.0.0.1')
+    for (const bad of [
+      '',
+      '::1',
+      '[::1',
+      '[a.test]',
+      'a.test:x',
+      'a.test:123456',
+      'u@a.test',
+      'a test',
+      'a.test/x',
+      'é.test',
+      42,
+    ])
+      expect(hostOf(bad)).toBeUndefined()
   })
 })
 

@@ -202,7 +202,8 @@ function settle(
 ): void {
   if (!result.ok) {
     const { error } = result
-    if (error.category === 'server') {
+    // A misdirected request (421) is no failed credential a later strategy could make up for.
+    if (error.category === 'server' || error.category === 'misdirected') {
       actions.error(error)
       return
     }

@@ -1,0 +1,46 @@
+import { type ClientCertAuthenticator, resolveAuthenticator } from '../authenticator.js'
+import { ClientCertConfigError } from '../errors.js'
+
+/** An adapter's own settings: each key with its check (which throws `ClientCertConfigError`) and default. */
+export type AdapterOptions<T> = {
+  readonly [K in keyof T]: { readonly check: (value: unknown, name: string) => T[K]; readonly default: T[K] }
+}
+
+/**
+ * Splits what a user passed an adapter into the adapter's own settings (checked, with
+ * defaults) and the authenticator: built from the rest as core options, or the one given as
+ * `{ authenticator }`. Every mistake throws at construction with the option's name.
+ */
+export function splitAdapterOptions<T>(
+  options: unknown,
+  own: AdapterOptions<T>,
+): { readonly settings: T; readonly authenticator: ClientCertAuthenticator } {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ClientCertConfigError('options', 'must be an object')
+  const rest: Record<string, unknown> = { ...(options as Record<string, unknown>) }
+  const settings = {} as { -readonly [K in keyof T]: T[K] }
+  for (const key of Object.keys(own) as (keyof T & string)[]) {
+    const spec = own[key]
+    const value = rest[key]
+    delete rest[key]
+    settings[key] = value === undefined ? spec.default : spec.check(value, key)
+  }
+  return { settings, authenticator: resolveAuthenticator(rest) }
+}
+
+/** Checks for `AdapterOptions`. */
+export const adapterCheck = {
+  boolean(value: unknown, name: string): boolean {
+    if (typeof value !== 'boolean') throw new ClientCertConfigError(name, 'must be a boolean')
+    return value
+  },
+  function<F>(value: unknown, name: string): F {
+    if (typeof value !== 'function') throw new ClientCertConfigError(name, 'must be a function')
+    return value as F
+  },
+  nonEmptyString(value: unknown, name: string): string {
+    if (typeof value !== 'string' || value === '')
+      throw new ClientCertConfigError(name, 'must be a non-empty string')
+    return value
+  },
+}

@@ -1,7 +1,7 @@
 import {
   type AllowPolicy,
   type ClientCertAuthenticator,
-  type ClientCertError,
+  ClientCertError,
   type ClientCertOptions,
   type ClientPrincipal,
   type CompiledPolicy,
@@ -68,7 +68,7 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
     whenSettled(
       admitRequest(authenticator, req, rule),
       (admission) => proceed(admission, req, res, next),
-      next,
+      (err) => writeProblem(res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
     )
   }
 }
@@ -103,7 +103,7 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
           writeProblem(res, admission.error, req)
         }
       },
-      next,
+      (err) => writeProblem(res, new ClientCertError('ERR_CLIENT_CERT_INTERNAL', String(err)), req),
     )
   }
 }

@@ -92,7 +92,11 @@ export function checkRoute(request: object, rule: RouteRule): MaybePromise<Admis
     if (rule.optional) return { ok: true, principal }
     return {
       ok: false,
-      error: authenticator.reject('ERR_CLIENT_CERT_MISSING', 'this route requires a client certificate', request),
+      error: authenticator.reject(
+        'ERR_CLIENT_CERT_MISSING',
+        'this route requires a client certificate',
+        request,
+      ),
     }
   }
   if (rule.policy === undefined) return { ok: true, principal }

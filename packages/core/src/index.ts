@@ -1,4 +1,3 @@
-
 export type { DistinguishedName, NameAttribute } from './asn1/name.js'
 export {
   type AuthenticateOptions,

@@ -38,6 +38,11 @@ export const adapterCheck = {
     if (typeof value !== 'function') throw new ClientCertConfigError(name, 'must be a function')
     return value as F
   },
+  object(value: unknown, name: string): Readonly<Record<string, unknown>> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ClientCertConfigError(name, 'must be an object')
+    return value as Record<string, unknown>
+  },
   nonEmptyString(value: unknown, name: string): string {
     if (typeof value !== 'string' || value === '')
       throw new ClientCertConfigError(name, 'must be a non-empty string')

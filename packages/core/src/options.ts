@@ -119,7 +119,8 @@ export interface ResolvedOptions {
   readonly onRejected?: ClientCertOptions['onRejected']
 }
 
-const KNOWN = [
+/** The top-level option names of `createClientCertAuthenticator()`. */
+export const CORE_OPTION_NAMES = [
   'source',
   'trust',
   'identity',
@@ -140,7 +141,7 @@ const PUBLIC_STORE_SIZE = 20
 
 export function resolveOptions(input: unknown): ResolvedOptions {
   const o = plainObject(input, 'options')
-  onlyKeys(o, KNOWN, '')
+  onlyKeys(o, CORE_OPTION_NAMES, '')
   const { forwarded, tlsSource } = resolveSource(o.source)
   const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
   onlyKeys(trust, ['anchors', 'intermediates', 'pins'], 'trust.')

@@ -1,5 +1,6 @@
 import { type ClientCertAuthenticator, resolveAuthenticator } from '../authenticator.js'
 import { ClientCertConfigError } from '../errors.js'
+import { CORE_OPTION_NAMES } from '../options.js'
 
 /** An adapter's own settings: each key with its check (which throws `ClientCertConfigError`) and default. */
 export type AdapterOptions<T> = {
@@ -18,6 +19,12 @@ export function splitAdapterOptions<T>(
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new ClientCertConfigError('options', 'must be an object')
   const rest: Record<string, unknown> = { ...(options as Record<string, unknown>) }
+  // An unknown key is named with every option this adapter takes, not only the core's.
+  const known = [...Object.keys(own), ...('authenticator' in rest ? ['authenticator'] : CORE_OPTION_NAMES)]
+  for (const key of Object.keys(rest)) {
+    if (!known.includes(key) && !('authenticator' in rest && CORE_OPTION_NAMES.includes(key as never)))
+      throw new ClientCertConfigError(key, `unknown option; expected one of ${known.join(', ')}`)
+  }
   const settings = {} as { -readonly [K in keyof T]: T[K] }
   for (const key of Object.keys(own) as (keyof T & string)[]) {
     const spec = own[key]

@@ -31,7 +31,7 @@ declare global {
 
 /** Options of `clientCert()`: the core options, or an existing authenticator, plus adapter settings. */
 export type ClientCertMiddlewareOptions = (
-  | ClientCertOptions
+  | ClientCertOptions<Request>
   | { readonly authenticator: ClientCertAuthenticator }
 ) & {
   /**

@@ -40,7 +40,7 @@ declare module 'fastify' {
 
 /** Plugin options: the core options (or an existing authenticator) plus adapter settings. */
 export type FastifyClientCertOptions = (
-  | ClientCertOptions
+  | ClientCertOptions<FastifyRequest['raw']>
   | { readonly authenticator: ClientCertAuthenticator }
 ) & {
   /** Default for routes without `config.clientCert.optional`. Default false. */

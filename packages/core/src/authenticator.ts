@@ -139,8 +139,10 @@ const MAX_SIGNATURE_CHECKS = 64
 const NO_OPTIONS: AuthenticateOptions & { readonly optional?: boolean } = Object.freeze({})
 
 /** Validates `options` (throwing `ClientCertConfigError` on any mistake) and returns the authenticator. */
-export function createClientCertAuthenticator(options: ClientCertOptions): ClientCertAuthenticator {
-  return new Authenticator(options, resolveOptions(options))
+export function createClientCertAuthenticator<R = unknown>(
+  options: ClientCertOptions<R>,
+): ClientCertAuthenticator {
+  return new Authenticator(options as ClientCertOptions, resolveOptions(options as ClientCertOptions))
 }
 
 class Authenticator implements ClientCertAuthenticator {

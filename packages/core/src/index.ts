@@ -1,5 +1,3 @@
-import 'reflect-metadata'
-
 export type { DistinguishedName, NameAttribute } from './asn1/name.js'
 export {
   type AuthenticateOptions,

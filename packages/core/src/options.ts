@@ -15,9 +15,13 @@ import { type Pin, parsePin } from './trust/pins.js'
 import type { EkuRule } from './validate/leaf.js'
 
 /** What an audit hook learns about the request. */
-export interface HookContext {
-  /** The request object the adapter passed in (Express `req`, Fastify `request.raw`, ...). */
-  readonly request: unknown
+export interface HookContext<R = unknown> {
+  /**
+   * The request object the adapter passed in: Express's `req` with `@clientcert/express` and
+   * Passport, Node's request (`request.raw`) with Fastify and NestJS. Typed by the adapter's
+   * options; `unknown` for the core alone.
+   */
+  readonly request: R
 }
 
 /**
@@ -64,7 +68,7 @@ export interface SourceOptions {
 }
 
 /** Options of `createClientCertAuthenticator`. Unknown keys are a configuration error. */
-export interface ClientCertOptions {
+export interface ClientCertOptions<R = unknown> {
   /**
    * Where the certificate comes from: `'tls'` (default, the request's TLS socket), or
    * `{ forwarded: {...} }` for a header set by an allowlisted TLS-terminating proxy (add
@@ -87,9 +91,9 @@ export interface ClientCertOptions {
   /** Validation cache; `false` disables it. */
   readonly cache?: CacheOptions | false
   /** Called for every authenticated request (audit log). A throw rejects the request. */
-  readonly onAuthenticated?: (principal: ClientPrincipal, context: HookContext) => void
+  readonly onAuthenticated?: (principal: ClientPrincipal, context: HookContext<R>) => void
   /** Called for every rejected request with the full reason. A throw is ignored. */
-  readonly onRejected?: (error: ClientCertError, context: HookContext) => void
+  readonly onRejected?: (error: ClientCertError, context: HookContext<R>) => void
   /** CRL and OCSP checks for app-level trust; fail closed by default. See docs/guide/revocation.md. */
   readonly revocation?: RevocationOptions
   /**
@@ -127,7 +131,8 @@ export interface ResolvedOptions {
   readonly requireServernameMatch: boolean
 }
 
-const KNOWN = [
+/** The top-level option names of `createClientCertAuthenticator()`. */
+export const CORE_OPTION_NAMES = [
   'source',
   'trust',
   'identity',
@@ -149,7 +154,7 @@ const PUBLIC_STORE_SIZE = 20
 
 export function resolveOptions(input: unknown): ResolvedOptions {
   const o = plainObject(input, 'options')
-  onlyKeys(o, KNOWN, '')
+  onlyKeys(o, CORE_OPTION_NAMES, '')
   const { forwarded, tlsSource } = resolveSource(o.source)
   const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
   onlyKeys(trust, ['anchors', 'intermediates', 'pins'], 'trust.')

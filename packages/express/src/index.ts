@@ -1,20 +1,23 @@
 import {
   type AllowPolicy,
-  type AuthResult,
-  authenticationOf,
-  bodyAlreadyRead,
   type ClientCertAuthenticator,
-  ClientCertConfigError,
   ClientCertError,
   type ClientCertOptions,
   type ClientPrincipal,
   type CompiledPolicy,
   compilePolicy,
-  markAuthenticated,
-  type OptionalAuthResult,
-  problemResponse,
-  resolveAuthenticator,
 } from '@clientcert/core'
+import {
+  type Admission,
+  adapterCheck,
+  admitRequest,
+  checkRoute,
+  mountedAfterBody,
+  type RouteRule,
+  splitAdapterOptions,
+  whenSettled,
+  writeProblem,
+} from '@clientcert/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 declare global {
@@ -28,7 +31,7 @@ declare global {
 
 /** Options of `clientCert()`: the core options, or an existing authenticator, plus adapter settings. */
 export type ClientCertMiddlewareOptions = (
-  | ClientCertOptions
+  | ClientCertOptions<Request>
   | { readonly authenticator: ClientCertAuthenticator }
 ) & {
   /**
@@ -47,56 +50,36 @@ export type ClientCertMiddlewareOptions = (
  * `ERR_CLIENT_CERT_BODY_ALREADY_READ` and logs the misconfiguration.
  */
 export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler {
-  if (typeof options !== 'object' || options === null)
-    throw new ClientCertConfigError('options', 'must be an object')
-  const {
-    optional = false,
-    logger = defaultLogger,
-    ...rest
-  } = options as ClientCertMiddlewareOptions & Record<string, unknown>
-  if (typeof optional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
-  if (typeof logger !== 'function') throw new ClientCertConfigError('logger', 'must be a function')
-  const authenticator = resolveAuthenticator(rest)
+  const { settings, authenticator } = splitAdapterOptions(options, {
+    optional: { check: adapterCheck.boolean, default: false },
+    logger: { check: adapterCheck.function<(message: string) => void>, default: defaultLogger },
+  })
+  const rule: RouteRule = { policy: undefined, optional: settings.optional }
 
   return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (bodyAlreadyRead(req)) {
+    if (mountedAfterBody(req)) {
       const message =
         'clientcert: clientCert() ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.'
-      logger(message)
-      sendError(res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req))
+      settings.logger(message)
+      writeProblem(res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req), req)
       return
     }
-    const result = optional
-      ? authenticator.authenticateFast(req, OPTIONAL)
-      : authenticator.authenticateFast(req)
     // A connection already judged answers synchronously: no promise hop on keep-alive requests.
-    if (!(result instanceof Promise)) {
-      admit(result, req, res, next, authenticator)
-      return
-    }
-    result.then(
-      (r) => admit(r, req, res, next, authenticator),
-      (err: unknown) => sendError(res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
+    whenSettled(
+      admitRequest(authenticator, req, rule),
+      (admission) => proceed(admission, req, res, next),
+      (err) => writeProblem(res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
     )
   }
 }
 
-const OPTIONAL = Object.freeze({ optional: true as const })
-
-/** Lets the request on (marked, with `req.clientCert`) or answers with the problem. No closures per request. */
-function admit(
-  r: OptionalAuthResult,
-  req: Request,
-  res: Response,
-  next: NextFunction,
-  authenticator: ClientCertAuthenticator,
-): void {
-  if (!r.ok) {
-    sendError(res, r.error)
+/** Lets the request on with `req.clientCert`, or answers with the problem. */
+function proceed(admission: Admission, req: Request, res: Response, next: NextFunction): void {
+  if (!admission.ok) {
+    writeProblem(res, admission.error, req)
     return
   }
-  markAuthenticated(req, { principal: r.principal, authenticator })
-  req.clientCert = r.principal
+  req.clientCert = admission.principal
   next()
 }
 
@@ -105,58 +88,24 @@ function admit(
  * a policy for this route. The policy is validated now, so a mistake fails at startup.
  */
 export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): RequestHandler {
-  const compiled = policy === undefined ? undefined : compilePolicy(policy, 'requireClientCert(policy)')
+  const rule: RouteRule = {
+    policy: policy === undefined ? undefined : compilePolicy(policy, 'requireClientCert(policy)'),
+    optional: false,
+  }
   return function requireClientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const state = authenticationOf(req)
-    if (state === undefined) {
-      // No clientCert() ran before this guard: there is nothing to trust, so refuse.
-      defaultLogger('clientcert: requireClientCert() ran without clientCert() mounted before it.')
-      sendError(
-        res,
-        new ClientCertError('ERR_CLIENT_CERT_MISCONFIGURED', 'requireClientCert() without clientCert()'),
-      )
-      return
-    }
-    const principal = state.principal
-    if (principal === undefined) {
-      sendError(
-        res,
-        state.authenticator.reject(
-          'ERR_CLIENT_CERT_MISSING',
-          'this route requires a client certificate',
-          req,
-        ),
-      )
-      return
-    }
-    if (compiled === undefined) {
-      next()
-      return
-    }
-    const decided = (r: AuthResult): void => {
-      if (r.ok) next()
-      else sendError(res, r.error)
-    }
-    const decision = state.authenticator.authorizeFast(principal, compiled, req)
-    if (!(decision instanceof Promise)) {
-      decided(decision)
-      return
-    }
-    decision.then(decided, (err: unknown) =>
-      sendError(res, state.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req)),
+    whenSettled(
+      checkRoute(req, rule),
+      (admission) => {
+        if (admission.ok) next()
+        else {
+          if (admission.error.code === 'ERR_CLIENT_CERT_MISCONFIGURED')
+            defaultLogger('clientcert: requireClientCert() ran without clientCert() mounted before it.')
+          writeProblem(res, admission.error, req)
+        }
+      },
+      (err) => writeProblem(res, new ClientCertError('ERR_CLIENT_CERT_INTERNAL', String(err)), req),
     )
   }
-}
-
-/** Sends the problem response. Unread request bytes are not drained: the connection is closed instead. */
-function sendError(res: Response, error: ClientCertError): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const answer = problemResponse(error, res.req)
-  res.writeHead(answer.status, answer.headers)
-  res.end(answer.body)
 }
 
 function defaultLogger(message: string): void {

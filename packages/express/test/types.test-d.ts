@@ -24,7 +24,16 @@ describe('@clientcert/express types', () => {
       identity: 'spiffe',
       allow: { spiffe: { trustDomain: 'example.org', pathPrefix: '/ns/prod' } },
       optional: true,
-      onRejected: (err) => expectTypeOf(err).toEqualTypeOf<ClientCertError>(),
+      onRejected: (err, { request }) => {
+        expectTypeOf(err).toEqualTypeOf<ClientCertError>()
+        // Hook contexts carry the Express request, typed: no cast to read its path.
+        expectTypeOf(request).toEqualTypeOf<Request>()
+        expectTypeOf(request.originalUrl).toBeString()
+      },
+      onAuthenticated: (principal, { request }) => {
+        expectTypeOf(principal).toEqualTypeOf<ClientPrincipal>()
+        expectTypeOf(request).toEqualTypeOf<Request>()
+      },
     })
     // @ts-expect-error allow is required
     clientCert({ identity: 'cn' })

@@ -19,5 +19,10 @@ describe('@clientcert/fastify types', () => {
     app.get('/b', { config: { clientCert: { allow: { id: ['x'] } } } }, async () => 'b')
     // @ts-expect-error allow is required
     await app.register(clientCert, { identity: 'cn' })
+    await app.register(clientCert, {
+      allow: { authenticated: true },
+      // Hook contexts carry Fastify's Node request (request.raw), typed.
+      onRejected: (_err, { request }) => expectTypeOf(request).toEqualTypeOf<FastifyRequest['raw']>(),
+    })
   })
 })

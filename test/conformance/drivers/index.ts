@@ -2,6 +2,7 @@ import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
 import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
 import { nestExpressDriver, nestFastifyDriver } from './nestjs.js'
+import { nodeHttpDriver } from './node-http.js'
 import { passportDriver } from './passport.js'
 
 /** Every adapter the conformance matrix runs against. */
@@ -12,4 +13,5 @@ export const drivers: readonly Driver[] = [
   nestExpressDriver,
   nestFastifyDriver,
   passportDriver,
+  nodeHttpDriver,
 ]

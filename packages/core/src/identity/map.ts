@@ -1,3 +1,7 @@
+// @peculiar/x509 needs the Reflect metadata polyfill loaded first. This is the one global side
+// effect of the core (so package.json makes no "sideEffects": false claim). It is loaded eagerly:
+// a lazy require() would hand ESM users the CommonJS build of X509Certificate, breaking
+// `principal.certificate instanceof X509Certificate`; its cost is paid once at import, not per request.
 import 'reflect-metadata'
 import { X509Certificate } from '@peculiar/x509'
 import { KU, type ParsedCertificate } from '../cert/parse.js'

@@ -1,0 +1,150 @@
+import type { AuthResult, ClientCertAuthenticator } from '../authenticator.js'
+import { ClientCertConfigError, ClientCertError } from '../errors.js'
+import type { ClientPrincipal } from '../identity/principal.js'
+import { authenticationOf, markAuthenticated } from '../mark.js'
+import { type AllowPolicy, type CompiledPolicy, compilePolicy } from '../policy/match.js'
+import type { NodeRequestView } from './view.js'
+
+/** A value when nothing asynchronous was left to do, otherwise a promise of it. */
+export type MaybePromise<T> = T | Promise<T>
+
+/** The answer of the authentication stage for one request. */
+export type Admission =
+  | { readonly ok: true; readonly principal: ClientPrincipal | undefined }
+  | { readonly ok: false; readonly error: ClientCertError }
+
+/** What one route asks of its client. */
+export interface RouteRule {
+  /** A policy the route applies on top of the authenticator's `allow`. */
+  readonly policy: CompiledPolicy | undefined
+  /** Whether a request without a certificate may reach the route (with no principal). */
+  readonly optional: boolean
+}
+
+const OPTIONAL = Object.freeze({ optional: true as const })
+
+/**
+ * The authentication stage: judges the request, applies the route's rule and, on success,
+ * marks the Node request (see `authenticationOf`) so later guards find the outcome. A value
+ * when the connection was already judged and the policies are synchronous (keep-alive requests
+ * cost no promise), a promise otherwise. Never throws and never rejects: any fault is an
+ * `ERR_CLIENT_CERT_INTERNAL` rejection.
+ */
+export function admitRequest(
+  authenticator: ClientCertAuthenticator,
+  request: NodeRequestView & object,
+  rule: RouteRule,
+): MaybePromise<Admission> {
+  try {
+    const result = rule.optional
+      ? authenticator.authenticateFast(request, OPTIONAL)
+      : authenticator.authenticateFast(request)
+    return result instanceof Promise
+      ? result.then(
+          (r) => applyRule(authenticator, request, rule, r),
+          (err: unknown) => internal(authenticator, request, err),
+        )
+      : applyRule(authenticator, request, rule, result)
+  } catch (err) {
+    return internal(authenticator, request, err)
+  }
+}
+
+function applyRule(
+  authenticator: ClientCertAuthenticator,
+  request: object,
+  rule: RouteRule,
+  result: Admission,
+): MaybePromise<Admission> {
+  if (!result.ok) return result
+  const principal = result.principal
+  const admitted = (): Admission => {
+    markAuthenticated(request, { principal, authenticator })
+    return result
+  }
+  if (principal === undefined || rule.policy === undefined) return admitted()
+  const decided = (d: AuthResult): Admission => (d.ok ? admitted() : d)
+  const decision = authenticator.authorizeFast(principal, rule.policy, request)
+  return decision instanceof Promise
+    ? decision.then(decided, (err: unknown) => internal(authenticator, request, err))
+    : decided(decision)
+}
+
+/**
+ * A route guard after the authentication stage (Express's `requireClientCert()`, the NestJS
+ * guard): reads the stage's mark and applies the route's rule. Without a mark — the stage was
+ * not mounted, or ran for another request — it refuses with `ERR_CLIENT_CERT_MISCONFIGURED`:
+ * there is nothing to trust. Never throws.
+ */
+export function checkRoute(request: object, rule: RouteRule): MaybePromise<Admission> {
+  const mark = authenticationOf(request)
+  if (mark === undefined) {
+    return {
+      ok: false,
+      error: new ClientCertError(
+        'ERR_CLIENT_CERT_MISCONFIGURED',
+        'a route guard ran but the authentication stage did not run for this request',
+      ),
+    }
+  }
+  const { principal, authenticator } = mark
+  if (principal === undefined) {
+    if (rule.optional) return { ok: true, principal }
+    return {
+      ok: false,
+      error: authenticator.reject(
+        'ERR_CLIENT_CERT_MISSING',
+        'this route requires a client certificate',
+        request,
+      ),
+    }
+  }
+  if (rule.policy === undefined) return { ok: true, principal }
+  try {
+    const decision = authenticator.authorizeFast(principal, rule.policy, request)
+    return decision instanceof Promise
+      ? decision.then(undefined, (err: unknown) => internal(authenticator, request, err))
+      : decision
+  } catch (err) {
+    return internal(authenticator, request, err)
+  }
+}
+
+/**
+ * The "route needs a client" rule, the same in every adapter: a route with its own policy
+ * needs a client unless it says `optional: true` itself; other routes follow the adapter's
+ * default. `settings` is `{ allow?, optional? }`, checked strictly (`at` names it in errors).
+ */
+export function compileRouteRule(settings: unknown, at: string, defaultOptional: boolean): RouteRule {
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+    throw new ClientCertConfigError(at, 'must be an object { allow?, optional? }')
+  const { allow, optional, ...extra } = settings as Record<string, unknown>
+  const unknown = Object.keys(extra)[0]
+  if (unknown !== undefined)
+    throw new ClientCertConfigError(`${at}.${unknown}`, 'unknown key; expected allow, optional')
+  if (optional !== undefined && typeof optional !== 'boolean')
+    throw new ClientCertConfigError(`${at}.optional`, 'must be a boolean')
+  return {
+    policy: allow === undefined ? undefined : compilePolicy(allow as AllowPolicy, `${at}.allow`),
+    optional: (optional as boolean | undefined) ?? (allow === undefined ? defaultOptional : false),
+  }
+}
+
+/**
+ * Runs `then` with the value now when it is one, or when the promise settles; a rejected
+ * promise (which the kit's own functions never return) goes to `fault`. Lets an adapter keep
+ * keep-alive requests free of promise hops without writing the dispatch twice.
+ */
+export function whenSettled<T>(
+  value: MaybePromise<T>,
+  then: (value: T) => void,
+  fault: (err: unknown) => void,
+): void {
+  if (value instanceof Promise) value.then(then, fault)
+  else then(value)
+}
+
+function internal(authenticator: ClientCertAuthenticator, request: object, err: unknown): Admission {
+  const reason = `authentication threw: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`
+  return { ok: false, error: authenticator.reject('ERR_CLIENT_CERT_INTERNAL', reason, request) }
+}

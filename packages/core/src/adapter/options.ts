@@ -1,0 +1,58 @@
+import { type ClientCertAuthenticator, resolveAuthenticator } from '../authenticator.js'
+import { ClientCertConfigError } from '../errors.js'
+import { CORE_OPTION_NAMES } from '../options.js'
+
+/** An adapter's own settings: each key with its check (which throws `ClientCertConfigError`) and default. */
+export type AdapterOptions<T> = {
+  readonly [K in keyof T]: { readonly check: (value: unknown, name: string) => T[K]; readonly default: T[K] }
+}
+
+/**
+ * Splits what a user passed an adapter into the adapter's own settings (checked, with
+ * defaults) and the authenticator: built from the rest as core options, or the one given as
+ * `{ authenticator }`. Every mistake throws at construction with the option's name.
+ */
+export function splitAdapterOptions<T>(
+  options: unknown,
+  own: AdapterOptions<T>,
+): { readonly settings: T; readonly authenticator: ClientCertAuthenticator } {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ClientCertConfigError('options', 'must be an object')
+  const rest: Record<string, unknown> = { ...(options as Record<string, unknown>) }
+  // An unknown key is named with every option this adapter takes, not only the core's.
+  const known = [...Object.keys(own), ...('authenticator' in rest ? ['authenticator'] : CORE_OPTION_NAMES)]
+  for (const key of Object.keys(rest)) {
+    if (!known.includes(key) && !('authenticator' in rest && CORE_OPTION_NAMES.includes(key as never)))
+      throw new ClientCertConfigError(key, `unknown option; expected one of ${known.join(', ')}`)
+  }
+  const settings = {} as { -readonly [K in keyof T]: T[K] }
+  for (const key of Object.keys(own) as (keyof T & string)[]) {
+    const spec = own[key]
+    const value = rest[key]
+    delete rest[key]
+    settings[key] = value === undefined ? spec.default : spec.check(value, key)
+  }
+  return { settings, authenticator: resolveAuthenticator(rest) }
+}
+
+/** Checks for `AdapterOptions`. */
+export const adapterCheck = {
+  boolean(value: unknown, name: string): boolean {
+    if (typeof value !== 'boolean') throw new ClientCertConfigError(name, 'must be a boolean')
+    return value
+  },
+  function<F>(value: unknown, name: string): F {
+    if (typeof value !== 'function') throw new ClientCertConfigError(name, 'must be a function')
+    return value as F
+  },
+  object(value: unknown, name: string): Readonly<Record<string, unknown>> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ClientCertConfigError(name, 'must be an object')
+    return value as Record<string, unknown>
+  },
+  nonEmptyString(value: unknown, name: string): string {
+    if (typeof value !== 'string' || value === '')
+      throw new ClientCertConfigError(name, 'must be a non-empty string')
+    return value
+  },
+}

@@ -307,7 +307,7 @@ function general(): Scenario[] {
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
     {
-      name: 'proxy header plus an underscore twin (X-SSL-Client-Cert and x_ssl_client_cert) → 401',
+      name: 'proxy header plus an underscore twin (X-SSL-Client-Cert and x_ssl_client_cert) → 401 untrusted proxy',
       threat: 'H',
       mode: 'forwarded',
       auth: nginx,
@@ -315,7 +315,7 @@ function general(): Scenario[] {
         ...aliceNginx(f),
         x_ssl_client_cert: nginxEscape(pem(f, 'admin')),
       })),
-      expect: { status: 401, code: 'ERR_CLIENT_CERT_MALFORMED' },
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
     {
       name: 'comma-folded value (two escaped PEMs joined by ", ") → 401',

@@ -242,7 +242,9 @@ function spellingScenarios(format: ForwardedFormat): Scenario[] {
       mode: 'forwarded',
       auth: lax,
       run: httpFrom(PROXY, '/whoami', (f) =>
-        Object.fromEntries(Object.entries(headersFor(f, format, 'alice')).map(([k, v]) => [underscore(k), v])),
+        Object.fromEntries(
+          Object.entries(headersFor(f, format, 'alice')).map(([k, v]) => [underscore(k), v]),
+        ),
       ),
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },

@@ -38,7 +38,10 @@ const HAPROXY: Partial<Record<ForwardedFormat, string[]>> = {
   traefik: ['X-Forwarded-Tls-Client-Cert %[ssl_c_der,base64]'],
   caddy: ['X-Client-Cert %[ssl_c_der,base64]'],
   azure: ['X-ARR-ClientCert %[ssl_c_der,base64]'],
-  cloudflare: ['Cf-Client-Cert-Der-Base64 %[ssl_c_der,base64]', 'Cf-Client-Cert-Sha256 %[ssl_c_der,sha2(256),hex]'],
+  cloudflare: [
+    'Cf-Client-Cert-Der-Base64 %[ssl_c_der,base64]',
+    'Cf-Client-Cert-Sha256 %[ssl_c_der,sha2(256),hex]',
+  ],
   gcp: [
     'X-Client-Cert-Leaf :%[ssl_c_der,base64]:',
     'X-Client-Cert-Hash %[ssl_c_der,sha2(256),base64]',
@@ -100,7 +103,10 @@ ${listeners.map(server).join('\n')}
 `
 }
 
-function haproxyConfig(m: Material, listeners: Array<{ port: number; app: number; format: ForwardedFormat }>) {
+function haproxyConfig(
+  m: Material,
+  listeners: Array<{ port: number; app: number; format: ForwardedFormat }>,
+) {
   const frontend = ({ port, app, format }: (typeof listeners)[number]) => `
 frontend f_${format}
   bind 127.0.0.1:${port} ssl crt ${m.files.serverBundle} ca-file ${m.files.clientCas} verify optional

@@ -267,7 +267,12 @@ describe('TLS-only authenticators: the keep-alive shortcut still refuses every s
     const socket = tlsSocket(alice.der)
     const req = (lines: Lines) => nodeRequest('', lines, socket)
     expect(verdict(await auth.authenticateFast(req([])))).toBe('ok:alice')
-    for (const twin of ['x_ssl_client_cert', 'Client_Cert', 'x_amzn_mtls_clientcert_leaf', 'CF_Client_Cert_X'])
+    for (const twin of [
+      'x_ssl_client_cert',
+      'Client_Cert',
+      'x_amzn_mtls_clientcert_leaf',
+      'CF_Client_Cert_X',
+    ])
       expect(verdict(await auth.authenticateFast(req([[twin, 'x']]))), twin).toBe(UNTRUSTED_PROXY)
   })
 })

@@ -10,6 +10,7 @@
 //   CLIENTCERT_FUZZ_SEED=n:  another seed (each run prints its seed)
 import { performance } from 'node:perf_hooks'
 import {
+  type AuthResult,
   type ClientCertAuthenticator,
   createClientCertAuthenticator,
   FORWARDED_FORMATS,
@@ -345,7 +346,7 @@ async function judge(
   req: RequestLike,
   t: Tally,
 ): Promise<{ ok: true; fingerprint: string } | { ok: false } | undefined> {
-  let result: Awaited<ReturnType<ClientCertAuthenticator['authenticate']>>
+  let result: AuthResult
   const start = performance.now()
   try {
     result = await auth.authenticate(req)

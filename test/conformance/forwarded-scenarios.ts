@@ -179,6 +179,7 @@ function perFormat(format: ForwardedFormat): Scenario[] {
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
   ]
+  list.push(...spellingScenarios(format))
   const v = VERIFY[format]
   if (v) {
     list.push({
@@ -201,6 +202,99 @@ function perFormat(format: ForwardedFormat): Scenario[] {
     }
   }
   return list
+}
+
+/** `x-ssl-client-cert` → `x_ssl_client_cert`; `X_SSL_Client_Cert` with `mixed`. */
+const underscore = (name: string, mixed = false) =>
+  name
+    .split('-')
+    .map((w) => (mixed ? (w.length <= 3 ? w.toUpperCase() : w[0]!.toUpperCase() + w.slice(1)) : w))
+    .join('_')
+
+const titleCase = (name: string) =>
+  name
+    .split('-')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('-')
+
+/**
+ * Issue 13, finding 1: proxies strip client-sent headers by exact name and many forward other
+ * spellings. When the proxy adds no header of its own (a client without a certificate under
+ * optional mTLS), the client's underscore twin arrives alone from the allowlisted address.
+ * Every name of the preset (certificate, chain, verify, extras), alone and next to the real one.
+ */
+function spellingScenarios(format: ForwardedFormat): Scenario[] {
+  const lax = fwdAuth(format, { requireVerify: false })
+  const list: Scenario[] = [
+    {
+      name: `${format}: the proxy's exact header names in another case (Title-Case) → 200`,
+      threat: 'ok',
+      mode: 'forwarded',
+      auth: fwdAuth(format),
+      run: httpFrom(PROXY, '/whoami', (f) =>
+        Object.fromEntries(Object.entries(headersFor(f, format, 'alice')).map(([k, v]) => [titleCase(k), v])),
+      ),
+      expect: { status: 200, id: 'alice' },
+    },
+    {
+      name: `${format}: only underscore twins of the proxy's headers, from the allowlisted proxy → 401 untrusted proxy`,
+      threat: 'A',
+      mode: 'forwarded',
+      auth: lax,
+      run: httpFrom(PROXY, '/whoami', (f) =>
+        Object.fromEntries(
+          Object.entries(headersFor(f, format, 'alice')).map(([k, v]) => [underscore(k), v]),
+        ),
+      ),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+  ]
+  // Per header name of the preset: its mixed-case underscore twin replaces it, or its
+  // underscore twin sits next to it (with bob's value).
+  for (const name of PRESET_NAMES[format]) {
+    list.push(
+      {
+        name: `${format}: ${underscore(name, true)} in place of ${name}, from the allowlisted proxy → 401 untrusted proxy`,
+        threat: 'A',
+        mode: 'forwarded',
+        auth: lax,
+        run: httpFrom(PROXY, '/whoami', (f) => {
+          const h: Headers = { ...headersFor(f, format, 'alice', { chain: [f.pki.intermediate] }) }
+          const value = h[name] ?? 'x'
+          delete h[name]
+          return { ...h, [underscore(name, true)]: value }
+        }),
+        expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+      },
+      {
+        name: `${format}: ${underscore(name)} next to ${name}, from the allowlisted proxy → 401 untrusted proxy`,
+        threat: 'H',
+        mode: 'forwarded',
+        auth: fwdAuth(format),
+        run: httpFrom(PROXY, '/whoami', (f) => ({
+          ...headersFor(f, format, 'alice'),
+          [underscore(name)]: headersFor(f, format, 'bob', { chain: [f.pki.intermediate] })[name] ?? 'x',
+        })),
+        expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+      },
+    )
+  }
+  return list
+}
+
+/** Every header name of each preset (certificate, chain, verify, cross-check extras). */
+const PRESET_NAMES: Readonly<Record<ForwardedFormat, readonly string[]>> = {
+  rfc9440: ['client-cert', 'client-cert-chain'],
+  xfcc: ['x-forwarded-client-cert'],
+  nginx: ['x-ssl-client-cert', 'x-ssl-client-verify'],
+  haproxy: ['x-ssl-client-cert', 'x-ssl-client-verify'],
+  traefik: ['x-forwarded-tls-client-cert'],
+  caddy: ['x-client-cert'],
+  'aws-alb': ['x-amzn-mtls-clientcert-leaf'],
+  'aws-alb-passthrough': ['x-amzn-mtls-clientcert'],
+  azure: ['x-arr-clientcert'],
+  gcp: ['x-client-cert-leaf', 'x-client-cert-chain', 'x-client-cert-chain-verified', 'x-client-cert-hash'],
+  cloudflare: ['cf-client-cert-der-base64', 'cf-client-cert-sha256'],
 }
 
 function garbageFor(format: ForwardedFormat): string {
@@ -307,7 +401,7 @@ function general(): Scenario[] {
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
     {
-      name: 'proxy header plus an underscore twin (X-SSL-Client-Cert and x_ssl_client_cert) → 401',
+      name: 'proxy header plus an underscore twin (X-SSL-Client-Cert and x_ssl_client_cert) → 401 untrusted proxy',
       threat: 'H',
       mode: 'forwarded',
       auth: nginx,
@@ -315,7 +409,7 @@ function general(): Scenario[] {
         ...aliceNginx(f),
         x_ssl_client_cert: nginxEscape(pem(f, 'admin')),
       })),
-      expect: { status: 401, code: 'ERR_CLIENT_CERT_MALFORMED' },
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
     {
       name: 'comma-folded value (two escaped PEMs joined by ", ") → 401',
@@ -551,6 +645,39 @@ function general(): Scenario[] {
         }
       },
       expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
+    },
+    {
+      name: 'keep-alive from the proxy: the same lines again plus X_SSL_Client_Verify (a header not read) → 401 untrusted proxy',
+      threat: 'A',
+      mode: 'forwarded',
+      auth: fwdAuth('nginx', { requireVerify: false }),
+      run: async ({ url, f, probes }) => {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: PROXY })
+        const ports: number[] = []
+        const send = (headers: Headers) =>
+          new Promise<Outcome>((resolve, reject) => {
+            const req = http.request(`${url}/whoami`, { agent, headers }, (res) => {
+              ports.push(req.socket?.localPort ?? -1)
+              let body = ''
+              res.on('data', (d: Buffer) => (body += d))
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+            })
+            req.on('error', reject)
+            req.end()
+          })
+        try {
+          const first = await send(aliceNginx(f))
+          expect(first.status).toBe(200)
+          probes.handled = 0
+          // The connection's shortcut compares the lines it read last time: it must still see twins.
+          const second = await send({ ...aliceNginx(f), X_SSL_Client_Verify: 'SUCCESS' })
+          expect(ports[0]).toBe(ports[1])
+          return second
+        } finally {
+          agent.destroy()
+        }
+      },
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
     {
       name: 'Unix-socket peer without allowUnixSocket: certificate header → 401',

@@ -4,7 +4,7 @@ import * as http from 'node:http'
 import { type AddressInfo, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import type { ClientCertError, ClientPrincipal, ForwardedFormat } from '@clientcert/core'
+import type { ClientCertError, ClientPrincipal, ForwardedFormat, ForwardedOptions } from '@clientcert/core'
 import { clientCert } from '@clientcert/express'
 import {
   type ClientResponse,
@@ -238,12 +238,13 @@ export async function startApp(
   format: ForwardedFormat,
   trustedProxy: string,
   m: Material,
+  forwarded: Partial<ForwardedOptions> = {},
 ): Promise<RunningApp> {
   const probes: Probes = { handled: 0, parsed: 0, rejected: [], authenticated: [] }
   const app = express()
   app.use(
     clientCert({
-      source: { forwarded: { format, trustedProxies: [trustedProxy] } },
+      source: { forwarded: { format, trustedProxies: [trustedProxy], ...forwarded } },
       trust: { anchors: m.pki.root.pem, intermediates: m.pki.intermediate.pem },
       identity: 'cn',
       allow: { authenticated: true },

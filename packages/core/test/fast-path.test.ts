@@ -256,9 +256,12 @@ describe('authenticateFast behind a proxy', () => {
     const twice: RequestLike = {
       socket,
       headers: { 'client-cert': `${cert}, ${cert}` },
-      rawHeaders: ['Client-Cert', cert, 'client_cert', cert],
+      rawHeaders: ['Client-Cert', cert, 'client-cert', cert],
     }
     expect(code(now(auth.authenticateFast(twice)))).toBe('ERR_CLIENT_CERT_MALFORMED')
+    // Another spelling next to it is not a repeat but a header the proxy did not set.
+    const twin: RequestLike = { ...twice, rawHeaders: ['Client-Cert', cert, 'client_cert', cert] }
+    expect(code(now(auth.authenticateFast(twin)))).toBe('ERR_CLIENT_CERT_UNTRUSTED_PROXY')
   })
 
   it('a header over the size limit is refused', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
-import { canonicalName, type HeaderSource, headerCounts, oneLine, readSingle } from './headers.js'
+import { canonicalName, type HeaderSource, oneLine } from './headers.js'
 import {
   type CustomForwardedFormat,
   type Decoded,
@@ -44,13 +44,20 @@ export interface ResolvedForwarded {
   readonly requireVerify: boolean
   readonly maxHeaderBytes: number
   readonly limits: { readonly maxChain: number; readonly xfccElement: 'first' | 'last' | number }
-  /** Exact header names configured (in addition to the known prefixes) that only a proxy may send. */
+  /**
+   * The configured header names (certificate, chain, verify, extras), canonical: with the known
+   * headers and prefixes, what only a proxy may send, in any spelling.
+   */
   readonly ownHeaders: ReadonlySet<string>
+  /** The same names lower-cased but spelled as configured: the only spellings ever read. */
+  readonly exactNames: ReadonlySet<string>
+  /** True when a configured name holds `_` (so a name without one can still be its twin). */
+  readonly underscoreNames: boolean
   /** Headers besides the certificate header that decoding reads (chain, hashes): part of the cache key. */
   readonly keyHeaders: readonly string[]
   /**
-   * The headers one request's judgement depends on, canonical: the certificate header, the
-   * verify header (when required), then `keyHeaders`. Read in one pass over the raw headers.
+   * The headers one request's judgement depends on, spelled as configured (lower case): the
+   * certificate header, the verify header (when required), then `keyHeaders`. Read in one pass.
    */
   readonly wanted: ReadonlyMap<string, number>
   /** Per connection: the allowlist decision, and the last forwarded values with their cache key. */
@@ -123,18 +130,18 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
   ) {
     throw new ClientCertConfigError('source.forwarded.xfccElement', 'must be "first", "last" or an index ≥ 0')
   }
-  const own = new Set(
-    [preset.certHeader, preset.chainHeader, preset.verify?.header].filter(
-      (h): h is string => h !== undefined,
-    ),
-  )
   const keyHeaders = [preset.chainHeader, ...(preset.extraHeaders ?? [])].filter(
     (h): h is string => h !== undefined,
+  )
+  const exactNames = new Set(
+    [preset.certHeader, preset.verify?.header, ...keyHeaders]
+      .filter((h): h is string => h !== undefined)
+      .map((h) => h.toLowerCase()),
   )
   const requireVerify = o.requireVerify !== false && preset.verify !== undefined
   const wanted = new Map<string, number>()
   for (const h of [preset.certHeader, requireVerify ? preset.verify?.header : undefined, ...keyHeaders]) {
-    if (h !== undefined && !wanted.has(canonicalName(h))) wanted.set(canonicalName(h), wanted.size)
+    if (h !== undefined && !wanted.has(h.toLowerCase())) wanted.set(h.toLowerCase(), wanted.size)
   }
   return {
     preset,
@@ -146,7 +153,9 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
     requireVerify,
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
-    ownHeaders: own,
+    ownHeaders: new Set([...exactNames].map(canonicalName)),
+    exactNames,
+    underscoreNames: [...exactNames].some((h) => h.includes('_')),
     bySocket: new WeakMap(),
     keyHeaders,
     wanted,
@@ -184,22 +193,23 @@ export function readForwarded(
   if (last !== undefined && Array.isArray(req.rawHeaders) && sameAsLast(req.rawHeaders, f, last.values))
     return last.read
   const remote = remoteAddressOf(socket)
-  const values = readWanted(req, f)
-  let counts: Map<string, number> | undefined
-  const get = (name: string): string | undefined => {
-    const canonical = canonicalName(name)
-    const i = f.wanted.get(canonical)
-    if (values !== undefined) {
-      // Decoders read only the headers their preset declares (they are what a read is keyed on).
-      if (i === undefined) throw new Error(`the ${f.preset.name} decoder read undeclared header ${canonical}`)
-      const v = values[i]
-      if (typeof v === 'object') throw new HeaderRejected(v.invalid)
-      return v
+  const scan = readWanted(req, f)
+  if (!Array.isArray(scan)) {
+    return {
+      kind: 'reject',
+      code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      reason: `header ${scan.twin} is not the spelling the ${f.preset.name} proxy sets (${[...f.exactNames].join(', ')}); the proxy strips and sets headers by exact name, so another spelling came from its client`,
     }
-    counts ??= headerCounts(req)
-    const r = readSingle(req, counts, canonical, f.maxHeaderBytes)
-    if (r.kind === 'invalid') throw new HeaderRejected(r.reason)
-    return r.kind === 'value' ? r.value : undefined
+  }
+  const values = scan
+  const get = (name: string): string | undefined => {
+    const key = name.toLowerCase()
+    const i = f.wanted.get(key)
+    // Decoders read only the headers their preset declares (they are what a read is keyed on).
+    if (i === undefined) throw new Error(`the ${f.preset.name} decoder read undeclared header ${key}`)
+    const v = values[i]
+    if (typeof v === 'object') throw new HeaderRejected(v.invalid)
+    return v
   }
   try {
     const cert = get(f.preset.certHeader)
@@ -243,7 +253,7 @@ export function readForwarded(
         }
       },
     }
-    if (values !== undefined) state.last = { values, read }
+    if (Array.isArray(req.rawHeaders)) state.last = { values, read }
     return read
   } catch (err) {
     if (err instanceof HeaderRejected || isDecodeError(err)) {
@@ -270,18 +280,22 @@ function cacheKey(f: ResolvedForwarded, proxy: string, values: readonly (string 
 
 /**
  * True when the request's wanted header lines are exactly `last` (the connection's previous
- * certificate read): each present once with the same value, the others absent. Allocates
- * nothing; anything else (a repeat, a change, a missing line) takes the full read.
+ * certificate read): each present once with the same value, the others absent, and no other
+ * spelling of a forwarded header. Allocates nothing; anything else takes the full read.
  */
 function sameAsLast(raw: readonly unknown[], f: ResolvedForwarded, last: readonly Slot[]): boolean {
-  const screen = screenFor(f.wanted)
+  const screen = screenFor(f.ownHeaders)
   let seen = 0
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
     if (typeof name !== 'string') return false
     if (ruledOut(screen, name)) continue
-    const at = f.wanted.get(canonicalName(name))
-    if (at === undefined) continue
+    const lower = name.toLowerCase()
+    const at = f.wanted.get(lower)
+    if (at === undefined) {
+      if (isTwin(lower, f)) return false
+      continue
+    }
     const bit = 1 << at
     if ((seen & bit) !== 0 || raw[i + 1] !== last[at]) return false
     seen |= bit
@@ -291,30 +305,67 @@ function sameAsLast(raw: readonly unknown[], f: ResolvedForwarded, last: readonl
   return true
 }
 
+/**
+ * True when `lower` (a lower-cased header name from an allowlisted proxy) is another spelling
+ * of a forwarded-certificate header than the configured one: of a configured name
+ * (`x_ssl_client_cert` for `x-ssl-client-cert`, or the other way round), or an underscore
+ * spelling of any supported proxy's header. Proxies strip client-sent headers by exact name and
+ * many forward the other spellings, so such a header came from the client, and a reader that
+ * treated spellings alike would take it for the proxy's. A known header in its own spelling
+ * (another proxy of the chain) is not a twin: it is simply not read.
+ */
+function isTwin(lower: string, f: ResolvedForwarded): boolean {
+  if (f.exactNames.has(lower)) return false
+  if (!f.underscoreNames && !lower.includes('_')) return false
+  const canonical = canonicalName(lower)
+  if (f.ownHeaders.has(canonical)) return true
+  return canonical !== lower && isForwardedHeader(canonical, NO_HEADERS)
+}
+
 /** A wanted header's value: absent (undefined), its one line, or why it is refused. */
 type Slot = string | undefined | { readonly invalid: string }
 
 /**
- * The `wanted` headers of a Node request in one pass over `rawHeaders`, with the rules of
- * `readSingle`: a header on two lines (or in two spellings) or too large is invalid. Undefined
- * when the request has no raw header list (the caller falls back to `readSingle`).
+ * The `wanted` headers of a request in one pass over its header names (`rawHeaders` when
+ * present, which keep repeated lines apart, else `headers`): a header on two lines (or in two
+ * cases), or too large, is invalid. Stops at the first twin of a forwarded header (`isTwin`),
+ * which refuses the request whatever else it carries.
  */
-function readWanted(req: HeaderSource, f: ResolvedForwarded): Slot[] | undefined {
+function readWanted(req: HeaderSource, f: ResolvedForwarded): Slot[] | { readonly twin: string } {
   const raw = req.rawHeaders
-  if (!Array.isArray(raw)) return undefined
+  const fromRaw = Array.isArray(raw)
+  const names: readonly unknown[] = fromRaw
+    ? raw
+    : typeof req.headers === 'object' && req.headers !== null
+      ? Object.keys(req.headers)
+      : []
+  const step = fromRaw ? 2 : 1
   const out: Slot[] = new Array<Slot>(f.wanted.size).fill(undefined)
   const seen: boolean[] = new Array<boolean>(f.wanted.size).fill(false)
-  const screen = screenFor(f.wanted)
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]
+  const screen = screenFor(f.ownHeaders)
+  for (let i = 0; i < names.length; i += step) {
+    const name = names[i]
     if (typeof name !== 'string') continue
     if (ruledOut(screen, name)) continue
-    const canonical = canonicalName(name)
-    const at = f.wanted.get(canonical)
-    if (at === undefined) continue
-    const line = oneLine(canonical, raw[i + 1], f.maxHeaderBytes)
+    const lower = name.toLowerCase()
+    const at = f.wanted.get(lower)
+    if (at === undefined) {
+      if (isTwin(lower, f)) return { twin: JSON.stringify(lower.slice(0, 64)) }
+      continue
+    }
+    let value = fromRaw ? raw[i + 1] : (req.headers as Record<string, unknown>)[name]
+    if (Array.isArray(value)) {
+      // A framework's `headers` keeps repeated lines as an array.
+      if (value.length > 1) {
+        out[at] = { invalid: `header ${lower} appears ${value.length} times` }
+        seen[at] = true
+        continue
+      }
+      value = value[0]
+    }
+    const line = oneLine(lower, value, f.maxHeaderBytes)
     out[at] = seen[at]
-      ? { invalid: `header ${canonical} appears more than once` }
+      ? { invalid: `header ${lower} appears more than once` }
       : line.kind === 'value'
         ? line.value
         : { invalid: line.reason }
@@ -364,16 +415,17 @@ const screens = new WeakMap<object, Uint8Array>()
 
 /**
  * For every pair of ASCII characters a header name can start with: 1 when one of the header
- * names looked for (for a set of own headers: they and every known forwarded header; for the
- * `wanted` map: its names) starts with the pair's canonical form. Exact for ASCII (a pair with
- * 0 cannot begin such a header in any case or underscore spelling); names starting with
- * anything else, or shorter than two characters, always take the full check.
+ * names looked for (the own headers, canonical, and every known forwarded header and prefix)
+ * starts with the pair's canonical form. Exact for ASCII (a pair with 0 cannot begin such a
+ * header, nor any twin of one, in any case or underscore spelling); names starting with
+ * anything else, or shorter than two characters, always take the full check. Proxy and direct
+ * requests use the same screen: a proxy's request must be screened for twins of every preset.
  */
-function screenFor(of: ReadonlySet<string> | ReadonlyMap<string, number>): Uint8Array {
+function screenFor(of: ReadonlySet<string>): Uint8Array {
   if (of === NO_HEADERS && directScreen !== undefined) return directScreen
   let screen = screens.get(of)
   if (screen !== undefined) return screen
-  const names = of instanceof Map ? [...of.keys()] : [...KNOWN_HEADERS, ...VENDOR_PREFIXES, ...of.keys()]
+  const names = [...KNOWN_HEADERS, ...VENDOR_PREFIXES, ...of.keys()]
   const starts = new Set(names.filter((n) => n.length >= 2).map((n) => n.slice(0, 2)))
   const short = names.some((n) => n.length < 2)
   screen = new Uint8Array(128 * 128)

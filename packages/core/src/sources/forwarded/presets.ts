@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto'
 import { parseCertificate } from '../../cert/parse.js'
 import { ClientCertConfigError } from '../../errors.js'
 import { base64Der, DecodeError, pemCertificates, percentDecode, singlePem } from './decode.js'
-import { canonicalName } from './headers.js'
 import { parseByteSequenceItem, parseByteSequenceList, StructuredFieldError } from './structured-fields.js'
 import { parseXfcc } from './xfcc.js'
 
@@ -79,8 +78,9 @@ export interface Limits {
 
 /**
  * Certificate and verification headers of every supported proxy (canonical spelling). Any of
- * them arriving from a peer that is not an allowlisted proxy is treated as an attack, whatever
- * format the application is configured for. Exact names, so that unrelated application
+ * them, in any spelling, arriving from a peer that is not an allowlisted proxy is treated as an
+ * attack, whatever format the application is configured for; from a proxy, their spellings
+ * other than these (`x_ssl_client_cert`) are. Exact names, so that unrelated application
  * headers (`X-Client-Cert-Id`) are not caught.
  */
 export const KNOWN_HEADERS: ReadonlySet<string> = new Set([
@@ -401,10 +401,15 @@ function customDecoder(decoder: unknown, option: string): (value: string, max: n
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
+/**
+ * A configured header name, lower-cased but otherwise exactly as written: `x_cert` and
+ * `x-cert` are different headers to the proxy that sets one of them, so only the configured
+ * spelling is read and the other is refused as a twin.
+ */
 function headerName(v: unknown, option: string): string {
   if (typeof v !== 'string' || !TOKEN.test(v))
     throw new ClientCertConfigError(option, 'must be an HTTP header name')
-  return canonicalName(v)
+  return v.toLowerCase()
 }
 
 export function isDecodeError(err: unknown): boolean {

@@ -86,7 +86,8 @@ export interface ClientCertAuthenticator {
    * Replaces trust material and the default policy atomically: the update is validated as a
    * whole (a mistake throws `ClientCertConfigError` and changes nothing), caches are dropped,
    * and every request after it — also on connections already open or resumed — is judged under
-   * the new rules. Omitted keys keep their current value.
+   * the new rules. Omitted keys keep their current value; a key present with `undefined` is a
+   * configuration error.
    */
   updateTrust(update: TrustUpdate): void
 }
@@ -403,12 +404,19 @@ class Authenticator implements ClientCertAuthenticator {
         'only trust, allow and revocation can be updated',
       )
     }
-    const raw: ClientCertOptions = {
-      ...this.#raw,
-      ...('trust' in update ? { trust: update.trust } : {}),
-      ...(update.allow !== undefined ? { allow: update.allow } : {}),
-      ...('revocation' in update ? { revocation: update.revocation } : {}),
+    // A key present with undefined reads as "keep" to some and "remove" to others; refuse it.
+    // Each value is read once, so a getter cannot pass the check and then change.
+    const changes: Record<string, unknown> = {}
+    for (const key of Object.keys(update)) {
+      const value: unknown = update[key as keyof TrustUpdate]
+      if (value === undefined)
+        throw new ClientCertConfigError(
+          `updateTrust.${key}`,
+          'is undefined; leave the key out to keep its value',
+        )
+      changes[key] = value
     }
+    const raw = { ...this.#raw, ...changes } as ClientCertOptions
     // Validate everything first; only then swap, so a bad update leaves the old rules intact.
     const next = resolveOptions(raw)
     this.#raw = raw

@@ -585,7 +585,7 @@ describe('failing closed', () => {
 
 describe('statuses and response bodies', () => {
   it('status.unauthenticated changes authentication failures only', async () => {
-    const auth = authenticator({ status: { unauthenticated: 403 }, allow: { ids: [] } })
+    const auth = authenticator({ status: { unauthenticated: 403 }, allow: { ids: ['nobody'] } })
     rejected(
       await auth.authenticate({ socket: tlsSocket(undefined) }),
       'ERR_CLIENT_CERT_MISSING',
@@ -608,7 +608,7 @@ describe('statuses and response bodies', () => {
   })
 
   it('status.forbidden changes policy denials', async () => {
-    const auth = authenticator({ status: { forbidden: 404 }, allow: { ids: [] } })
+    const auth = authenticator({ status: { forbidden: 404 }, allow: { ids: ['nobody'] } })
     rejected(
       await auth.authenticate({ socket: tlsSocket(alice.der) }),
       'ERR_CLIENT_CERT_NOT_ALLOWED',
@@ -698,11 +698,11 @@ describe('optional mode', () => {
   })
 
   it('an optional request with a certificate is still authorized', async () => {
-    const auth = authenticator({ allow: { ids: [] } })
+    const auth = authenticator({ allow: { ids: ['nobody'] } })
     rejected(
       await auth.authenticate({ socket: tlsSocket(alice.der) }, { optional: true }),
       'ERR_CLIENT_CERT_NOT_ALLOWED',
-      /is not allowed by ids\(0\)/,
+      /is not allowed by ids\(1\)/,
       403,
     )
   })

@@ -3,8 +3,8 @@ import { createTestPki, type IssuedCertificate, type TestPki } from '@clientcert
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   type AllowPolicy,
-  type ClientPrincipal,
   ClientCertConfigError,
+  type ClientPrincipal,
   compilePolicy,
   createClientCertAuthenticator,
   type IdentityMapping,

@@ -435,8 +435,9 @@ describe('OCSP', () => {
     try {
       const l = await leafFor(`http://127.0.0.1:${(replay.address() as AddressInfo).port}/`)
       const at = (offset: number, ocsp: Record<string, unknown> = {}) => {
-        const c = createRevocationChecker(resolveRevocationOptions({ ocsp: { nonce: false, ...ocsp } }), () =>
-          Date.now() + offset,
+        const c = createRevocationChecker(
+          resolveRevocationOptions({ ocsp: { nonce: false, ...ocsp } }),
+          () => Date.now() + offset,
         )
         checkers.push(c)
         return c.check(p(l, ca))

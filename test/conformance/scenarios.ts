@@ -515,19 +515,21 @@ export const scenarios: readonly Scenario[] = [
     expect: { status: 500, code: 'ERR_CLIENT_CERT_INTERNAL' },
   },
   {
-    name: 'empty ids list denies → 403',
+    name: 'ids list without the client denies → 403 (an empty list is refused at startup)',
     threat: 'E',
-    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { ids: [] } }),
+    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { ids: ['nobody'] } }),
   },
   {
-    name: 'empty any() denies → 403',
+    name: 'any() with no allowing member denies → 403',
     threat: 'E',
-    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { any: [] } }),
+    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { any: [{ ids: ['nobody'] }] } }),
   },
   {
-    name: 'empty all() denies (not vacuously true) → 403',
+    name: 'all() with one denying member denies → 403',
     threat: 'E',
-    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', { allow: { all: [] } }),
+    ...reject('alice', 'ERR_CLIENT_CERT_NOT_ALLOWED', 'socket', {
+      allow: { all: [{ authenticated: true }, { ids: ['nobody'] }] },
+    }),
   },
   {
     name: 'custom identity function that throws → 401',

@@ -22,7 +22,8 @@ import {
 import { createRevocationChecker, type RevocationChecker } from './revocation/index.js'
 import { misdirection, type ServernameRule, servernameRule } from './servername.js'
 import { type ForwardedRead, hasForwardedHeader, readForwarded } from './sources/forwarded/index.js'
-import { codeForAuthorizationError, readSocket } from './sources/tls.js'
+import { codeForAuthorizationError, peerChainDer, readSocket } from './sources/tls.js'
+import { isBundledRoot } from './trust/public-roots.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from './validate/path.js'
 import { verifySignature } from './validate/signature.js'
@@ -87,7 +88,8 @@ export interface ClientCertAuthenticator {
    * Replaces trust material and the default policy atomically: the update is validated as a
    * whole (a mistake throws `ClientCertConfigError` and changes nothing), caches are dropped,
    * and every request after it — also on connections already open or resumed — is judged under
-   * the new rules. Omitted keys keep their current value.
+   * the new rules. Omitted keys keep their current value; a key present with `undefined` is a
+   * configuration error.
    */
   updateTrust(update: TrustUpdate): void
 }
@@ -163,6 +165,11 @@ class Authenticator implements ClientCertAuthenticator {
   readonly #allowed = new WeakMap<ClientPrincipal, AuthResult>()
   /** Per connection: its servername rule, or null when trust does not vary by name on it. */
   readonly #servername = new WeakMap<object, ServernameRule | null>()
+  /** Principals whose path the TLS stack verified: their anchor is asked of the socket when needed. */
+  readonly #tlsVerified = new WeakSet<ClientPrincipal>()
+  /** Per principal: does its path end in one of Node's bundled public roots (see #publicRootRefusal)? */
+  readonly #publicRoot = new WeakMap<ClientPrincipal, boolean>()
+  #warnedPublicRoot = false
   /** Bumped when trust changes, so memoised connections are judged again. */
   #generation = 0
   #revocation: RevocationChecker | undefined
@@ -375,6 +382,8 @@ class Authenticator implements ClientCertAuthenticator {
     let compiled: CompiledPolicy | undefined
     try {
       compiled = compilePolicy(policy)
+      if (compiled.admitsAnyone && this.#anchoredPublicly(principal, request))
+        return this.#publicRootRefusal(principal, compiled, request)
       const verdict = compiled.evaluate(principal)
       // Synchronous policies (ids, spiffe, dnsSuffix...) answer without a microtask hop.
       if (typeof verdict === 'boolean') return this.#verdict(verdict, principal, compiled, request)
@@ -386,6 +395,47 @@ class Authenticator implements ClientCertAuthenticator {
     } catch (err) {
       return this.#policyThrew(err, compiled, request)
     }
+  }
+
+  /**
+   * A public CA vouches for names, not clients: a policy that does not name who is allowed must
+   * not admit a path anchored in the public root store (the request-time twin of the startup
+   * check on app-level anchors). Reached when an HTTPS server has no `ca` of its own.
+   */
+  #publicRootRefusal(principal: ClientPrincipal, compiled: CompiledPolicy, request: unknown): AuthResult {
+    const fix =
+      "the client certificate chains to one of Node's bundled public roots, and the policy " +
+      `${compiled.description} does not name who is allowed: give the HTTPS server your own client CA ` +
+      "(createMtlsServerOptions({ clientCa }) or the server's `ca` option), or name the allowed clients " +
+      '(ids, spiffe, dnsSuffix, pins, groups)'
+    if (!this.#warnedPublicRoot) {
+      this.#warnedPublicRoot = true
+      console.warn(`clientcert: ERR_CLIENT_CERT_MISCONFIGURED: ${fix}`)
+    }
+    return {
+      ok: false,
+      error: this.reject('ERR_CLIENT_CERT_MISCONFIGURED', `"${principal.id}": ${fix}`, request),
+    }
+  }
+
+  /**
+   * Only asked for policies that name nobody, so a policy naming clients costs nothing here. For
+   * a TLS-verified principal the chain is read from the request's socket once per principal
+   * (per certificate, while it is cached); a request without a readable chain counts as public.
+   */
+  #anchoredPublicly(principal: ClientPrincipal, request: unknown): boolean {
+    const known = this.#publicRoot.get(principal)
+    if (known !== undefined) return known
+    if (!this.#tlsVerified.has(principal)) return false
+    let chain: Uint8Array[]
+    try {
+      chain = peerChainDer(isObject(request) ? request.socket : undefined)
+    } catch {
+      return true
+    }
+    const answer = chain.some(isBundledRoot)
+    this.#publicRoot.set(principal, answer)
+    return answer
   }
 
   #policyThrew(err: unknown, compiled: CompiledPolicy | undefined, request: unknown): AuthResult {
@@ -434,12 +484,19 @@ class Authenticator implements ClientCertAuthenticator {
         'only trust, allow and revocation can be updated',
       )
     }
-    const raw: ClientCertOptions = {
-      ...this.#raw,
-      ...('trust' in update ? { trust: update.trust } : {}),
-      ...(update.allow !== undefined ? { allow: update.allow } : {}),
-      ...('revocation' in update ? { revocation: update.revocation } : {}),
+    // A key present with undefined reads as "keep" to some and "remove" to others; refuse it.
+    // Each value is read once, so a getter cannot pass the check and then change.
+    const changes: Record<string, unknown> = {}
+    for (const key of Object.keys(update)) {
+      const value: unknown = update[key as keyof TrustUpdate]
+      if (value === undefined)
+        throw new ClientCertConfigError(
+          `updateTrust.${key}`,
+          'is undefined; leave the key out to keep its value',
+        )
+      changes[key] = value
     }
+    const raw = { ...this.#raw, ...changes } as ClientCertOptions
     // Validate everything first; only then swap, so a bad update leaves the old rules intact.
     const next = resolveOptions(raw)
     this.#raw = raw
@@ -585,7 +642,7 @@ class Authenticator implements ClientCertAuthenticator {
     if (cached !== undefined) return { ok: true, verified: cached }
     const leaf = parseLeaf(read.der)
     if (!isParsed(leaf)) return leaf
-    return this.#verify(leaf, [], { type: 'tls' }, fingerprint, now)
+    return this.#verify(leaf, [], { type: 'tls' }, fingerprint, now, !this.#o.appTrust)
   }
 
   /** Leaf rules, trust (path or pin), identity mapping; the result is cached under `cacheKey`. */
@@ -595,6 +652,8 @@ class Authenticator implements ClientCertAuthenticator {
     source: PrincipalSource,
     cacheKey: string,
     now: number,
+    /** True when the TLS stack, not the app, verified the path (its anchor is then unknown here). */
+    tlsVerified = false,
   ): Outcome | Promise<Outcome> {
     const leafFailure = checkLeaf(leaf, this.#o.eku)
     if (leafFailure) return fail(leafFailure.code, leafFailure.reason)
@@ -612,7 +671,15 @@ class Authenticator implements ClientCertAuthenticator {
     } catch (err) {
       return identityFailed(err)
     }
-    const done = (m: MappedIdentity) => this.#verified(leaf, trusted, base, m, cacheKey, now)
+    const publicRoot = !tlsVerified && isBundledRoot((trusted.chain.at(-1) ?? leaf).der)
+    const done = (m: MappedIdentity) => {
+      const outcome = this.#verified(leaf, trusted, base, m, cacheKey, now)
+      if (outcome.ok) {
+        if (tlsVerified) this.#tlsVerified.add(outcome.verified.principal)
+        else this.#publicRoot.set(outcome.verified.principal, publicRoot)
+      }
+      return outcome
+    }
     return mapped instanceof Promise ? mapped.then(done, identityFailed) : done(mapped)
   }
 

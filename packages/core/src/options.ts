@@ -12,6 +12,7 @@ import {
 import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from './sources/forwarded/index.js'
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
+import { isBundledRoot } from './trust/public-roots.js'
 import type { EkuRule } from './validate/leaf.js'
 
 /** What an audit hook learns about the request. */
@@ -207,6 +208,13 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     throw new ClientCertConfigError(
       'allow',
       `${anchors.length} anchors look like a public root store; a public CA vouches for names, not clients, so name who is allowed`,
+    )
+  }
+  const publicAnchor = allow.admitsAnyone ? anchors.find((a) => isBundledRoot(a.der)) : undefined
+  if (publicAnchor !== undefined) {
+    throw new ClientCertConfigError(
+      'allow',
+      `trust.anchors holds "${publicAnchor.subject.dn}", one of Node's bundled public roots; a public CA vouches for names, not clients, so name who is allowed`,
     )
   }
 

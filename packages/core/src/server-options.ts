@@ -82,7 +82,16 @@ export function createMtlsServerOptions(input: MtlsServerOptionsInput): TlsOptio
 function identityOptions(identity: MtlsIdentity, at: string): SecureContextOptions {
   if (identity.cert === undefined || identity.key === undefined)
     throw new ClientCertConfigError(`${at}.cert`, 'cert and key are required')
-  const ca = toList(identity.clientCa)
+  // Without CAs of its own, Node verifies clients against its bundled public roots: anyone
+  // holding a publicly trusted clientAuth certificate would pass the handshake.
+  const given = (identity as { clientCa?: unknown }).clientCa
+  if (given === undefined || given === null) {
+    throw new ClientCertConfigError(
+      `${at}.clientCa`,
+      `is required: without it Node trusts its bundled public roots for client certificates${'ca' in identity ? ' (the CA bundle goes in clientCa, not ca)' : ''}`,
+    )
+  }
+  const ca = toList(given as Pem | readonly Pem[], `${at}.clientCa`)
   if (ca.length === 0 || ca.some((c) => c === undefined || String(c).trim() === '')) {
     throw new ClientCertConfigError(`${at}.clientCa`, 'must be a non-empty CA bundle')
   }
@@ -90,14 +99,16 @@ function identityOptions(identity: MtlsIdentity, at: string): SecureContextOptio
     cert: identity.cert,
     key: identity.key,
     ca,
-    ...(identity.crl === undefined ? {} : { crl: toList(identity.crl) }),
+    ...(identity.crl === undefined ? {} : { crl: toList(identity.crl, `${at}.crl`) }),
     // OpenSSL refuses to resume a session made under another context id: tie it to the CA set.
     sessionIdContext: createHash('sha256').update(ca.map(String).join('\n')).digest('hex').slice(0, 32),
   }
 }
 
-function toList(v: Pem | readonly Pem[]): Pem[] {
-  return typeof v === 'string' || Buffer.isBuffer(v) ? [v] : [...v]
+function toList(v: Pem | readonly Pem[], at: string): Pem[] {
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return [v]
+  if (!Array.isArray(v)) throw new ClientCertConfigError(at, 'must be PEM text, a Buffer or an array of them')
+  return [...v]
 }
 
 /** A TLS server whose trust can be replaced at run time. */

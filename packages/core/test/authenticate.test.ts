@@ -141,7 +141,8 @@ describe('reading the socket', () => {
   })
 
   it('reads getPeerCertificate(false).raw, the cheaper call, when the socket has it', async () => {
-    const auth = authenticator()
+    // A policy naming clients: the chain walk a policy naming nobody needs is not made.
+    const auth = authenticator({ allow: { pins: [jane.fingerprint256] } })
     let x509Reads = 0
     const both = tlsSocket(undefined, {
       getPeerX509Certificate: () => {
@@ -438,7 +439,7 @@ describe('the principal', () => {
 
 describe('per-connection memo and validation cache', () => {
   it('reads the peer certificate once per socket', async () => {
-    const auth = authenticator()
+    const auth = authenticator({ allow: { pins: [alice.fingerprint256] } })
     const socket = tlsSocket(alice.der)
     const first = accepted(await auth.authenticate({ socket }))
     const second = accepted(await auth.authenticate({ socket }))
@@ -448,12 +449,22 @@ describe('per-connection memo and validation cache', () => {
 
   it('a second socket with the same certificate reuses the cached validation', async () => {
     const identity = vi.fn(() => 'alice')
-    const auth = authenticator({ identity })
+    const auth = authenticator({ identity, allow: { ids: ['alice'] } })
     const [a, b] = [tlsSocket(alice.der), tlsSocket(alice.der)]
     accepted(await auth.authenticate({ socket: a }))
     accepted(await auth.authenticate({ socket: b }))
     expect([a.reads, b.reads]).toEqual([1, 1])
     expect(identity).toHaveBeenCalledTimes(1)
+  })
+
+  it('a policy naming nobody reads the TLS-verified chain once more, once per certificate', async () => {
+    const auth = authenticator()
+    const [a, b] = [tlsSocket(alice.der), tlsSocket(alice.der)]
+    accepted(await auth.authenticate({ socket: a }))
+    accepted(await auth.authenticate({ socket: a }))
+    accepted(await auth.authenticate({ socket: b }))
+    // a: the certificate, then the chain for the public-root check; b: cached, chain judged already.
+    expect([a.reads, b.reads]).toEqual([2, 1])
   })
 
   it('with cache: false every new connection is validated again', async () => {
@@ -466,7 +477,7 @@ describe('per-connection memo and validation cache', () => {
 
   it('judges time on every request: a remembered connection expires with its certificate', async () => {
     let clock = NOW_MS
-    const auth = authenticator({ now: () => clock })
+    const auth = authenticator({ now: () => clock, allow: { pins: [alice.fingerprint256] } })
     const socket = tlsSocket(alice.der)
     const p = accepted(await auth.authenticate({ socket }))
     clock = p.notAfter.getTime() + 1000
@@ -585,7 +596,7 @@ describe('failing closed', () => {
 
 describe('statuses and response bodies', () => {
   it('status.unauthenticated changes authentication failures only', async () => {
-    const auth = authenticator({ status: { unauthenticated: 403 }, allow: { ids: [] } })
+    const auth = authenticator({ status: { unauthenticated: 403 }, allow: { ids: ['nobody'] } })
     rejected(
       await auth.authenticate({ socket: tlsSocket(undefined) }),
       'ERR_CLIENT_CERT_MISSING',
@@ -608,7 +619,7 @@ describe('statuses and response bodies', () => {
   })
 
   it('status.forbidden changes policy denials', async () => {
-    const auth = authenticator({ status: { forbidden: 404 }, allow: { ids: [] } })
+    const auth = authenticator({ status: { forbidden: 404 }, allow: { ids: ['nobody'] } })
     rejected(
       await auth.authenticate({ socket: tlsSocket(alice.der) }),
       'ERR_CLIENT_CERT_NOT_ALLOWED',
@@ -698,11 +709,11 @@ describe('optional mode', () => {
   })
 
   it('an optional request with a certificate is still authorized', async () => {
-    const auth = authenticator({ allow: { ids: [] } })
+    const auth = authenticator({ allow: { ids: ['nobody'] } })
     rejected(
       await auth.authenticate({ socket: tlsSocket(alice.der) }, { optional: true }),
       'ERR_CLIENT_CERT_NOT_ALLOWED',
-      /is not allowed by ids\(0\)/,
+      /is not allowed by ids\(1\)/,
       403,
     )
   })

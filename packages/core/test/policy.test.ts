@@ -3,6 +3,7 @@ import { createTestPki, type IssuedCertificate, type TestPki } from '@clientcert
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   type AllowPolicy,
+  ClientCertConfigError,
   type ClientPrincipal,
   compilePolicy,
   createClientCertAuthenticator,
@@ -69,9 +70,10 @@ describe('ids', () => {
     }
   })
 
-  it('an empty list denies everyone', async () => {
-    expect(await allows({ ids: [] }, principal({ id: 'alice' }))).toBe(false)
-    expect(await allows({ ids: [] }, principal({ id: '' }))).toBe(false)
+  it('an empty list could never match: a configuration error', () => {
+    expect(() => compilePolicy({ ids: [] })).toThrow(ClientCertConfigError)
+    expect(() => compilePolicy({ groups: [] })).toThrow(ClientCertConfigError)
+    expect(() => compilePolicy({ pins: [] })).toThrow(ClientCertConfigError)
   })
 
   it('a name of an Object.prototype member is just a string', async () => {
@@ -91,9 +93,8 @@ describe('groups', () => {
     expect(await allows({ groups: ['system:masters'] }, await principalOf(bob, 'kubernetes'))).toBe(false)
   })
 
-  it('no groups, or an empty list, deny', async () => {
+  it('a principal without groups is denied', async () => {
     expect(await allows({ groups: ['dev'] }, principal({ groups: [] }))).toBe(false)
-    expect(await allows({ groups: [] }, principal({ groups: ['dev'] }))).toBe(false)
   })
 })
 
@@ -266,7 +267,7 @@ describe('predicate', () => {
 
 describe('any / all', () => {
   const yes: AllowPolicy = { authenticated: true }
-  const no: AllowPolicy = { ids: [] }
+  const no: AllowPolicy = { ids: ['nobody'] }
   const asyncYes: AllowPolicy = { predicate: async () => true }
   const asyncOne: AllowPolicy = { predicate: async () => 1 as unknown as boolean }
   const who = principal({ id: 'alice', groups: ['dev'] })
@@ -308,10 +309,10 @@ describe('any / all', () => {
     expect(await allows({ all: [no, boom] }, who)).toBe(false)
   })
 
-  it('empty any and empty all deny', async () => {
-    expect(await allows({ any: [] }, who)).toBe(false)
-    expect(await allows({ all: [] }, who)).toBe(false)
-    expect(await allows({ all: [{ any: [] }] }, who)).toBe(false)
+  it('empty any and empty all are configuration errors (all([]) would be vacuously true)', () => {
+    expect(() => compilePolicy({ any: [] })).toThrow(ClientCertConfigError)
+    expect(() => compilePolicy({ all: [] })).toThrow(ClientCertConfigError)
+    expect(() => compilePolicy({ all: [{ any: [] }] })).toThrow(ClientCertConfigError)
   })
 })
 

@@ -408,6 +408,53 @@ describe('OCSP', () => {
     expect(await checker({ ocsp: { nonce: false } }).check(p(l, ca))).toEqual({ ok: true })
   })
 
+  /**
+   * An attacker on the path to a plain-HTTP responder keeps one signed "good" answer and plays
+   * it back later: a real proxy in front of the responder records the first answer and replays
+   * it for every later request. Without a nonce and without nextUpdate nothing else dates it.
+   */
+  it('nonce: false: a replayed "good" answer without nextUpdate is refused once older than ocsp.maxResponseAgeMs', async () => {
+    const upstream = await responder({ validityMs: null })
+    let recorded: Buffer | undefined
+    const replay = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', async () => {
+        if (recorded === undefined) {
+          const r = await fetch(upstream.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/ocsp-request' },
+            body: Buffer.concat(chunks),
+          })
+          recorded = Buffer.from(await r.arrayBuffer())
+        }
+        res.writeHead(200, { 'content-type': 'application/ocsp-response' }).end(recorded)
+      })
+    })
+    await new Promise<void>((resolve) => replay.listen(0, '127.0.0.1', resolve))
+    try {
+      const l = await leafFor(`http://127.0.0.1:${(replay.address() as AddressInfo).port}/`)
+      const at = (offset: number, ocsp: Record<string, unknown> = {}) => {
+        const c = createRevocationChecker(
+          resolveRevocationOptions({ ocsp: { nonce: false, ...ocsp } }),
+          () => Date.now() + offset,
+        )
+        checkers.push(c)
+        return c.check(p(l, ca))
+      }
+      expect(await at(0)).toEqual({ ok: true })
+      expect(await at(30 * 60_000)).toEqual({ ok: true })
+      const late = await at(2 * HOUR)
+      expect(late).toMatchObject({ ok: false, revoked: false })
+      expect(late.ok === false && late.reason).toMatch(/has no nextUpdate and is older than/)
+      expect(await at(2 * HOUR, { maxResponseAgeMs: 3 * HOUR })).toEqual({ ok: true })
+      expect(upstream.requests).toBe(1)
+    } finally {
+      replay.closeAllConnections()
+      await new Promise((resolve) => replay.close(resolve))
+    }
+  })
+
   it('caches answers until nextUpdate; update() clears the cache', async () => {
     const r = await responder()
     const l = await leafFor(r.url)

@@ -11,7 +11,8 @@ export interface SpiffeRule {
 }
 
 /**
- * Who may pass. Exactly one key per object; compose with `any` / `all`. Empty lists deny.
+ * Who may pass. Exactly one key per object; compose with `any` / `all`. An empty list can never
+ * match and is a configuration error, like an empty object.
  * See docs/guide/policies.md.
  */
 export type AllowPolicy =
@@ -146,8 +147,8 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
     case 'all': {
       if (!Array.isArray(v)) throw new ClientCertConfigError(at, 'must be an array of policies')
       const parts = v.map((sub, i) => compilePolicy(sub as AllowPolicy, `${at}[${i}]`))
-      // An empty list denies: all([]) would be vacuously true, which is the wrong default here.
-      if (parts.length === 0) return make(`${key}()`, () => false)
+      // any([]) can never match and all([]) would be vacuously true: either way a mistake.
+      if (parts.length === 0) throw new ClientCertConfigError(at, 'needs at least one policy')
       return make(
         `${key}(${parts.map((x) => x.description).join(',')})`,
         key === 'any' ? anyOf(parts) : allOf(parts),
@@ -214,8 +215,10 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
+/** A non-empty list: an empty one can never match, so it is a mistake, not "nobody". */
 function stringList(v: unknown, at: string): string[] {
   if (!Array.isArray(v)) throw new ClientCertConfigError(at, 'must be an array of strings')
+  if (v.length === 0) throw new ClientCertConfigError(at, 'is empty and could never match')
   return v.map((s, i) => {
     if (typeof s !== 'string' || s === '')
       throw new ClientCertConfigError(`${at}[${i}]`, 'must be a non-empty string')

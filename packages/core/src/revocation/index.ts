@@ -30,7 +30,19 @@ export interface RevocationOptions {
   /** Fetch CRLs from the certificate's CRL distribution points (`http:` only) when no configured CRL of its issuer is usable. */
   crlDistributionPoints?: boolean | { timeoutMs?: number; maxBytes?: number; cacheMs?: number }
   /** Ask an OCSP responder (from the certificate's AIA, or `responderUrl`) about every non-anchor certificate. */
-  ocsp?: boolean | { responderUrl?: string; timeoutMs?: number; nonce?: boolean; maxBytes?: number }
+  ocsp?:
+    | boolean
+    | {
+        responderUrl?: string
+        timeoutMs?: number
+        nonce?: boolean
+        maxBytes?: number
+        /**
+         * Oldest `thisUpdate` accepted on an answer that carries no `nextUpdate` and echoes no
+         * nonce (`nonce: false`, or a responder that omits it there), in ms. Default 1 hour.
+         */
+        maxResponseAgeMs?: number
+      }
   /** Accept when revocation status cannot be determined (never when a certificate is found revoked). Default false. */
   softFail?: boolean
   /** Transport for CRL and OCSP fetches; the default is `node:http` with the caps above. */
@@ -54,6 +66,7 @@ export interface ResolvedRevocation {
         readonly timeoutMs: number
         readonly nonce: boolean
         readonly maxBytes: number
+        readonly maxResponseAgeMs: number
       }
     | undefined
   readonly softFail: boolean
@@ -89,6 +102,8 @@ export const REVOCATION_DEFAULTS = {
   cdpCacheEntries: 256,
   /** An OCSP answer is cached until its nextUpdate, but never longer than this. */
   ocspMaxCacheMs: 86_400_000,
+  /** An OCSP answer with neither nonce nor nextUpdate is refused once its thisUpdate is older. */
+  ocspMaxResponseAgeMs: 3_600_000,
 } as const
 
 const MAX_TIMEOUT_MS = 60_000
@@ -194,7 +209,7 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
   if (oc === true || isPlainObject(oc)) {
     const o = oc === true ? {} : oc
     const p = `${option}.ocsp`
-    checkKeys(o, ['responderUrl', 'timeoutMs', 'nonce', 'maxBytes'], p)
+    checkKeys(o, ['responderUrl', 'timeoutMs', 'nonce', 'maxBytes', 'maxResponseAgeMs'], p)
     let responderUrl: string | undefined
     if (o.responderUrl !== undefined) {
       if (typeof o.responderUrl !== 'string')
@@ -219,11 +234,18 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
         64,
         16 * 1024 * 1024,
       ),
+      maxResponseAgeMs: intOption(
+        o.maxResponseAgeMs,
+        `${p}.maxResponseAgeMs`,
+        REVOCATION_DEFAULTS.ocspMaxResponseAgeMs,
+        1_000,
+        7 * 86_400_000,
+      ),
     }
   } else if (oc !== undefined && oc !== false) {
     throw new ClientCertConfigError(
       `${option}.ocsp`,
-      'a boolean or { responderUrl, timeoutMs, nonce, maxBytes }',
+      'a boolean or { responderUrl, timeoutMs, nonce, maxBytes, maxResponseAgeMs }',
     )
   }
 
@@ -509,7 +531,7 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
         return { kind: 'fail', reason: `OCSP request to ${responder} failed: ${errorText(err)}` }
       }
       const t = now()
-      const answer = verifyOcspResponse(body, id, issuer, t, nonce)
+      const answer = verifyOcspResponse(body, id, issuer, t, nonce, opts.maxResponseAgeMs)
       if (answer.status === 'error')
         return { kind: 'fail', reason: `OCSP for ${describe(cert)}: ${answer.reason}` }
       if (answer.status === 'unknown')

@@ -90,7 +90,9 @@ export type OcspAnswer =
  * signature by the issuer itself or by a delegated responder certificate that the issuer
  * signed and that carries id-kp-OCSPSigning (checked for validity at `now`), a SingleResponse
  * for exactly this CertID, `thisUpdate` not in the future, `nextUpdate` not passed, and the
- * nonce echoed when one was sent.
+ * nonce echoed when one was sent. An answer that neither echoes a nonce nor carries a
+ * `nextUpdate` has nothing that dates it but `thisUpdate`: it is refused once `thisUpdate` is
+ * more than `maxAgeMs` old, so a recorded "good" cannot be replayed for ever.
  */
 export function verifyOcspResponse(
   body: Uint8Array,
@@ -98,6 +100,7 @@ export function verifyOcspResponse(
   issuer: ParsedCertificate,
   now: number,
   nonce: Uint8Array | undefined,
+  maxAgeMs: number,
 ): OcspAnswer {
   const fail = (reason: string): OcspAnswer => ({ status: 'error', reason })
   let response: OCSPResponse
@@ -210,6 +213,10 @@ export function verifyOcspResponse(
   if (!(thisUpdate <= now)) return fail('OCSP response thisUpdate is in the future')
   if (nextUpdate !== undefined && !(nextUpdate >= now))
     return fail('OCSP response is stale (nextUpdate passed)')
+  if (nonce === undefined && nextUpdate === undefined && now - thisUpdate > maxAgeMs)
+    return fail(
+      `OCSP response has no nextUpdate and is older than ${maxAgeMs} ms (thisUpdate ${single.thisUpdate.toISOString()}); without a nonce it may be a replay`,
+    )
   const st = single.certStatus
   if (st.revoked !== undefined && st.revoked !== null) return { status: 'revoked', nextUpdate }
   if (st.good === null) return { status: 'good', nextUpdate }

@@ -26,6 +26,7 @@ export type SocketRead =
 
 interface PeerCertificateLike {
   readonly raw?: unknown
+  readonly issuerCertificate?: unknown
 }
 
 interface TlsSocketLike {
@@ -93,6 +94,34 @@ function peerDer(s: TlsSocketLike): Uint8Array | undefined {
     return x && x.raw instanceof Uint8Array && x.raw.length > 0 ? x.raw : undefined
   }
   return undefined
+}
+
+/** Longest issuer walk: Node's detailed certificate links each issuer, and a root links itself. */
+const MAX_CHAIN_WALK = 16
+
+/**
+ * The DER of every certificate in the chain the TLS stack verified, leaf first (Node completes
+ * the client's chain from the server's trust store, so the anchor is included). Throws on a
+ * socket that cannot say: callers treat that as "cannot prove it is not public".
+ */
+export function peerChainDer(socket: unknown): Uint8Array[] {
+  const s = socket as TlsSocketLike
+  let c: unknown
+  if (typeof s?.getPeerCertificate === 'function') c = s.getPeerCertificate(true)
+  else if (typeof s?.getPeerX509Certificate === 'function') c = s.getPeerX509Certificate()
+  else throw new TypeError('the socket cannot report its peer certificate chain')
+  const out: Uint8Array[] = []
+  const seen = new Set<unknown>()
+  while (typeof c === 'object' && c !== null && !seen.has(c) && out.length < MAX_CHAIN_WALK) {
+    seen.add(c)
+    const raw = (c as PeerCertificateLike).raw
+    if (!(raw instanceof Uint8Array) || raw.length === 0)
+      throw new TypeError('a chain certificate has no DER')
+    out.push(raw)
+    c = (c as PeerCertificateLike).issuerCertificate
+  }
+  if (out.length === 0) throw new TypeError('the socket reports no peer certificate chain')
+  return out
 }
 
 function missing(reason: string, absent: boolean): SocketRead {

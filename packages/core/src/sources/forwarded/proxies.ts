@@ -9,7 +9,8 @@ export interface ProxyMatcher {
 
 /**
  * Builds the allowlist from addresses and CIDRs. Entries that trust everyone (`0.0.0.0/0`,
- * `::/0`, `*`, unspecified addresses) are refused: an allowlist that admits any peer turns a
+ * `::/0`, `*`, unspecified addresses, IPv6 prefixes that hold all of `::ffff:0:0/96`) are
+ * refused: an allowlist that admits any peer turns a
  * forwarded header into a login form.
  */
 export function createProxyMatcher(list: unknown, option: string, allowUnixSocket: boolean): ProxyMatcher {
@@ -45,14 +46,16 @@ function addEntry(blocks: BlockList, entry: unknown, at: string): void {
   const [rawAddr, prefixText, extra] = entry.trim().split('/')
   if (extra !== undefined || rawAddr === undefined)
     throw new ClientCertConfigError(at, `"${entry}" is not an address or CIDR`)
-  const addr = normalise(rawAddr)
+  const single = normalise(rawAddr)
+  // A prefix belongs to the address as written: "::ffff:10.0.0.0/104" is an IPv6 subnet.
+  const addr = prefixText === undefined ? single : rawAddr.toLowerCase().replace(/%.*$/, '')
   const family = isIP(addr)
   if (family === 0)
     throw new ClientCertConfigError(
       at,
       `"${entry}" is not an IPv4/IPv6 address or CIDR (host names and "*" are not accepted)`,
     )
-  if (addr === '0.0.0.0' || addr === '::')
+  if (single === '0.0.0.0' || single === '::')
     throw new ClientCertConfigError(at, `"${entry}" would trust every peer`)
   const type = family === 4 ? 'ipv4' : 'ipv6'
   if (prefixText === undefined) {
@@ -64,5 +67,21 @@ function addEntry(blocks: BlockList, entry: unknown, at: string): void {
   const max = family === 4 ? 32 : 128
   if (prefix > max) throw new ClientCertConfigError(at, `"${entry}" has a prefix longer than ${max}`)
   if (prefix === 0) throw new ClientCertConfigError(at, `"${entry}" would trust every peer`)
+  if (coversAllIpv4(addr, prefix, type))
+    throw new ClientCertConfigError(
+      at,
+      `"${entry}" would trust every IPv4 peer (Node matches IPv4 peers as ::ffff:a.b.c.d); list the proxies' IPv4 addresses instead`,
+    )
   blocks.addSubnet(addr, prefix, type)
+}
+
+/**
+ * Whether a subnet admits every IPv4 peer, asked of Node's own BlockList so the answer follows
+ * exactly the IPv4-to-IPv6 mapping it applies when checking a peer. A prefix is contiguous, so
+ * holding the lowest and highest IPv4 address means holding all of them.
+ */
+function coversAllIpv4(addr: string, prefix: number, type: 'ipv4' | 'ipv6'): boolean {
+  const probe = new BlockList()
+  probe.addSubnet(addr, prefix, type)
+  return probe.check('0.0.0.0', 'ipv4') && probe.check('255.255.255.255', 'ipv4')
 }

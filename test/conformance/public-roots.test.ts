@@ -1,0 +1,82 @@
+/**
+ * Issue 13, finding 4, in every adapter: TLS-stack trust whose verified chain holds one of Node's
+ * bundled public roots meets a policy naming nobody → 500 ERR_CLIENT_CERT_MISCONFIGURED with the
+ * shared problem body, before any parser or handler; a policy naming the client still admits it.
+ *
+ * No test can hold a public root's key, so the fixtures' client root is added to
+ * `tls.rootCertificates` (and to nothing else) by a module mock; the handshake, the chain Node
+ * reports and each adapter's answer are real. See packages/core/test/public-roots.test.ts.
+ */
+import type { ClientCertError, ClientCertOptions } from '@clientcert/core'
+import { requestWithUndici } from '@clientcert/testing'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createFixtures, type Fixtures } from '../support/fixtures.js'
+import type { Probes } from './driver.js'
+import { drivers } from './drivers/index.js'
+
+const markedPublic = vi.hoisted(() => [] as string[])
+vi.mock('node:tls', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:tls')>()
+  return {
+    ...real,
+    get rootCertificates() {
+      return [...real.rootCertificates, ...markedPublic]
+    },
+  }
+})
+
+let f: Fixtures
+beforeAll(async () => {
+  f = await createFixtures()
+  markedPublic.push(f.pki.root.pem)
+})
+afterAll(() => f.close())
+
+for (const driver of drivers) {
+  describe(`public root behind TLS-stack trust: ${driver.name}`, () => {
+    for (const [allow, status] of [
+      [{ authenticated: true }, 500],
+      [{ ids: ['alice'] }, 200],
+    ] as const) {
+      it(`allow ${JSON.stringify(allow)} → ${status}`, async () => {
+        vi.spyOn(console, 'warn').mockImplementation(() => {})
+        const probes: Probes = { parsed: 0, handled: 0, logged: [] }
+        const rejected: ClientCertError[] = []
+        const auth = {
+          identity: 'cn',
+          allow,
+          onRejected: (e: ClientCertError) => rejected.push(e),
+        } as ClientCertOptions
+        const tls = {
+          ...f.pki.server.tlsOptions(),
+          ca: [f.pki.root.pem],
+          requestCert: true,
+          rejectUnauthorized: true,
+        }
+        const app = await driver.start({ auth }, probes, { tls, host: '127.0.0.1' })
+        try {
+          const res = await requestWithUndici(app.url, {
+            path: '/echo',
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            // Malformed where the client must be refused: a 400 would mean the parser ran.
+            body: status === 500 ? '{"not json' : '{"hello":"world"}',
+            client: f.clients.alice,
+            ca: f.pki.serverCa.pem,
+            allowH2: driver.http2 === true,
+          })
+          expect(res.status, res.body).toBe(status)
+          if (status === 500) {
+            expect(JSON.parse(res.body)).toMatchObject({ code: 'ERR_CLIENT_CERT_MISCONFIGURED', status: 500 })
+            expect(res.body).not.toMatch(/bundled|BEGIN CERTIFICATE/)
+            expect(probes.parsed + probes.handled).toBe(0)
+            expect(rejected.at(-1)?.code).toBe('ERR_CLIENT_CERT_MISCONFIGURED')
+          }
+        } finally {
+          vi.restoreAllMocks()
+          await app.close()
+        }
+      })
+    }
+  })
+}

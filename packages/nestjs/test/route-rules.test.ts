@@ -1,7 +1,13 @@
 import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { ClientPrincipal } from '@clientcert/core'
-import { AllowClients, ClientCert, ClientCertModule, installClientCert, OptionalClientCert } from '@clientcert/nestjs'
+import {
+  AllowClients,
+  ClientCert,
+  ClientCertModule,
+  installClientCert,
+  OptionalClientCert,
+} from '@clientcert/nestjs'
 import {
   createTestPki,
   type IssuedCertificate,
@@ -165,7 +171,8 @@ for (const platform of ['express', 'fastify'] as const) {
       for (const client of [null, alice, bob]) {
         const res = await requestWithUndici(server.url, { path, client, ca: pki.serverCa.pem })
         statuses.push(res.status)
-        if (res.status === 200) expect(res.json()).toEqual({ id: client === null ? null : client === alice ? 'alice' : 'bob' })
+        if (res.status === 200)
+          expect(res.json()).toEqual({ id: client === null ? null : client === alice ? 'alice' : 'bob' })
       }
       expect(statuses).toEqual(expected)
     })

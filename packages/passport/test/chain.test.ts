@@ -21,10 +21,9 @@ class BearerStrategy extends Strategy {
   }
   override authenticate(req: Request): void {
     const match = /^Bearer ([\w.~+/-]+=*)$/.exec(req.headers.authorization ?? '')
-    if (match === null) return this.fail('Bearer realm="api"', 401)
-    const user = Object.hasOwn(this.tokens, match[1]!) ? this.tokens[match[1]!] : undefined
-    if (user === undefined) return this.fail('Bearer realm="api", error="invalid_token"', 401)
-    this.success(user)
+    const user = match !== null && Object.hasOwn(this.tokens, match[1]!) ? this.tokens[match[1]!] : undefined
+    if (user !== undefined) this.success(user)
+    else this.fail(match === null ? 'Bearer realm="api"' : 'Bearer realm="api", error="invalid_token"', 401)
   }
 }
 

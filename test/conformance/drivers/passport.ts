@@ -89,6 +89,10 @@ export const passportDriver: Driver = {
       probes.handled++
       res.json({ principal: summarise(req.clientCert) })
     })
+    app.post('/admin', requireAdmin, parser, (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert), body: req.body })
+    })
     app.use(clientCertErrorHandler({ logger: (m) => probes.logged.push(m) }))
 
     return serveNode(app, listen)

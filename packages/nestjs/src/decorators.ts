@@ -16,8 +16,9 @@ export const ClientCert = createParamDecorator(
 
 /**
  * Who may call a controller or a route, on top of the module's `allow`. The policy is
- * validated when the class is defined. On the Fastify platform it is enforced in `onRequest`,
- * before the body is parsed; on Express by `ClientCertGuard` (see docs/adapters/nestjs.md).
+ * validated when the class is defined. It is enforced before the body is parsed (Fastify: in
+ * `onRequest`; Express: from the route table of `installClientCert()`) and again by
+ * `ClientCertGuard` (see docs/adapters/nestjs.md).
  */
 export function AllowClients(policy: AllowPolicy): ClassDecorator & MethodDecorator {
   return ruleDecorator(POLICY_METADATA, compilePolicy(policy, '@AllowClients(policy)'))

@@ -21,6 +21,8 @@ const MODULE_PATH = '__module_path__'
 interface RouteEntry {
   /** Upper-case HTTP method; undefined for `@All()`. */
   readonly method: string | undefined
+  /** Its first (up to two) literal segments, lower-cased: the bucket it lives in. */
+  readonly key: string
   readonly pattern: RegExp
   readonly policies: readonly CompiledPolicy[]
   /** A request without a certificate may reach it (route rule or module default). */
@@ -53,7 +55,8 @@ interface ModuleLike {
  * to the guard, which stays the authoritative check.
  */
 export class RouteRules {
-  #entries: readonly RouteEntry[] = []
+  /** Entries by their first literal path segments ('' = none, 'a', 'a/b'), so a request tests only its candidates. */
+  #buckets = new Map<string, RouteEntry[]>()
 
   constructor(
     private readonly authenticator: ClientCertAuthenticator,
@@ -101,6 +104,7 @@ export class RouteRules {
                 for (const path of paths) {
                   entries.push({
                     method: method === 'ALL' ? undefined : method,
+                    key: literalKey(path),
                     pattern: patternOf(path),
                     policies: rule.policies,
                     optional,
@@ -112,8 +116,16 @@ export class RouteRules {
         }
       }
     }
+    const buckets = new Map<string, RouteEntry[]>()
     // A table whose routes all admit anyone the module admits has nothing to decide.
-    this.#entries = entries.some((e) => e.policies.length > 0 || !e.optional) ? entries : []
+    if (entries.some((e) => e.policies.length > 0 || !e.optional)) {
+      for (const entry of entries) {
+        const bucket = buckets.get(entry.key)
+        if (bucket === undefined) buckets.set(entry.key, [entry])
+        else bucket.push(entry)
+      }
+    }
+    this.#buckets = buckets
   }
 
   /** Express middleware, mounted right after the pre-parse authentication. */
@@ -122,12 +134,12 @@ export class RouteRules {
     res: { headersSent?: boolean; writeHead(s: number, h: object): unknown; end(b: string): unknown },
     next: () => void,
   ): void => {
-    const entries = this.#entries
-    const mark = entries.length === 0 ? undefined : authenticationOf(req)
+    const buckets = this.#buckets
+    const mark = buckets.size === 0 ? undefined : authenticationOf(req)
     const matches =
       mark === undefined || mark.authenticator !== this.authenticator
         ? []
-        : matching(entries, req.method ?? 'GET', req.url ?? '/')
+        : matching(buckets, req.method ?? 'GET', req.url ?? '/')
     const principal = mark?.principal
     const someRouteAdmits = matches.some((entry) =>
       principal === undefined ? entry.optional : !deniesSync(entry.policies, principal),
@@ -221,20 +233,43 @@ function patternOf(path: string): RegExp {
   return new RegExp(special === -1 ? `^${body.replace(/\/$/, '')}/?$` : `^${body}`, 'i')
 }
 
-function matching(entries: readonly RouteEntry[], method: string, url: string): RouteEntry[] {
+function literalKey(path: string): string {
+  const literal: string[] = []
+  for (const segment of path.split('/').slice(1, 3)) {
+    if (segment === '' || /[:*?+(){}[\]\\]/.test(segment)) break
+    literal.push(segment.toLowerCase())
+  }
+  return literal.join('/')
+}
+
+function matching(buckets: ReadonlyMap<string, RouteEntry[]>, method: string, url: string): RouteEntry[] {
   const query = url.indexOf('?')
   const raw = query === -1 ? url : url.slice(0, query)
   let decoded = raw
-  try {
-    decoded = decodeURIComponent(raw)
-  } catch {
-    // Not decodable: Express matches the raw path anyway.
+  if (raw.includes('%')) {
+    try {
+      decoded = decodeURIComponent(raw)
+    } catch {
+      // Not decodable: Express matches the raw path anyway.
+    }
   }
-  return entries.filter(
-    (e) =>
-      (e.method === undefined || e.method === method || (method === 'HEAD' && e.method === 'GET')) &&
-      (e.pattern.test(raw) || e.pattern.test(decoded)),
-  )
+  const keys = new Set([''])
+  for (const path of decoded === raw ? [raw] : [raw, decoded]) {
+    const [, first = '', second = ''] = path.toLowerCase().split('/', 3)
+    keys.add(first)
+    keys.add(`${first}/${second}`)
+  }
+  const found: RouteEntry[] = []
+  for (const key of keys) {
+    for (const e of buckets.get(key) ?? []) {
+      if (
+        (e.method === undefined || e.method === method || (method === 'HEAD' && e.method === 'GET')) &&
+        (e.pattern.test(raw) || (decoded !== raw && e.pattern.test(decoded)))
+      )
+        found.push(e)
+    }
+  }
+  return found
 }
 
 /** True only when a policy synchronously says no. A throw or a promise is left to the guard. */

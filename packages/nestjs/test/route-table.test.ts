@@ -31,7 +31,7 @@ import {
   VERSION_NEUTRAL,
   VersioningType,
 } from '@nestjs/common'
-import { APP_PIPE, NestFactory } from '@nestjs/core'
+import { APP_PIPE, NestFactory, RouterModule } from '@nestjs/core'
 import { ExpressAdapter } from '@nestjs/platform-express'
 import express from 'express'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -103,8 +103,26 @@ class StatusController {
   }
 }
 
+@Controller('users')
+class UsersController {
+  @Post(':id')
+  @HttpCode(200)
+  @AllowClients({ ids: ['alice'] })
+  update(@Param('id') id: string, @Body() body: unknown) {
+    ran.handled++
+    return { id, body }
+  }
+}
+
+@Module({ controllers: [UsersController] })
+class AdminModule {}
+
 @Module({
-  imports: [ClientCertModule.forRoot({ identity: 'cn', allow: { authenticated: true }, optional: true })],
+  imports: [
+    ClientCertModule.forRoot({ identity: 'cn', allow: { authenticated: true }, optional: true }),
+    AdminModule,
+    RouterModule.register([{ path: 'admin', module: AdminModule }]),
+  ],
   controllers: [ItemsController, StatusController],
   providers: [{ provide: APP_PIPE, useClass: CountingPipe }],
 })
@@ -203,6 +221,17 @@ describe('Nest on Express: route rules before the body parser', () => {
     expect(result.status).toBe(403)
     expect(after).toEqual(nothing)
     expect((await post(url, '/api/status', alice, '{}')).status).toBe(200)
+  })
+
+  it('a RouterModule path is part of the route: /api/admin/users/:id', async () => {
+    const url = await start()
+    const { result, ran: after } = await counted(() => post(url, '/api/admin/users/7', bob))
+    expect(result.status).toBe(403)
+    expect(after).toEqual(nothing)
+    expect((await post(url, '/api/admin/users/7', alice, '{"n":3}')).json()).toEqual({
+      id: '7',
+      body: { n: 3 },
+    })
   })
 
   it('a path two routes can serve is refused early only if both refuse: /items/public stays open', async () => {

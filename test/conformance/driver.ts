@@ -12,6 +12,7 @@ import type { AllowPolicy, ClientCertOptions, ClientPrincipal } from '@clientcer
  *  - `GET /whoami`  → 200 `{ principal: PrincipalSummary | null, httpVersion }`
  *  - `POST /echo`   → JSON body parsed by the framework's parser (instrumented), 200 `{ principal, body }`
  *  - `GET /admin`   → guarded by `spec.adminPolicy` (per-route policy), 200 `{ principal }`
+ *  - `POST /admin`  → the same per-route policy, then the JSON body parsed, 200 `{ principal, body }`
  */
 export interface AppSpec {
   /** Core options for the adapter. */

@@ -632,6 +632,41 @@ export const scenarios: readonly Scenario[] = [
     expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
   },
   {
+    name: 'route policy: not-allowed client + invalid JSON body → 403 before parser, middleware, pipe and handler',
+    threat: 'I',
+    mode: 'socket',
+    run: get('/admin', 'alice', {
+      method: 'POST',
+      body: '{"a":',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+  },
+  {
+    name: 'route policy: allowed client + JSON body → 200, parsed (control)',
+    threat: 'ok',
+    mode: 'socket',
+    adminPolicy: { ids: ['alice'] },
+    run: get('/admin', 'alice', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 200, id: 'alice', parsed: true },
+  },
+  {
+    name: 'optional mode: route policy, no certificate + invalid JSON body → 401 before the parser',
+    threat: 'I',
+    mode: 'socket',
+    optional: true,
+    run: get('/admin', null, {
+      method: 'POST',
+      body: '{"a":',
+      headers: { 'content-type': 'application/json' },
+    }),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
+  },
+  {
     name: 'no certificate + a 10 MB body trickled slowly → 401 before the body is sent',
     threat: 'I',
     mode: 'socket',

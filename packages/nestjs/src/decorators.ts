@@ -16,8 +16,9 @@ export const ClientCert = createParamDecorator(
 
 /**
  * Who may call a controller or a route, on top of the module's `allow`. The policy is
- * validated when the class is defined. On the Fastify platform it is enforced in `onRequest`,
- * before the body is parsed; on Express by `ClientCertGuard` (see docs/adapters/nestjs.md).
+ * validated when the class is defined. It is enforced before the body is parsed (Fastify: in
+ * `onRequest`; Express: from the route table of `installClientCert()`) and again by
+ * `ClientCertGuard` (see docs/adapters/nestjs.md).
  */
 export function AllowClients(policy: AllowPolicy): ClassDecorator & MethodDecorator {
   return ruleDecorator(POLICY_METADATA, compilePolicy(policy, '@AllowClients(policy)'))
@@ -42,18 +43,23 @@ function ruleDecorator(key: string, value: unknown): ClassDecorator & MethodDeco
   }
 }
 
-/** The rule for a handler: class and method policies both apply; optional if either says so. */
+/**
+ * The rule for a handler: class and method policies both apply. Optional follows the closest
+ * decorator: the method's `@OptionalClientCert()`, else — when the method has a policy of its
+ * own — required, else the controller's `@OptionalClientCert()`. A controller marked optional
+ * must not turn a method's own policy into "anyone, or a client that passes it".
+ */
 export function ruleOf(
   handler: object,
   controller: object,
 ): { policies: CompiledPolicy[]; optional: boolean } {
-  const policies = [
-    Reflect.getMetadata(POLICY_METADATA, controller),
-    Reflect.getMetadata(POLICY_METADATA, handler),
-  ].filter((p): p is CompiledPolicy => p !== undefined)
+  const methodPolicy = Reflect.getMetadata(POLICY_METADATA, handler) as CompiledPolicy | undefined
+  const policies = [Reflect.getMetadata(POLICY_METADATA, controller), methodPolicy].filter(
+    (p): p is CompiledPolicy => p !== undefined,
+  )
   const optional =
     Reflect.getMetadata(OPTIONAL_METADATA, handler) === true ||
-    Reflect.getMetadata(OPTIONAL_METADATA, controller) === true
+    (methodPolicy === undefined && Reflect.getMetadata(OPTIONAL_METADATA, controller) === true)
   return { policies, optional }
 }
 

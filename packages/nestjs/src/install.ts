@@ -3,6 +3,7 @@ import { clientCert as expressClientCert } from '@clientcert/express'
 import { clientCert as fastifyClientCert } from '@clientcert/fastify'
 import type { INestApplication } from '@nestjs/common'
 import { ClientCertInstallation } from './module.js'
+import { RouteRules } from './route-table.js'
 import {
   CLIENT_CERT_AUTHENTICATOR,
   CLIENT_CERT_MODULE_OPTIONS,
@@ -15,7 +16,8 @@ interface FastifyCapableApp {
 
 /**
  * Installs the pre-parse stage: on Express, middleware mounted before the body parsers Nest
- * adds in `init()`; on Fastify, an `onRequest` hook (before any content-type parser). Call it
+ * adds in `init()`, which also applies the route's `@AllowClients` / `@OptionalClientCert` from a
+ * route table built at bootstrap (the guard checks again); on Fastify, an `onRequest` hook (before any content-type parser). Call it
  * after `NestFactory.create()` and before `app.init()`/`app.listen()`; the module refuses to
  * bootstrap without it, and it refuses to run after `init()`.
  */
@@ -35,6 +37,11 @@ export async function installClientCert(app: INestApplication): Promise<void> {
   const platform = app.getHttpAdapter().getType()
   if (platform === 'express') {
     app.use(expressClientCert({ authenticator, optional }))
+    // Route rules before Nest's body parser and module middleware; the routes, global prefix and
+    // versioning are only final at bootstrap, so the table is filled then.
+    const rules = new RouteRules(authenticator, optional)
+    app.use(rules.middleware)
+    installation.onBootstrap = () => rules.build(app)
   } else if (platform === 'fastify') {
     // Nest replaces Fastify's error handler during init, so the hook answers by itself.
     await (app as unknown as FastifyCapableApp).register(fastifyClientCert, {

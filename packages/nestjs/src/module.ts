@@ -42,6 +42,8 @@ export interface ClientCertModuleAsyncOptions extends Pick<ModuleMetadata, 'impo
 @Injectable()
 export class ClientCertInstallation implements OnApplicationBootstrap {
   installed = false
+  /** @internal Work the pre-parse stage needs done once the routes are known. */
+  onBootstrap: (() => void) | undefined = undefined
 
   onApplicationBootstrap(): void {
     if (!this.installed) {
@@ -50,6 +52,7 @@ export class ClientCertInstallation implements OnApplicationBootstrap {
         'ClientCertModule is imported but its pre-parse stage is not installed: call `await installClientCert(app)` after NestFactory.create() and before app.init()/app.listen()',
       )
     }
+    this.onBootstrap?.()
   }
 }
 

@@ -43,8 +43,10 @@ interface StrategySettings {
   /** Name to register and authenticate with. Default `'client-cert'`. */
   readonly name?: string
   /**
-   * Requests without a certificate call Passport's `pass()`: the route runs with no `req.user`
-   * from this strategy. A certificate that is presented but invalid still fails.
+   * For a strategy chain (`['client-cert', 'bearer']`, `['client-cert', 'anonymous']`): a request
+   * without a certificate fails (401) so the next strategy decides; a certificate that is
+   * presented but fails is final (Passport's `error()`, rendered with its 401/403 by
+   * `clientCertErrorHandler()`). Never `pass()`: alone, a request without a certificate gets 401.
    */
   readonly optional?: boolean
   /** Call `verify(req, principal, done)` instead of `verify(principal, done)`. Default false. */
@@ -83,7 +85,9 @@ interface Actions {
  * pre-parse stage of `@clientcert/nestjs`): then its outcome is reused.
  *
  * Outcomes: a missing or invalid certificate, or a policy denial, is a Passport `fail` with
- * the error's status (401/403) and a {@link ClientCertFailureInfo} challenge; a server-side
+ * the error's status (401/403) and a {@link ClientCertFailureInfo} challenge, so the next
+ * strategy of a chain is tried (with `optional: true`, a presented certificate that fails is
+ * an `error` instead, final for the chain; the strategy never calls `pass()`); a server-side
  * fault (`ERR_CLIENT_CERT_INTERNAL`, a misconfiguration) is a Passport `error`. A valid client
  * goes to `verify`, whose `done` decides.
  *
@@ -95,7 +99,7 @@ export class ClientCertStrategy extends Strategy {
   readonly name: string
   /** The authenticator every request goes through; use it for per-route `authorize()` checks. */
   readonly authenticator: ClientCertAuthenticator
-  /** Whether a request without a certificate passes (see the `optional` option). */
+  /** Whether a presented certificate that fails is final for the chain (see the `optional` option). */
   readonly optional: boolean
   /** @internal */
   readonly _verify: VerifyFunction | VerifyFunctionWithRequest
@@ -193,7 +197,12 @@ export class ClientCertStrategy extends Strategy {
   }
 }
 
-/** From the core's answer to Passport's. */
+/**
+ * From the core's answer to Passport's. A request without a certificate is always a `fail()`,
+ * never a `pass()`: Passport's `pass()` ends a strategy chain and runs the route, so a later
+ * strategy (a bearer token) would never be asked and every caller without a certificate would
+ * get in. Optional use is a chain ending in an anonymous strategy.
+ */
 function settle(
   strategy: ClientCertStrategy,
   req: Request,
@@ -207,6 +216,13 @@ function settle(
       actions.error(error)
       return
     }
+    if (strategy.optional) {
+      // A presented certificate that fails is final in optional mode: a later strategy of the
+      // chain (an anonymous one, or a token) must not downgrade a bad certificate.
+      recordFailure(req, error)
+      actions.error(error)
+      return
+    }
     refuse(strategy, req, error, actions)
     return
   }
@@ -215,15 +231,13 @@ function settle(
     callVerify(strategy, req, principal, actions)
     return
   }
-  if (strategy.optional) {
+  if (strategy.optional)
     markAuthenticated(nodeRequest(req), { principal: undefined, authenticator: strategy.authenticator })
-    actions.pass()
-    return
-  }
-  // An optional stage before this one let the request through anonymously; this one needs a client.
   const missing = strategy.authenticator.reject(
     'ERR_CLIENT_CERT_MISSING',
-    `${strategy.name}: no client certificate on this request (an optional stage let it through)`,
+    strategy.optional
+      ? `${strategy.name}: no client certificate on this request (optional: the next strategy of the chain decides)`
+      : `${strategy.name}: no client certificate on this request (an optional stage let it through)`,
     req,
   )
   refuse(strategy, req, missing, actions)

@@ -24,6 +24,7 @@ import {
 } from '@clientcert/testing'
 import express, { type Express, type NextFunction, type Request, type Response } from 'express'
 import { Passport } from 'passport'
+import { Strategy } from 'passport-strategy'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 let pki: TestPki
@@ -284,21 +285,39 @@ describe('ClientCertStrategy outcomes', () => {
   })
 })
 
+/** passport-anonymous's contract: always `pass()`, the usual last link of an optional chain. */
+class AnonymousStrategy extends Strategy {
+  readonly name = 'anonymous'
+  override authenticate(): void {
+    this.pass()
+  }
+}
+
 describe('ClientCertStrategy optional mode', () => {
-  it('passes a request without a certificate and still fails an invalid one', async () => {
+  it("fails a request without a certificate so that ['client-cert', 'anonymous'] lets it through; an invalid one stays refused", async () => {
     let verified = 0
     const strategy = new ClientCertStrategy({ ...base, optional: true }, (p, done) => {
       verified++
       done(null, { name: p.id })
     })
-    const { app } = appWith(strategy)
+    const passport = new Passport()
+    passport.use(strategy)
+    passport.use(new AnonymousStrategy())
+    const app = express()
+    app.use(passport.authenticate(['client-cert', 'anonymous'], { session: false, failWithError: true }))
+    app.get('/', (req, res) => {
+      res.json({ user: req.user ?? null, clientCert: req.clientCert?.id ?? null })
+    })
+    app.use(clientCertErrorHandler())
     const url = await serve(app)
     const anonymous = await get(url, '/', null)
     expect(anonymous.status).toBe(200)
-    expect(anonymous.json()).toEqual({ user: null, clientCert: null, body: null })
+    expect(anonymous.json()).toEqual({ user: null, clientCert: null })
     expect(verified).toBe(0)
     expect((await get(url, '/', expired)).status).toBe(401)
     expect((await get(url, '/')).json()).toMatchObject({ user: { name: 'alice' } })
+    // Alone, the optional strategy never pass()es.
+    expect((await get(await serve(appWith(strategy).app), '/', null)).status).toBe(401)
   })
 })
 
@@ -366,7 +385,8 @@ describe('ClientCertStrategy before the body', () => {
     passport.use(early)
     passport.use(late)
     const app = express()
-    app.use(passport.authenticate('early', { session: false, failWithError: true }))
+    passport.use(new AnonymousStrategy())
+    app.use(passport.authenticate(['early', 'anonymous'], { session: false, failWithError: true }))
     app.use(express.json())
     app.post('/', passport.authenticate('late', { session: false, failWithError: true }), (req, res) => {
       res.json({ user: req.user, body: req.body })

@@ -28,9 +28,14 @@ export const expressDriver: Driver = {
       probes.handled++
       res.json({ principal: summarise(req.clientCert), body: req.body })
     })
-    app.get('/admin', requireClientCert(spec.adminPolicy ?? { ids: ['admin'] }), (req, res) => {
+    const admin = requireClientCert(spec.adminPolicy ?? { ids: ['admin'] })
+    app.get('/admin', admin, (req, res) => {
       probes.handled++
       res.json({ principal: summarise(req.clientCert) })
+    })
+    app.post('/admin', admin, parser, (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert), body: req.body })
     })
     return serveNode(app, listen)
   },

@@ -30,14 +30,15 @@ function build(spec: AppSpec, probes: Probes, listen: ListenOptions, http2: bool
       probes.handled++
       return { principal: summarise(req.clientCert), body: req.body }
     })
-    routes.get(
-      '/admin',
-      { config: { clientCert: { allow: spec.adminPolicy ?? { ids: ['admin'] } } } },
-      async (req) => {
-        probes.handled++
-        return { principal: summarise(req.clientCert) }
-      },
-    )
+    const admin = { config: { clientCert: { allow: spec.adminPolicy ?? { ids: ['admin'] } } } }
+    routes.get('/admin', admin, async (req) => {
+      probes.handled++
+      return { principal: summarise(req.clientCert) }
+    })
+    routes.post('/admin', admin, async (req) => {
+      probes.handled++
+      return { principal: summarise(req.clientCert), body: req.body }
+    })
   })
   return app
 }

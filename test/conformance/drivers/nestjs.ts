@@ -2,8 +2,22 @@ import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { ClientPrincipal } from '@clientcert/core'
 import { AllowClients, ClientCert, ClientCertModule, installClientCert } from '@clientcert/nestjs'
-import { Body, Controller, Get, HttpCode, type INestApplication, Module, Post, Req } from '@nestjs/common'
-import { NestFactory } from '@nestjs/core'
+import {
+  type ArgumentMetadata,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  type INestApplication,
+  Injectable,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  type PipeTransform,
+  Post,
+  Req,
+} from '@nestjs/common'
+import { APP_PIPE, NestFactory } from '@nestjs/core'
 import { ExpressAdapter } from '@nestjs/platform-express'
 import { FastifyAdapter } from '@nestjs/platform-fastify'
 import express from 'express'
@@ -14,9 +28,19 @@ import { type AppSpec, type Driver, type ListenOptions, type Probes, summarise, 
  * NestJS on Express and on Fastify, with ClientCertModule, installClientCert() before
  * listen(), the global ClientCertGuard and decorators. Nest's own body parsing is
  * instrumented: on Express its JSON parser is wrapped; on Fastify the JSON content-type
- * parser is wrapped.
+ * parser is wrapped. A global pipe on `@Body()` and (on Express, where module middleware runs
+ * after the pre-parse stage) a module middleware seeing a JSON request count as parser runs too:
+ * a rejected request with a body must reach none of them.
  */
-function build(spec: AppSpec, probes: Probes): { Root: new () => unknown } {
+function build(spec: AppSpec, probes: Probes, platform: 'express' | 'fastify'): { Root: new () => unknown } {
+  @Injectable()
+  class CountingPipe implements PipeTransform {
+    transform(value: unknown, metadata: ArgumentMetadata) {
+      if (metadata.type === 'body') probes.parsed++
+      return value
+    }
+  }
+
   @Controller()
   class RoutesController {
     @Get('whoami')
@@ -41,18 +65,37 @@ function build(spec: AppSpec, probes: Probes): { Root: new () => unknown } {
       probes.handled++
       return { principal: summarise(principal) }
     }
+
+    @Post('admin')
+    @HttpCode(200)
+    @AllowClients(spec.adminPolicy ?? { ids: ['admin'] })
+    adminPost(@ClientCert() principal: ClientPrincipal | undefined, @Body() body: unknown) {
+      probes.handled++
+      return { principal: summarise(principal), body }
+    }
   }
 
   @Module({
     imports: [ClientCertModule.forRoot({ ...spec.auth, optional: spec.optional ?? false })],
     controllers: [RoutesController],
+    providers: [{ provide: APP_PIPE, useClass: CountingPipe }],
   })
-  class Root {}
+  class Root implements NestModule {
+    configure(consumer: MiddlewareConsumer) {
+      if (platform === 'express')
+        consumer
+          .apply((req: express.Request, _res: unknown, next: () => void) => {
+            if (req.headers['content-type']?.startsWith('application/json')) probes.parsed++
+            next()
+          })
+          .forRoutes('*path')
+    }
+  }
   return { Root }
 }
 
 async function startExpress(spec: AppSpec, probes: Probes, listen: ListenOptions) {
-  const { Root } = build(spec, probes)
+  const { Root } = build(spec, probes, 'express')
   const instance = express()
   const app = await NestFactory.create(Root, new ExpressAdapter(instance), {
     logger: false,
@@ -83,7 +126,7 @@ async function startExpress(spec: AppSpec, probes: Probes, listen: ListenOptions
 }
 
 async function startFastify(spec: AppSpec, probes: Probes, listen: ListenOptions, http2: boolean) {
-  const { Root } = build(spec, probes)
+  const { Root } = build(spec, probes, 'fastify')
   const tls = listen.tls
   const instance = (
     tls && http2

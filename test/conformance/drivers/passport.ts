@@ -9,14 +9,30 @@ import { type Driver, serveNode, summarise } from '../driver.js'
  * dependency of @clientcert/passport, not of the root, so `import 'passport'` has no types here.
  */
 interface PassportLike {
-  use(strategy: ClientCertStrategy): unknown
-  authenticate(name: string, options: { session: false; failWithError: true }): RequestHandler
+  use(strategy: ClientCertStrategy | AnonymousLike): unknown
+  authenticate(name: string | string[], options: { session: false; failWithError: true }): RequestHandler
+}
+interface AnonymousLike {
+  readonly name: string
+  authenticate(): void
 }
 const { Passport } = createRequire(import.meta.url)('passport') as { Passport: new () => PassportLike }
 
 /**
+ * passport-anonymous's contract, the last link of an optional chain. Passport gives each request
+ * an Object.create() copy of the strategy with `pass` attached.
+ */
+class AnonymousStrategy implements AnonymousLike {
+  readonly name = 'anonymous'
+  declare pass: () => void
+  authenticate(): void {
+    this.pass()
+  }
+}
+
+/**
  * Express 5 + Passport 0.7 with `passport.authenticate('client-cert', { session: false,
- * failWithError: true })` mounted first, as the docs tell users to, and the package's error
+ * failWithError: true })` (optional mode: `['client-cert', 'anonymous']`) mounted first, as the docs tell users to, and the package's error
  * handler rendering failures. `/admin` is guarded by `authorize()` on the strategy's own
  * authenticator, so route denials reach the same hooks and the same error handler.
  */
@@ -52,7 +68,15 @@ export const passportDriver: Driver = {
     }
 
     if (spec.misordered) app.use(parser)
-    app.use(passport.authenticate('client-cert', { session: false, failWithError: true }))
+    // Optional mode is the documented chain: without a certificate the strategy fails and the
+    // anonymous strategy lets the request through; a bad certificate is final.
+    if (spec.optional) passport.use(new AnonymousStrategy())
+    app.use(
+      passport.authenticate(spec.optional ? ['client-cert', 'anonymous'] : 'client-cert', {
+        session: false,
+        failWithError: true,
+      }),
+    )
     app.get('/whoami', (req, res) => {
       probes.handled++
       res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
@@ -64,6 +88,10 @@ export const passportDriver: Driver = {
     app.get('/admin', requireAdmin, (req, res) => {
       probes.handled++
       res.json({ principal: summarise(req.clientCert) })
+    })
+    app.post('/admin', requireAdmin, parser, (req, res) => {
+      probes.handled++
+      res.json({ principal: summarise(req.clientCert), body: req.body })
     })
     app.use(clientCertErrorHandler({ logger: (m) => probes.logged.push(m) }))
 

@@ -42,7 +42,7 @@ export const nodeHttpDriver: Driver = {
           probes.handled++
           return send(res, 200, { principal: summarise(client) })
         }
-        if (req.method === 'POST' && path === '/echo') {
+        if (req.method === 'POST' && (path === '/echo' || path === '/admin')) {
           return json(
             req,
             (body) => {

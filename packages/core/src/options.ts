@@ -1,3 +1,4 @@
+import { checkKeyProfile } from './validate/profile.js'
 import type { ParsedCertificate } from './cert/parse.js'
 import { OID } from './cert/parse.js'
 import { ClientCertConfigError, type ClientCertError } from './errors.js'
@@ -156,6 +157,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     }
   })
   const intermediates = loadCertificates(trust.intermediates, 'trust.intermediates')
+  // Configured keys verify client chains too: the same key profile as any issuer, at startup.
+  for (const [list, name] of [
+    [anchors, 'trust.anchors'],
+    [intermediates, 'trust.intermediates'],
+  ] as const) {
+    list.forEach((c, i) => {
+      const bad = checkKeyProfile(c)
+      if (bad) throw new ClientCertConfigError(`${name}[${i}]`, bad.reason)
+    })
+  }
   if (trust.intermediates !== undefined && anchors.length === 0) {
     throw new ClientCertConfigError('trust.intermediates', 'needs trust.anchors to build paths to')
   }

@@ -23,7 +23,7 @@ import {
   toPem,
   withPublicKey,
 } from '@clientcert/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   type AllowPolicy,
   type ClientCertAuthenticator,
@@ -32,6 +32,14 @@ import {
   createClientCertAuthenticator,
   type ForwardedFormat,
 } from '../src/index.js'
+import { verifySignature } from '../src/validate/signature.js'
+
+// Count signature verifications (the real ones still run).
+vi.mock('../src/validate/signature.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/validate/signature.js')>()
+  return { ...real, verifySignature: vi.fn(real.verifySignature) }
+})
+const signatureChecks = vi.mocked(verifySignature)
 
 const PROXY = '127.0.0.1'
 
@@ -149,6 +157,47 @@ describe('finding 3: hostile chain hints from an allowlisted proxy', () => {
     // The issue's target is 3× an ordinary cold request; the 5 ms floor absorbs scheduler noise
     // on a loaded machine (before the fix, each of these requests took 20 ms or more).
     expect(median(hostile)).toBeLessThan(Math.max(3 * median(ordinary), 5))
+  })
+})
+
+describe('finding 3: failed hint sets are remembered, configured keys are bounded at startup', () => {
+  it('the same hostile headers again are refused without one signature check, until trust changes', async () => {
+    const decoys = await Promise.all(
+      Array.from({ length: 4 }, () => pki.root.issueIntermediate({ subject: 'CN=Decoy CA' })),
+    )
+    const signer = await pki.root.issueIntermediate({ subject: 'CN=Decoy CA' })
+    const leaf = await signer.issueClient({ subject: 'CN=mallory', authorityKeyIdentifier: false })
+    const auth = createClientCertAuthenticator({
+      identity: 'cn',
+      allow: { authenticated: true },
+      source: { forwarded: { format: 'rfc9440', trustedProxies: [PROXY] } },
+      trust: { anchors: pki.root.pem },
+    })
+    const headers = forwardedHeaders('rfc9440', leaf, { chain: decoys })
+    const request = () => ({ socket: { remoteAddress: PROXY }, headers, rawHeaders: Object.entries(headers).flat() })
+    const judge = async () => {
+      signatureChecks.mockClear()
+      const r = await auth.authenticate(request())
+      return { code: r.ok ? undefined : r.error.code, checks: signatureChecks.mock.calls.length }
+    }
+    expect(await judge()).toEqual({ code: 'ERR_CLIENT_CERT_UNTRUSTED', checks: 4 })
+    expect(await judge()).toEqual({ code: 'ERR_CLIENT_CERT_UNTRUSTED', checks: 0 })
+    auth.updateTrust({ allow: { authenticated: true } })
+    expect(await judge()).toEqual({ code: 'ERR_CLIENT_CERT_UNTRUSTED', checks: 4 })
+  })
+
+  it('a configured anchor or intermediate outside the key profile is a configuration error', async () => {
+    const rsa = await createRootCA({ subject: 'CN=Odd Root', keyAlgorithm: 'RSA-2048' })
+    const odd = toPem(withPublicKey(rsa.der, largeExponentRsaSpki(64)))
+    expect(() =>
+      createClientCertAuthenticator({ allow: { authenticated: true }, trust: { anchors: [pki.root.pem, odd] } }),
+    ).toThrow(/"trust\.anchors\[1\]".*RSA public exponent/)
+    expect(() =>
+      createClientCertAuthenticator({
+        allow: { authenticated: true },
+        trust: { anchors: pki.root.pem, intermediates: odd },
+      }),
+    ).toThrow(/"trust\.intermediates\[0\]".*RSA public exponent/)
   })
 })
 

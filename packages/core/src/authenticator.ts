@@ -137,9 +137,12 @@ const STABLE_FAILURES: ReadonlySet<ClientCertErrorCode> = new Set([
 
 const MAX_SIGNATURE_CHECKS = 64
 /**
- * Verification work one request may spend on keys of client-sent chain certificates, in P-256
- * verifications (validate/profile.ts verifyCost): a legitimate chain of four P-256 or RSA-2048
- * intermediates costs 4, of three P-384 ones 12; a hostile set stops here.
+ * Verification work one request may spend on client-sent chain certificates (their keys or
+ * their signatures), in P-256 verifications (validate/profile.ts verifyCost): a legitimate
+ * chain of four P-256 intermediates costs 5, one P-384 intermediate under a P-384 root 16; a
+ * hostile set stops here, at about the cost of three ordinary cold requests (bench/hostile.mjs).
+ * Deeper P-384 chains, and P-521 ones, need their intermediates in trust.intermediates, which
+ * cost this budget nothing.
  */
 const MAX_HINT_VERIFY_COST = 16
 /**

@@ -1,4 +1,3 @@
-import { checkKeyProfile } from './validate/profile.js'
 import type { ParsedCertificate } from './cert/parse.js'
 import { OID } from './cert/parse.js'
 import { ClientCertConfigError, type ClientCertError } from './errors.js'
@@ -14,6 +13,7 @@ import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from 
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
 import type { EkuRule } from './validate/leaf.js'
+import { checkKeyProfile } from './validate/profile.js'
 
 /** What an audit hook learns about the request. */
 export interface HookContext {

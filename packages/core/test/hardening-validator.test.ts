@@ -14,9 +14,9 @@ import {
   type IssuedCertificate,
   largeExponentRsaSpki,
   malleateEcdsaSignature,
+  type RunningServer,
   requestHttp,
   requestWithUndici,
-  type RunningServer,
   startHttpServer,
   startMtlsServer,
   type TestPki,
@@ -120,7 +120,9 @@ describe('finding 3: hostile chain hints from an allowlisted proxy', () => {
     // exponent: ~5 ms per verification before the fix, and four of them fit the default chain.
     // The leaf is RSA-signed, so each hint's key really is put to work on it.
     const hostileRoot = await createRootCA({ subject: 'CN=Hostile CA', keyAlgorithm: 'RSA-2048' })
-    hints = Array.from({ length: 4 }, () => asCert(withPublicKey(hostileRoot.der, largeExponentRsaSpki(2040))))
+    hints = Array.from({ length: 4 }, () =>
+      asCert(withPublicKey(hostileRoot.der, largeExponentRsaSpki(2040))),
+    )
     hostileLeaves = await Promise.all(
       Array.from({ length: 7 }, (_, i) => hostileRoot.issueClient({ subject: `CN=mallory ${i}` })),
     )
@@ -129,35 +131,35 @@ describe('finding 3: hostile chain hints from an allowlisted proxy', () => {
     )
   })
 
-  it.each([
-    'rfc9440',
-    'xfcc',
-  ] as const satisfies readonly ForwardedFormat[])('%s: rejected with ERR_CLIENT_CERT_UNTRUSTED, as fast as an ordinary cold request', async (format) => {
-    const server = await forwardedServer({
-      source: { forwarded: { format, trustedProxies: [PROXY] } },
-    })
-    const send = async (leaf: IssuedCertificate, chain: readonly IssuedCertificate[]) => {
-      const headers = forwardedHeaders(format, leaf, { chain })
-      const start = performance.now()
-      const res = await requestHttp(server.url, { path: '/', localAddress: PROXY, headers })
-      return { ms: performance.now() - start, status: res.status, body: JSON.parse(res.body) as unknown }
-    }
-    // A fresh leaf every time, so neither request is answered from a cache.
-    const ordinary: number[] = []
-    const hostile: number[] = []
-    for (let i = 0; i < hostileLeaves.length; i++) {
-      const ok = await send(ordinaryLeaves[i]!, [pki.intermediate])
-      expect(ok.status).toBe(200)
-      ordinary.push(ok.ms)
-      const bad = await send(hostileLeaves[i]!, hints)
-      expect(bad.status).toBe(401)
-      expect(bad.body).toEqual({ code: 'ERR_CLIENT_CERT_UNTRUSTED' })
-      hostile.push(bad.ms)
-    }
-    // The issue's target is 3× an ordinary cold request; the 5 ms floor absorbs scheduler noise
-    // on a loaded machine (before the fix, each of these requests took 20 ms or more).
-    expect(median(hostile)).toBeLessThan(Math.max(3 * median(ordinary), 5))
-  })
+  it.each(['rfc9440', 'xfcc'] as const satisfies readonly ForwardedFormat[])(
+    '%s: rejected with ERR_CLIENT_CERT_UNTRUSTED, as fast as an ordinary cold request',
+    async (format) => {
+      const server = await forwardedServer({
+        source: { forwarded: { format, trustedProxies: [PROXY] } },
+      })
+      const send = async (leaf: IssuedCertificate, chain: readonly IssuedCertificate[]) => {
+        const headers = forwardedHeaders(format, leaf, { chain })
+        const start = performance.now()
+        const res = await requestHttp(server.url, { path: '/', localAddress: PROXY, headers })
+        return { ms: performance.now() - start, status: res.status, body: JSON.parse(res.body) as unknown }
+      }
+      // A fresh leaf every time, so neither request is answered from a cache.
+      const ordinary: number[] = []
+      const hostile: number[] = []
+      for (let i = 0; i < hostileLeaves.length; i++) {
+        const ok = await send(ordinaryLeaves[i]!, [pki.intermediate])
+        expect(ok.status).toBe(200)
+        ordinary.push(ok.ms)
+        const bad = await send(hostileLeaves[i]!, hints)
+        expect(bad.status).toBe(401)
+        expect(bad.body).toEqual({ code: 'ERR_CLIENT_CERT_UNTRUSTED' })
+        hostile.push(bad.ms)
+      }
+      // The issue's target is 3× an ordinary cold request; the 5 ms floor absorbs scheduler noise
+      // on a loaded machine (before the fix, each of these requests took 20 ms or more).
+      expect(median(hostile)).toBeLessThan(Math.max(3 * median(ordinary), 5))
+    },
+  )
 })
 
 describe('finding 3: failed hint sets are remembered, configured keys are bounded at startup', () => {
@@ -174,7 +176,11 @@ describe('finding 3: failed hint sets are remembered, configured keys are bounde
       trust: { anchors: pki.root.pem },
     })
     const headers = forwardedHeaders('rfc9440', leaf, { chain: decoys })
-    const request = () => ({ socket: { remoteAddress: PROXY }, headers, rawHeaders: Object.entries(headers).flat() })
+    const request = () => ({
+      socket: { remoteAddress: PROXY },
+      headers,
+      rawHeaders: Object.entries(headers).flat(),
+    })
     const judge = async () => {
       signatureChecks.mockClear()
       const r = await auth.authenticate(request())
@@ -190,7 +196,10 @@ describe('finding 3: failed hint sets are remembered, configured keys are bounde
     const rsa = await createRootCA({ subject: 'CN=Odd Root', keyAlgorithm: 'RSA-2048' })
     const odd = toPem(withPublicKey(rsa.der, largeExponentRsaSpki(64)))
     expect(() =>
-      createClientCertAuthenticator({ allow: { authenticated: true }, trust: { anchors: [pki.root.pem, odd] } }),
+      createClientCertAuthenticator({
+        allow: { authenticated: true },
+        trust: { anchors: [pki.root.pem, odd] },
+      }),
     ).toThrow(/"trust\.anchors\[1\]".*RSA public exponent/)
     expect(() =>
       createClientCertAuthenticator({
@@ -207,7 +216,10 @@ describe('finding 9: an SPKI pin admits only certificates self-signed by the pin
     const genuine = await createSelfSigned({ subject: 'CN=device', keys })
     const other = await createRootCA({ subject: 'CN=Some Other CA' })
     const copy = await other.issueClient({ subject: 'CN=admin', keys })
-    const spki = new X509Certificate(Buffer.from(genuine.der)).publicKey.export({ type: 'spki', format: 'der' })
+    const spki = new X509Certificate(Buffer.from(genuine.der)).publicKey.export({
+      type: 'spki',
+      format: 'der',
+    })
     const auth = createClientCertAuthenticator({
       identity: 'cn',
       allow: { authenticated: true },

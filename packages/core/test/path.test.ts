@@ -945,7 +945,9 @@ describe('client-sent hints cannot choose the cost of the search (issue 13, find
   it('a hint key outside the key profile (RSA e of 2,040 bits) never verifies anything', async () => {
     const hostile = await createRootCA({ ...t, subject: 'CN=Hostile Hint CA', keyAlgorithm: 'RSA-2048' })
     const l = await hostile.issueClient({ ...t, subject: 'CN=mallory' })
-    const hints = Array.from({ length: 6 }, () => ({ der: withPublicKey(hostile.der, largeExponentRsaSpki(2040)) }))
+    const hints = Array.from({ length: 6 }, () => ({
+      der: withPublicKey(hostile.der, largeExponentRsaSpki(2040)),
+    }))
     const result = failure(validate(l, [root], [], {}, hints))
     expect(result.code).toBe('ERR_CLIENT_CERT_UNTRUSTED')
     expect(result.reason).toMatch(/RSA public exponent/)
@@ -956,7 +958,13 @@ describe('client-sent hints cannot choose the cost of the search (issue 13, find
     const holder = await root.issueClient({ ...t, subject: 'CN=rsa holder', keyAlgorithm: 'RSA-2048' })
     const spki = parsed(holder).spki
     // The modulus of a real RSA-2048 key, read from the SPKI the generator wrote.
-    const n = BigInt(`0x${Buffer.from(spki).toString('hex').match(/02820101(00[0-9a-f]{512})/)![1]}`)
+    const n = BigInt(
+      `0x${
+        Buffer.from(spki)
+          .toString('hex')
+          .match(/02820101(00[0-9a-f]{512})/)![1]
+      }`,
+    )
     const profileWith = (modulus: bigint, e: bigint) =>
       checkProfile(parsed({ der: withPublicKey(holder.der, rsaSpki(modulus, e)) }))
     for (const e of [3n, 17n, 65537n, 2n ** 31n - 1n]) expect(profileWith(n, e)).toBeUndefined()
@@ -986,13 +994,25 @@ describe('client-sent hints cannot choose the cost of the search (issue 13, find
     expect(overall.ok ? undefined : overall.exhausted).toBe('signatures')
   })
 
-  it('a real chain of three P-384 intermediates sent as hints fits the default hint budget (16)', async () => {
-    const r = await createRootCA({ ...t, keyAlgorithm: 'P-384', subject: 'CN=P-384 Root' })
-    const i1 = await r.issueIntermediate({ ...t, keyAlgorithm: 'P-384', subject: 'CN=P-384 I1' })
-    const i2 = await i1.issueIntermediate({ ...t, keyAlgorithm: 'P-384', subject: 'CN=P-384 I2' })
-    const i3 = await i2.issueIntermediate({ ...t, keyAlgorithm: 'P-384', subject: 'CN=P-384 I3' })
-    const l = await i3.issueClient({ ...t, keyAlgorithm: 'P-384', subject: 'CN=deep' })
-    const result = validate(l, [r], [], { maxHintVerifyCost: 16 }, [i3, i1, i2])
-    expect(subjects(result)).toEqual(['CN=deep', 'CN=P-384 I3', 'CN=P-384 I2', 'CN=P-384 I1', 'CN=P-384 Root'])
+  it('real chains within the default hint budget (16): four P-256 hints, or one P-384 hint', async () => {
+    const chain = async (keyAlgorithm: KeyAlgorithm, depth: number) => {
+      const r = await createRootCA({ ...t, keyAlgorithm, subject: `CN=${keyAlgorithm} Root` })
+      const cas = [r]
+      for (let i = 1; i <= depth; i++)
+        cas.push(
+          await cas[i - 1]!.issueIntermediate({ ...t, keyAlgorithm, subject: `CN=${keyAlgorithm} I${i}` }),
+        )
+      const l = await cas[depth]!.issueClient({ ...t, keyAlgorithm, subject: 'CN=deep' })
+      return { r, l, hints: cas.slice(1).reverse() }
+    }
+    const p256 = await chain('P-256', 4)
+    expect(validate(p256.l, [p256.r], [], { maxHintVerifyCost: 16 }, p256.hints).ok).toBe(true)
+    const p384 = await chain('P-384', 1)
+    expect(validate(p384.l, [p384.r], [], { maxHintVerifyCost: 16 }, p384.hints).ok).toBe(true)
+    // Two P-384 hints exceed it; configured, the same intermediates cost the hint budget nothing.
+    const deep = await chain('P-384', 2)
+    const refused = validate(deep.l, [deep.r], [], { maxHintVerifyCost: 16 }, deep.hints)
+    expect(refused.ok ? undefined : refused.exhausted).toBe('hints')
+    expect(validate(deep.l, [deep.r], deep.hints, { maxHintVerifyCost: 16 }).ok).toBe(true)
   })
 })

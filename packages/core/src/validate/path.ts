@@ -29,9 +29,9 @@ export interface PathOptions {
   readonly maxSignatureChecks: number
   /**
    * Most verification work, in P-256 verifications (see validate/profile.ts `verifyCost`),
-   * one search may spend on verifications with keys of untrusted hints. Hints come from the
-   * client, so their keys are chosen by whoever sends the request; configured keys are not
-   * charged here.
+   * one search may spend on verifications that involve an untrusted hint: with a hint's key,
+   * or of a hint's signature. Hints come from the client, so whoever sends the request chose
+   * them; verifications between the leaf and configured certificates are not charged here.
    */
   readonly maxHintVerifyCost: number
   /** EKU OID the leaf was checked for; intermediates that restrict EKU must allow it too. */
@@ -97,7 +97,8 @@ export function buildPath(
     if (key)
       return { ok: false, code: key.code, reason: `issuer candidate for "${cert.subject.dn}": ${key.reason}` }
     if (budget-- <= 0) return exhausted('signatures')
-    if (hintSet.has(issuer)) {
+    // Charged when the client chose the key or the signed certificate: either way it chose the work.
+    if (hintSet.has(issuer) || hintSet.has(cert)) {
       hintBudget -= verifyCost(issuer)
       if (hintBudget < 0) return exhausted('hints')
     }

@@ -362,6 +362,34 @@ try {
     )
   }
 
+  if (!only || only.includes('hostile')) {
+    log('hostile forwarded chains')
+    const hostile = JSON.parse(
+      await runNode(
+        SERVER_CPU,
+        [join(here, 'hostile.mjs'), JSON.stringify({ rounds: cfg.coldRounds, n: full ? 500 : 200 })],
+        600_000,
+      ),
+    )
+    // Per round, each strategy's time over the ordinary cold request of the same round.
+    const perRound = (name) => hostile.msPerRequest[name].map((m, i) => m / hostile.msPerRequest.ordinary[i])
+    for (const name of Object.keys(hostile.msPerRequest)) {
+      if (name === 'ordinary') continue
+      ratios[`hostile_${name}_vs_ordinary_cold`] = stats(perRound(name), { kind: 'time ratio' })
+    }
+    const worst = hostile.msPerRequest.ordinary.map((o, i) =>
+      Math.max(
+        ...Object.entries(hostile.msPerRequest)
+          .filter(([k]) => k !== 'ordinary' && k !== 'repeat')
+          .map(([, v]) => v[i] / o),
+      ),
+    )
+    ratios.hostile_chain_worst_vs_ordinary_cold = stats(worst, { kind: 'time ratio' })
+    log(
+      `hostile chains: worst ${ratios.hostile_chain_worst_vs_ordinary_cold.median.toFixed(2)}x an ordinary cold request`,
+    )
+  }
+
   if (!only || only.includes('memory')) {
     log(`memory: ${cfg.memN} distinct certificates`)
     const mem = JSON.parse(
@@ -399,6 +427,7 @@ const budget = {
   handshakes_vs_bare: ['>=', 0.92],
   cold_p256_vs_verify_floor: ['<=', 5],
   cold_p256_vs_pkijs: ['>=', 5],
+  hostile_chain_worst_vs_ordinary_cold: ['<=', 3],
   'figure:cold_p256_validations_per_s': ['>=', 3000],
   'figure:heap_growth_100k_certs_mib': ['<=', 64],
   'figure:heap_growth_after_cache_cap_mib': ['<=', 4],

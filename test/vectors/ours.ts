@@ -20,6 +20,8 @@ export interface Verdict {
 
 /** The product's signature budget (authenticator.ts MAX_SIGNATURE_CHECKS) and default depth. */
 export const MAX_SIGNATURE_CHECKS = 64
+/** The product's budget for verifications with hint keys (authenticator.ts MAX_HINT_VERIFY_COST). */
+export const MAX_HINT_VERIFY_COST = 16
 export const DEFAULT_MAX_DEPTH = 8
 
 const EKU_OIDS: Readonly<Record<string, string | null>> = {
@@ -147,6 +149,7 @@ function chain(
     skewMs: 0,
     maxDepth,
     maxSignatureChecks: MAX_SIGNATURE_CHECKS,
+    maxHintVerifyCost: MAX_HINT_VERIFY_COST,
     requiredEku,
   })
   return path.ok ? undefined : `${path.code}: ${path.reason}`

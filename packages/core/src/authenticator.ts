@@ -26,6 +26,7 @@ import { codeForAuthorizationError, peerChainDer, readSocket } from './sources/t
 import { isBundledRoot } from './trust/public-roots.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from './validate/path.js'
+import { checkKeyProfile } from './validate/profile.js'
 import { verifySignature } from './validate/signature.js'
 
 /** What the core needs from a request: its socket (and, for forwarded mode, its headers). */
@@ -138,6 +139,21 @@ const STABLE_FAILURES: ReadonlySet<ClientCertErrorCode> = new Set([
 ])
 
 const MAX_SIGNATURE_CHECKS = 64
+/**
+ * Verification work one request may spend on client-sent chain certificates (their keys or
+ * their signatures), in P-256 verifications (validate/profile.ts verifyCost): a legitimate
+ * chain of four P-256 intermediates costs 5, one P-384 intermediate under a P-384 root 16; a
+ * hostile set stops here, at about the cost of three ordinary cold requests (bench/hostile.mjs).
+ * Deeper P-384 chains, and P-521 ones, need their intermediates in trust.intermediates, which
+ * cost this budget nothing.
+ */
+const MAX_HINT_VERIFY_COST = 16
+/**
+ * A forwarded certificate that failed validation is remembered this long under its header
+ * hash, so the same hostile request repeated is refused without verifying anything again.
+ */
+const FAILED_FORWARDED_TTL_MS = 60_000
+const FAILED_FORWARDED_MAX = 1024
 const NO_OPTIONS: AuthenticateOptions & { readonly optional?: boolean } = Object.freeze({})
 
 /** Validates `options` (throwing `ClientCertConfigError` on any mistake) and returns the authenticator. */
@@ -161,6 +177,8 @@ class Authenticator implements ClientCertAuthenticator {
     object,
     { key: string; generation: number; expires: number; outcome: Outcome }
   >()
+  /** Recent forwarded-certificate failures by cache key (see FAILED_FORWARDED_TTL_MS). */
+  readonly #failedForwarded = new LruCache<string, Extract<Outcome, { ok: false }>>(FAILED_FORWARDED_MAX)
   /** The success answer per principal (immutable, so shared by every request it admits). */
   readonly #allowed = new WeakMap<ClientPrincipal, AuthResult>()
   /** Per connection: its servername rule, or null when trust does not vary by name on it. */
@@ -504,6 +522,7 @@ class Authenticator implements ClientCertAuthenticator {
     this.#store = { anchors: indexBySubject(next.anchors), intermediates: indexBySubject(next.intermediates) }
     this.#generation++
     this.#cache?.clear()
+    this.#failedForwarded.clear()
     this.#revocation?.close()
     this.#revocation = next.revocation
       ? createRevocationChecker(next.revocation, () => this.#o.now())
@@ -587,6 +606,17 @@ class Authenticator implements ClientCertAuthenticator {
         })
       return outcome
     }
+    const failed = this.#failedForwarded.get(key, now)
+    if (failed !== undefined) return failed
+    const outcome = this.#forwardedFresh(fwd, now)
+    // Only synchronous, stable failures: what a repeat of the same headers would get again.
+    if (!(outcome instanceof Promise) && !outcome.ok && STABLE_FAILURES.has(outcome.code))
+      this.#failedForwarded.set(key, outcome, now + FAILED_FORWARDED_TTL_MS)
+    return outcome
+  }
+
+  #forwardedFresh(fwd: Extract<ForwardedRead, { kind: 'cert' }>, now: number): Outcome | Promise<Outcome> {
+    const key = fwd.cacheKey
     const decodedResult = fwd.decode()
     if (!decodedResult.ok) return fail('ERR_CLIENT_CERT_MALFORMED', decodedResult.reason)
     const decoded = decodedResult.decoded
@@ -769,6 +799,7 @@ class Authenticator implements ClientCertAuthenticator {
       skewMs: o.skewMs,
       maxDepth: o.maxChainDepth,
       maxSignatureChecks: MAX_SIGNATURE_CHECKS,
+      maxHintVerifyCost: MAX_HINT_VERIFY_COST,
       requiredEku: o.eku.required,
     })
     if (!result.ok) return fail(result.code, result.reason)
@@ -780,12 +811,16 @@ class Authenticator implements ClientCertAuthenticator {
     }
   }
 
-  /** A pinned certificate; an SPKI-pinned self-signed one must also carry its own valid signature. */
+  /**
+   * A pinned certificate. An SPKI pin vouches only for what the pinned key signed: the key is
+   * public, so anyone can put it in a certificate of their own with any names (issuer ≠
+   * subject included); only a certificate self-signed by that key carries names its holder chose.
+   */
   #pinned(leaf: ParsedCertificate): boolean {
     for (const pin of this.#o.pins) {
       if (pin.kind === 'cert' && pin.hex === leaf.fingerprint256) return true
       if (pin.kind === 'spki' && pin.hex === leaf.spkiSha256)
-        return !leaf.selfIssued || verifySignature(leaf, leaf)
+        return checkKeyProfile(leaf) === undefined && verifySignature(leaf, leaf)
     }
     return false
   }

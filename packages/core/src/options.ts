@@ -14,6 +14,7 @@ import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
 import { isBundledRoot } from './trust/public-roots.js'
 import type { EkuRule } from './validate/leaf.js'
+import { checkKeyProfile } from './validate/profile.js'
 
 /** What an audit hook learns about the request. */
 export interface HookContext<R = unknown> {
@@ -171,6 +172,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     }
   })
   const intermediates = loadCertificates(trust.intermediates, 'trust.intermediates')
+  // Configured keys verify client chains too: the same key profile as any issuer, at startup.
+  for (const [list, name] of [
+    [anchors, 'trust.anchors'],
+    [intermediates, 'trust.intermediates'],
+  ] as const) {
+    list.forEach((c, i) => {
+      const bad = checkKeyProfile(c)
+      if (bad) throw new ClientCertConfigError(`${name}[${i}]`, bad.reason)
+    })
+  }
   if (trust.intermediates !== undefined && anchors.length === 0) {
     throw new ClientCertConfigError('trust.intermediates', 'needs trust.anchors to build paths to')
   }

@@ -153,7 +153,7 @@ describe('top level', () => {
       expectInvalid(
         { allow: ALLOW, identity },
         'identity',
-        'expected a function or one of spiffe, san-dns, san-uri, san-email, san-ip, subject, cn, kubernetes, fingerprint',
+        'expected a function or one of spiffe, san-dns, san-uri, san-email, san-ip, subject, cn, kubernetes, fingerprint, spki',
       )
     }
     accepted({ allow: ALLOW, identity: 'san-dns' })

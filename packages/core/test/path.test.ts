@@ -6,9 +6,13 @@ import {
   generateKeyPair,
   type IssuedCertificate,
   type KeyAlgorithm,
+  largeExponentRsaSpki,
+  rsaSpki,
+  withPublicKey,
 } from '@clientcert/testing'
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { buildPath, checkPath, type PathOptions, type PathResult } from '../src/validate/path.js'
+import { checkProfile } from '../src/validate/profile.js'
 import { verifySignature } from '../src/validate/signature.js'
 import { at, DAY, HOUR, MINUTE, NOW, NOW_MS, OIDS, parsed, pathOptions, trustStore } from './helpers.js'
 
@@ -934,5 +938,81 @@ describe('checkPath on an assembled path', () => {
     })
     const good = checkPath([parsed(leaf), parsed(intermediate), parsed(root)], pathOptions())
     expect(good.ok).toBe(true)
+  })
+})
+
+describe('client-sent hints cannot choose the cost of the search (issue 13, finding 3)', () => {
+  it('a hint key outside the key profile (RSA e of 2,040 bits) never verifies anything', async () => {
+    const hostile = await createRootCA({ ...t, subject: 'CN=Hostile Hint CA', keyAlgorithm: 'RSA-2048' })
+    const l = await hostile.issueClient({ ...t, subject: 'CN=mallory' })
+    const hints = Array.from({ length: 6 }, () => ({
+      der: withPublicKey(hostile.der, largeExponentRsaSpki(2040)),
+    }))
+    const result = failure(validate(l, [root], [], {}, hints))
+    expect(result.code).toBe('ERR_CLIENT_CERT_UNTRUSTED')
+    expect(result.reason).toMatch(/RSA public exponent/)
+    expect(signatureChecks).not.toHaveBeenCalled()
+  })
+
+  it('RSA keys: exponent odd and within 3..2^31-1 (as Go), modulus at most 8,192 bits', async () => {
+    const holder = await root.issueClient({ ...t, subject: 'CN=rsa holder', keyAlgorithm: 'RSA-2048' })
+    const spki = parsed(holder).spki
+    // The modulus of a real RSA-2048 key, read from the SPKI the generator wrote.
+    const n = BigInt(
+      `0x${
+        Buffer.from(spki)
+          .toString('hex')
+          .match(/02820101(00[0-9a-f]{512})/)![1]
+      }`,
+    )
+    const profileWith = (modulus: bigint, e: bigint) =>
+      checkProfile(parsed({ der: withPublicKey(holder.der, rsaSpki(modulus, e)) }))
+    for (const e of [3n, 17n, 65537n, 2n ** 31n - 1n]) expect(profileWith(n, e)).toBeUndefined()
+    for (const e of [1n, 2n, 65536n, 2n ** 31n + 1n, 2n ** 32n + 1n, 2n ** 2039n + 1n])
+      expect(profileWith(n, e)?.reason, `e = ${e}`).toMatch(/RSA public exponent/)
+    const huge = (1n << 8199n) | 1n
+    expect(profileWith(huge, 65537n)?.reason).toMatch(/8200-bit RSA key/)
+  })
+
+  it('verifications with hint keys spend their own budget; running out is a flag, not a message', async () => {
+    const wrong = await Promise.all(
+      Array.from({ length: 12 }, () => root.issueIntermediate({ ...t, subject: 'CN=Hinted CA' })),
+    )
+    const other = await root.issueIntermediate({ ...t, subject: 'CN=Hinted CA' })
+    const l = await other.issueClient({ ...t, authorityKeyIdentifier: false })
+    const asHints = validate(l, [root], [], { maxHintVerifyCost: 8 }, wrong)
+    expect(asHints.ok).toBe(false)
+    expect(asHints.ok ? undefined : asHints.exhausted).toBe('hints')
+    expect(signatureChecks).toHaveBeenCalledTimes(8)
+    signatureChecks.mockClear()
+    // Configured intermediates are the operator's choice: not charged to the hint budget.
+    const configured = validate(l, [root], wrong, { maxHintVerifyCost: 8 })
+    expect(configured.ok ? undefined : configured.exhausted).toBeUndefined()
+    expect(signatureChecks).toHaveBeenCalledTimes(12)
+    signatureChecks.mockClear()
+    const overall = validate(l, [root], [], { maxSignatureChecks: 5, maxHintVerifyCost: 100 }, wrong)
+    expect(overall.ok ? undefined : overall.exhausted).toBe('signatures')
+  })
+
+  it('real chains within the default hint budget (16): four P-256 hints, or one P-384 hint', async () => {
+    const chain = async (keyAlgorithm: KeyAlgorithm, depth: number) => {
+      const r = await createRootCA({ ...t, keyAlgorithm, subject: `CN=${keyAlgorithm} Root` })
+      const cas = [r]
+      for (let i = 1; i <= depth; i++)
+        cas.push(
+          await cas[i - 1]!.issueIntermediate({ ...t, keyAlgorithm, subject: `CN=${keyAlgorithm} I${i}` }),
+        )
+      const l = await cas[depth]!.issueClient({ ...t, keyAlgorithm, subject: 'CN=deep' })
+      return { r, l, hints: cas.slice(1).reverse() }
+    }
+    const p256 = await chain('P-256', 4)
+    expect(validate(p256.l, [p256.r], [], { maxHintVerifyCost: 16 }, p256.hints).ok).toBe(true)
+    const p384 = await chain('P-384', 1)
+    expect(validate(p384.l, [p384.r], [], { maxHintVerifyCost: 16 }, p384.hints).ok).toBe(true)
+    // Two P-384 hints exceed it; configured, the same intermediates cost the hint budget nothing.
+    const deep = await chain('P-384', 2)
+    const refused = validate(deep.l, [deep.r], [], { maxHintVerifyCost: 16 }, deep.hints)
+    expect(refused.ok ? undefined : refused.exhausted).toBe('hints')
+    expect(validate(deep.l, [deep.r], deep.hints, { maxHintVerifyCost: 16 }).ok).toBe(true)
   })
 })

@@ -31,6 +31,7 @@ export {
   forwardedHeaders,
   nginxEscape,
 } from './forwarded.js'
+export { largeExponentRsaSpki, malleateEcdsaSignature, rsaSpki, withPublicKey } from './hostile.js'
 export { generateKeyPair } from './keys.js'
 export type {
   CertificateOptions,

@@ -19,6 +19,7 @@ export type IdentityName =
   | 'cn'
   | 'kubernetes'
   | 'fingerprint'
+  | 'spki'
 
 /** What a custom identity function sees: the principal without `id`, `kind` and `groups`. */
 export type CertificateFacts = Omit<ClientPrincipal, 'id' | 'kind' | 'groups'>
@@ -38,6 +39,7 @@ export const IDENTITY_NAMES: readonly IdentityName[] = [
   'cn',
   'kubernetes',
   'fingerprint',
+  'spki',
 ]
 
 export interface MappedIdentity {
@@ -79,15 +81,24 @@ export function facts(
   const der = cert.der
   const chainDer = chain.map((c) => c.der)
   let x509: X509Certificate | undefined
-  let chainX509: X509Certificate[] | undefined
+  let chainX509: readonly X509Certificate[] | undefined
+  const notBefore = cert.notBefore
+  const notAfter = cert.notAfter
+  // Deeply frozen copies: a principal is cached and shared by every request it admits, so
+  // one request's handler must not be able to change what a policy sees for the next one.
   return Object.freeze({
-    subject: { dn: cert.subject.dn, rdns: cert.subject.rdns },
-    issuer: { dn: cert.issuer.dn, rdns: cert.issuer.rdns },
-    san: cert.san,
+    subject: frozenCopy({ dn: cert.subject.dn, rdns: cert.subject.rdns }),
+    issuer: frozenCopy({ dn: cert.issuer.dn, rdns: cert.issuer.rdns }),
+    san: frozenCopy(cert.san),
     spiffeId: typeof svid === 'string' ? svid : undefined,
     serialNumber: cert.serialNumber,
-    notBefore: new Date(cert.notBefore),
-    notAfter: new Date(cert.notAfter),
+    // A Date cannot be frozen (setTime still works), so each read gets its own.
+    get notBefore(): Date {
+      return new Date(notBefore)
+    },
+    get notAfter(): Date {
+      return new Date(notAfter)
+    },
     fingerprint256: cert.fingerprint256,
     x5tS256: cert.x5tS256,
     spkiSha256: cert.spkiSha256,
@@ -96,11 +107,20 @@ export function facts(
       return x509
     },
     get chain(): readonly X509Certificate[] {
-      chainX509 ??= chainDer.map((d) => new X509Certificate(d))
+      chainX509 ??= Object.freeze(chainDer.map((d) => new X509Certificate(d)))
       return chainX509
     },
-    source,
+    source: frozenCopy(source),
   })
+}
+
+/** A deep copy of plain objects and arrays of primitives, frozen at every level. */
+function frozenCopy<T>(value: T): T {
+  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy)) as T
+  if (typeof value !== 'object' || value === null) return value
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) out[k] = frozenCopy(v)
+  return Object.freeze(out) as T
 }
 
 /** Applies a built-in mapping; throws IdentityError with the reason when there is no usable identity. */
@@ -125,6 +145,8 @@ export function mapBuiltin(name: IdentityName, cert: ParsedCertificate): MappedI
       return { id: singleCn(cert), kind: 'kubernetes', groups: organisations(cert) }
     case 'fingerprint':
       return { id: cert.fingerprint256, kind: 'fingerprint', groups: [] }
+    case 'spki':
+      return { id: cert.spkiSha256, kind: 'spki', groups: [] }
   }
 }
 

@@ -13,6 +13,7 @@ export type PrincipalKind =
   | 'cn'
   | 'kubernetes'
   | 'fingerprint'
+  | 'spki'
   | 'custom'
 
 /** Where the certificate came from: the TLS socket, or a header from an allowlisted proxy. */
@@ -26,7 +27,10 @@ export type PrincipalSource =
       readonly proxy: string
     }
 
-/** The authenticated client. Immutable; shared by the requests of one connection. */
+/**
+ * The authenticated client. Deeply immutable (every nested object and array is frozen; dates
+ * are fresh copies on each read); shared by the requests of one connection and by cache hits.
+ */
 export interface ClientPrincipal {
   /** The identity policies compare, per the `identity` option (e.g. a SPIFFE ID or a CN). */
   readonly id: string

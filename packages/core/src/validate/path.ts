@@ -1,7 +1,7 @@
 import { KU, OID, type ParsedCertificate } from '../cert/parse.js'
 import type { ClientCertErrorCode } from '../errors.js'
 import { checkNameConstraints, MAX_NAME_CONSTRAINT_CHECKS, type NameCheckBudget } from './name-constraints.js'
-import { checkProfile } from './profile.js'
+import { checkKeyProfile, checkProfile, verifyCost } from './profile.js'
 import { algorithmsMatch, verifySignature } from './signature.js'
 
 /**
@@ -27,6 +27,13 @@ export interface PathOptions {
   readonly maxDepth: number
   /** Most signature verifications one search may spend. */
   readonly maxSignatureChecks: number
+  /**
+   * Most verification work, in P-256 verifications (see validate/profile.ts `verifyCost`),
+   * one search may spend on verifications that involve an untrusted hint: with a hint's key,
+   * or of a hint's signature. Hints come from the client, so whoever sends the request chose
+   * them; verifications between the leaf and configured certificates are not charged here.
+   */
+  readonly maxHintVerifyCost: number
   /** EKU OID the leaf was checked for; intermediates that restrict EKU must allow it too. */
   readonly requiredEku: string | null
 }
@@ -39,7 +46,13 @@ export type PathResult =
       readonly validFrom: number
       readonly validUntil: number
     }
-  | { readonly ok: false; readonly code: ClientCertErrorCode; readonly reason: string }
+  | {
+      readonly ok: false
+      readonly code: ClientCertErrorCode
+      readonly reason: string
+      /** Set when the search stopped because a budget ran out (not because no path exists). */
+      readonly exhausted?: 'signatures' | 'hints'
+    }
 
 type Failure = Extract<PathResult, { ok: false }>
 
@@ -71,7 +84,26 @@ export function buildPath(
   const hintIndex = indexBySubject(hints)
   const names: NameCheckBudget = { left: MAX_NAME_CONSTRAINT_CHECKS }
   let budget = opts.maxSignatureChecks
+  let hintBudget = opts.maxHintVerifyCost
   let best: Failure | undefined
+  const hintSet = new Set(hints)
+
+  /**
+   * Whether `issuer`'s key may verify anything: its key profile first (so a key with an
+   * expensive or malformed shape is never handed to OpenSSL), then the budgets.
+   */
+  const mayVerifyWith = (cert: ParsedCertificate, issuer: ParsedCertificate): Failure | true => {
+    const key = checkKeyProfile(issuer)
+    if (key)
+      return { ok: false, code: key.code, reason: `issuer candidate for "${cert.subject.dn}": ${key.reason}` }
+    if (budget-- <= 0) return exhausted('signatures')
+    // Charged when the client chose the key or the signed certificate: either way it chose the work.
+    if (hintSet.has(issuer) || hintSet.has(cert)) {
+      hintBudget -= verifyCost(issuer)
+      if (hintBudget < 0) return exhausted('hints')
+    }
+    return true
+  }
 
   const remember = (f: Failure) => {
     // A complete path that failed a specific rule explains more than "no issuer found".
@@ -87,7 +119,12 @@ export function buildPath(
     const cert = path[path.length - 1]!
     for (const anchor of ordered(cert, store.anchors.get(cert.issuer.matchKey))) {
       if (anchor.fingerprint256 === path[0]!.fingerprint256) continue
-      if (budget-- <= 0) return exhausted()
+      const may = mayVerifyWith(cert, anchor)
+      if (may !== true) {
+        if (may.exhausted) return may
+        remember(may)
+        continue
+      }
       if (!verifySignature(cert, anchor)) {
         remember({
           ok: false,
@@ -124,7 +161,12 @@ export function buildPath(
         )
       )
         continue
-      if (budget-- <= 0) return exhausted()
+      const may = mayVerifyWith(cert, next)
+      if (may !== true) {
+        if (may.exhausted) return may
+        remember(may)
+        continue
+      }
       if (!verifySignature(cert, next)) {
         remember({
           ok: false,
@@ -134,20 +176,24 @@ export function buildPath(
         continue
       }
       const found = search([...path, next], countedNext)
-      if (found !== undefined && (found.ok || budget <= 0)) return found
+      if (found !== undefined && (found.ok || found.exhausted !== undefined)) return found
     }
     return undefined
   }
 
-  const exhausted = (): Failure => ({
+  const exhausted = (which: 'signatures' | 'hints'): Failure => ({
     ok: false,
     code: 'ERR_CLIENT_CERT_UNTRUSTED',
-    reason: 'path search budget exhausted',
+    reason:
+      which === 'hints'
+        ? 'path search budget for the keys of client-sent chain certificates exhausted'
+        : 'path search budget exhausted',
+    exhausted: which,
   })
 
   const found = search([leaf], 0)
   if (found?.ok) return found
-  if (found !== undefined && !found.ok && found.reason === 'path search budget exhausted') return found
+  if (found !== undefined && found.exhausted !== undefined) return found
   return (
     best ?? {
       ok: false,

@@ -1,0 +1,86 @@
+// Hostile forwarded chains (issue 13, finding 3): the worst cold request an allowlisted proxy can
+// carry for a client that chooses the chain (ALB passthrough, nginx optional_no_ca, XFCC Chain),
+// as a ratio to an ordinary cold request (P-256 leaf + intermediate, rfc9440, as cold.mjs p256_3).
+// Every request has a fresh leaf, so neither the validation cache nor the failed-chain memo
+// answers it; `repeat` is the same hostile request sent again (the memo's case).
+//   node bench/hostile.mjs '{"rounds":3,"n":300}'
+// Prints one JSON line: per strategy, ms per request per round, and the ratio to ordinary.
+import { generateKeyPairSync } from 'node:crypto'
+import { createClientCertAuthenticator } from '@clientcert/core'
+import {
+  createRootCA,
+  createTestPki,
+  largeExponentRsaSpki,
+  rsaSpki,
+  withPublicKey,
+} from '@clientcert/testing'
+import { certFactory } from './lib/certs.mjs'
+import { forwardedRequest, forwardedSource } from './lib/fwd.mjs'
+
+const o = JSON.parse(process.argv[2] ?? '{}')
+const rounds = o.rounds ?? 3
+const n = o.n ?? 300
+const hr = () => process.hrtime.bigint()
+const marker = 'hostile-client-0000000'
+const pki = await createTestPki({ keyAlgorithm: 'P-256' })
+
+/** Fresh leaves under `issuer` (whose subject the hints copy). */
+async function leavesUnder(issuer) {
+  const template = await issuer.issueClient({ subject: `CN=${marker}` })
+  const make = certFactory(template, issuer.keyPem, marker)
+  return Array.from({ length: n }, (_, i) => make(i))
+}
+
+const spkiOf = (type, options) =>
+  new Uint8Array(generateKeyPairSync(type, options).publicKey.export({ type: 'spki', format: 'der' }))
+
+function rsaWith(bits, e) {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: bits })
+  const nBig = BigInt(`0x${Buffer.from(publicKey.export({ format: 'jwk' }).n, 'base64url').toString('hex')}`)
+  return rsaSpki(nBig, e)
+}
+
+/** Four hints named as the leaf's issuer, each with a key from `spki()`; none signed the leaf. */
+async function strategy(keyAlgorithm, spki) {
+  const root = await createRootCA({ subject: 'CN=Hostile CA', keyAlgorithm })
+  const hints = Array.from({ length: 4 }, () => withPublicKey(root.der, spki()))
+  return { leaves: await leavesUnder(root), chain: hints }
+}
+
+const rsa8192 = rsaWith(8192, 65537n)
+const strategies = {
+  ordinary: { leaves: await leavesUnder(pki.intermediate), chain: [pki.intermediate.der] },
+  rsa2048_e2040bits: await strategy('RSA-2048', () => largeExponentRsaSpki(2040)),
+  rsa2048_e2p31m1: await strategy('RSA-2048', () => rsaWith(2048, 2n ** 31n - 1n)),
+  rsa8192_e65537: await strategy('RSA-2048', () => rsa8192),
+  p384: await strategy('P-256', () => spkiOf('ec', { namedCurve: 'P-384' })),
+  p521: await strategy('P-256', () => spkiOf('ec', { namedCurve: 'P-521' })),
+}
+
+async function run(s, repeat) {
+  const auth = createClientCertAuthenticator({
+    identity: 'cn',
+    allow: { authenticated: true },
+    source: forwardedSource,
+    trust: { anchors: pki.root.pem },
+  })
+  const reqs = s.leaves.map((d) => forwardedRequest(repeat ? s.leaves[0] : d, s.chain))
+  const t = hr()
+  for (const r of reqs) await auth.authenticate(r)
+  return Number(hr() - t) / 1e6 / reqs.length
+}
+
+// Warm the JIT on every path once.
+for (const s of Object.values(strategies)) await run({ ...s, leaves: s.leaves.slice(0, 30) }, false)
+const out = Object.fromEntries([...Object.keys(strategies), 'repeat'].map((k) => [k, []]))
+for (let r = 0; r < rounds; r++) {
+  for (const [name, s] of Object.entries(strategies)) out[name].push(await run(s, false))
+  out.repeat.push(await run(strategies.rsa2048_e2040bits, true))
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+const ordinary = median(out.ordinary)
+const ratios = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, median(v) / ordinary]))
+const worst = Object.entries(ratios)
+  .filter(([k]) => k !== 'ordinary')
+  .sort((a, b) => b[1] - a[1])[0]
+process.stdout.write(`${JSON.stringify({ n, rounds, msPerRequest: out, ratios, worst })}\n`)

@@ -390,26 +390,30 @@ export async function probe(options: ProbeOptions): Promise<CheckResult[]> {
     // A proxy route that sets the forwarded header only where it remembers to (nginx: a
     // location with its own proxy_set_header loses the server's) passes the client's own copy on,
     // and the app then judges the throwaway certificate instead of the one in the handshake.
-    if (baseline.kind === 'response' && is2xx(baseline.status))
-      for (const format of FORWARDED_FORMATS) {
-        const name = `overwrite:${format}`
-        const headers = { ...mine.headers, ...forwardedHeaders(format as ForwardedHeaderFormat, rogue) }
-        const o = await send(target, { client: options.client, ...mine, headers })
-        results.push(
-          o.kind === 'response' && !is2xx(o.status) && CERTIFICATE_CODES.has(o.code ?? '')
-            ? withHttp(
-                {
-                  name,
-                  status: 'FAIL',
-                  detail: `${answered(o)}: the forwarded-certificate header sent with your certificate reached the app and was judged instead of it (the proxy does not overwrite it on this route)`,
-                },
-                o,
-              )
-            : o.kind === 'response'
-              ? withHttp({ name, status: 'PASS', detail: answered(o) }, o)
-              : { name, status: o.kind === 'refused' ? 'PASS' : 'ERROR', detail: o.detail },
-        )
-      }
+    // Run even when the baseline failed: a route that forwards no certificate at all may still
+    // pass the client's own header on, which is the worse half of the mistake.
+    for (const format of FORWARDED_FORMATS) {
+      const name = `overwrite:${format}`
+      const headers = { ...mine.headers, ...forwardedHeaders(format as ForwardedHeaderFormat, rogue) }
+      const o = await send(target, { client: options.client, ...mine, headers })
+      results.push(
+        o.kind === 'response' &&
+          !is2xx(o.status) &&
+          CERTIFICATE_CODES.has(o.code ?? '') &&
+          !(baseline.kind === 'response' && baseline.code === o.code)
+          ? withHttp(
+              {
+                name,
+                status: 'FAIL',
+                detail: `${answered(o)}: the forwarded-certificate header sent with your certificate reached the app and was judged instead of it (the proxy does not overwrite it on this route)`,
+              },
+              o,
+            )
+          : o.kind === 'response'
+            ? withHttp({ name, status: 'PASS', detail: answered(o) }, o)
+            : { name, status: o.kind === 'refused' ? 'PASS' : 'ERROR', detail: o.detail },
+      )
+    }
   }
   return results
 }

@@ -14,7 +14,16 @@
 // tarballs, never from the registry. One npm cache is shared (CLIENTCERT_CONSUMER_CACHE,
 // default <tmpdir>/clientcert-consumer-npm-cache); at most two installs run at once.
 import { execFile, spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,7 +50,9 @@ async function sh(cmd, args, cwd, env = {}) {
   try {
     return await run(cmd, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
   } catch (err) {
-    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`)
+    throw new Error(
+      `${cmd} ${args.join(' ')} (in ${cwd}) failed:\n${err.stdout ?? ''}${err.stderr ?? err.message}`,
+    )
   }
 }
 
@@ -57,7 +68,10 @@ async function packAll() {
     if (!existsSync(join(pkgDir, 'dist'))) throw new Error(`${pkg.name} is not built: run 'pnpm build' first`)
     const before = new Set(readdirSync(out))
     await sh(pnpm[0], [...pnpm.slice(1), 'pack', '--pack-destination', out], pkgDir)
-    tarballs[dir] = join(out, readdirSync(out).find((f) => !before.has(f)))
+    tarballs[dir] = join(
+      out,
+      readdirSync(out).find((f) => !before.has(f)),
+    )
   }
   return tarballs
 }
@@ -73,7 +87,9 @@ async function install(name, source, tarballs) {
   pkg.dependencies = { ...pkg.dependencies }
   for (const p of ours) pkg.dependencies[`@clientcert/${p}`] = `file:${tarballs[p]}`
   // Transitive @clientcert dependencies (e.g. nestjs → express) resolve to the tarballs too.
-  pkg.overrides = Object.fromEntries(Object.entries(tarballs).map(([p, tgz]) => [`@clientcert/${p}`, `file:${tgz}`]))
+  pkg.overrides = Object.fromEntries(
+    Object.entries(tarballs).map(([p, tgz]) => [`@clientcert/${p}`, `file:${tgz}`]),
+  )
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`)
   await sh('npm', ['install', ...npmFlags], dir)
   console.log(`  installed ${name} (${since(t)})`)
@@ -117,7 +133,9 @@ function get(port, certs, client) {
         res.on('data', (d) => {
           body += d
         })
-        res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'] ?? '', body }))
+        res.on('end', () =>
+          resolve({ status: res.statusCode, type: res.headers['content-type'] ?? '', body }),
+        )
       },
     )
     req.on('timeout', () => req.destroy(new Error('timeout')))
@@ -168,7 +186,9 @@ async function exercise(name, dir, entry, certs, platform) {
         got = r.body
       }
       if (r.status !== status || got !== code || !r.type.startsWith('application/problem+json'))
-        problems.push(`${who ?? 'no certificate'}: expected ${status} ${code}, got ${r.status} ${r.type} ${r.body}`)
+        problems.push(
+          `${who ?? 'no certificate'}: expected ${status} ${code}, got ${r.status} ${r.type} ${r.body}`,
+        )
     }
     if (problems.length > 0) throw new Error(problems.join('\n'))
     console.log(`ok   ${label}: alice 200, bob 403, no certificate 401`)
@@ -206,7 +226,11 @@ async function main() {
   await sh(cli[0], [...cli.slice(1), 'pki', 'init', 'certs'], cliDir)
   await sh(cli[0], [...cli.slice(1), 'issue', 'server', '--pki', 'certs', '--out', 'certs/server'], cliDir)
   for (const who of ['alice', 'bob'])
-    await sh(cli[0], [...cli.slice(1), 'issue', 'client', '--pki', 'certs', '--out', `certs/${who}`, '--cn', who], cliDir)
+    await sh(
+      cli[0],
+      [...cli.slice(1), 'issue', 'client', '--pki', 'certs', '--out', `certs/${who}`, '--cn', who],
+      cliDir,
+    )
   const certs = join(cliDir, 'certs')
 
   let failed = 0

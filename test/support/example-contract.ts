@@ -182,5 +182,44 @@ export function exampleContract(example: ExampleUnderTest): void {
       expect(stranger.status).toBe(401)
       expect(stranger.json()).toMatchObject({ code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' })
     })
+
+    it('passes every check of `clientcert probe` in forwarded mode (as its proxy and as a stranger)', async () => {
+      const out = await startServer(
+        { TRUSTED_PROXIES: '127.0.0.2', FORWARDED_FORMAT: 'rfc9440', HTTP_PORT: '0' },
+        /hop on http:\/\/\S+/,
+      )
+      const hop = /hop on (http:\/\/\S+)/.exec(out)![1]!
+      const dir = mkdtempSync(join(tmpdir(), 'cc-probe-fw-'))
+      const alice = await pki.issueClient({ subject: 'CN=alice' })
+      writeFileSync(join(dir, 'cert.pem'), alice.chainPem, { mode: 0o600 })
+      writeFileSync(join(dir, 'key.pem'), alice.keyPem, { mode: 0o600 })
+      const cli = fileURLToPath(new URL('../../packages/cli/dist/cli.js', import.meta.url))
+      const args = [
+        cli,
+        'probe',
+        `${hop}/whoami`,
+        '--forwarded-format',
+        'rfc9440',
+        '--proxy-address',
+        '127.0.0.2',
+        '--stranger-address',
+        '127.0.0.3',
+        '--cert',
+        join(dir, 'cert.pem'),
+        '--key',
+        join(dir, 'key.pem'),
+      ]
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+        let text = ''
+        proc.stdout.on('data', (d: Buffer) => (text += d))
+        proc.stderr.on('data', (d: Buffer) => (text += d))
+        proc.on('exit', (code) => resolve({ code, out: text }))
+      })
+      expect(run.out).not.toMatch(/FAIL|ERROR/)
+      expect(run.out).toMatch(/PASS\s+stranger:rfc9440\s+answered 401 ERR_CLIENT_CERT_UNTRUSTED_PROXY/)
+      expect(run.out).toMatch(/PASS\s+client-certificate\s+answered 200/)
+      expect(run.code, run.out).toBe(0)
+    })
   })
 }

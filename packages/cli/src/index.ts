@@ -7,5 +7,12 @@
 export { type CertificateDetails, describeCertificate, type Verdict, verdictFor } from './inspect.js'
 export { CliError, type Io } from './output.js'
 export { PKI_FILES } from './pki.js'
-export { type CheckResult, type CheckStatus, type ProbeOptions, probe } from './probe.js'
+export {
+  type CheckResult,
+  type CheckStatus,
+  type ForwardedProbe,
+  type ProbeOptions,
+  probe,
+  UntrustedServerError,
+} from './probe.js'
 export { HELP, run } from './run.js'

@@ -17,7 +17,10 @@ export const INSPECT_HELP = `Usage: clientcert inspect <cert.pem> [--chain <file
 Prints what a certificate says (subject, SANs, SPIFFE ID, serial, validity, fingerprints, key,
 EKU, basicConstraints, keyUsage). With --config, also the verdict @clientcert/core reaches for
 this certificate under that configuration, through the same authenticate() call the middleware
-makes. The config must give app-level trust (trust.anchors or trust.pins).
+makes. The config must give app-level trust (trust.anchors or trust.pins). Without --config,
+the verdict of the default options (identity 'fingerprint', allow { authenticated: true }),
+trusting the last certificate of the chain (or pinning a self-signed certificate); the output
+says so, and it does not change the exit code.
 
 Options:
   --chain <file>     issuer certificates to show (PEM); extra certificates in <cert.pem> count too.
@@ -252,6 +255,37 @@ export async function verdictFor(cert: X509Certificate, config: Record<string, u
   return note === undefined ? base : { ...base, note }
 }
 
+/**
+ * Without --config: the verdict of the default options (identity 'fingerprint', allow every
+ * authenticated client), trusting the top of the chain given with the certificate (or, for a
+ * self-signed certificate, pinning it). Without a chain there is nothing to trust, so no verdict
+ * and a hint instead: guessing an anchor would report a verdict nobody configured.
+ */
+async function defaultVerdict(leaf: X509Certificate, chain: readonly X509Certificate[]): Promise<Verdict> {
+  const top = chain.at(-1)
+  const selfSigned = leaf.checkIssued(leaf) && leaf.verify(leaf.publicKey)
+  if (top === undefined && !selfSigned)
+    return {
+      ok: false,
+      code: null,
+      status: null,
+      reason: null,
+      principal: null,
+      note: 'no verdict: pass --config <file> with your clientcert options, or --chain <issuer.pem> to judge by the default options',
+    }
+  const trust =
+    top === undefined
+      ? { pins: [createHash('sha256').update(leaf.raw).digest('hex')] }
+      : { anchors: top.toString(), intermediates: chain.slice(0, -1).map((c) => c.toString()) }
+  const verdict = await verdictFor(leaf, { trust, allow: { authenticated: true } })
+  const anchor =
+    top === undefined ? 'the certificate itself pinned' : `anchor ${top.subject.replace(/\n/g, ', ')}`
+  return {
+    ...verdict,
+    note: `no --config: judged by the default options (identity 'fingerprint', allow { authenticated: true }, ${anchor}); pass --config for your own`,
+  }
+}
+
 export async function inspectCommand(args: readonly string[], io: Io): Promise<number> {
   const cmd = 'inspect'
   const { values, positionals: pos } = parse(
@@ -276,7 +310,7 @@ export async function inspectCommand(args: readonly string[], io: Io): Promise<n
   const config = configFile ? await loadConfig(resolvePath(io.cwd, configFile)) : undefined
   const details = await describeCertificate(leaf)
   const chainDetails = await Promise.all(chain.map((c) => describeCertificate(c)))
-  const verdict = config ? await verdictFor(leaf, config) : undefined
+  const verdict = config ? await verdictFor(leaf, config) : await defaultVerdict(leaf, chain)
 
   if (flag(values, 'json')) {
     io.stdout(
@@ -330,7 +364,9 @@ export async function inspectCommand(args: readonly string[], io: Io): Promise<n
         ),
       ]),
     )
-    if (verdict) {
+    if (verdict && verdict.code === null && !verdict.ok) {
+      io.stdout(`note: ${verdict.note}\n`)
+    } else if (verdict) {
       io.stdout(
         verdict.ok
           ? `verdict: ${paint(io, 'green', 'ok')} — principal ${verdict.principal?.id} (${verdict.principal?.kind})\n`
@@ -339,5 +375,6 @@ export async function inspectCommand(args: readonly string[], io: Io): Promise<n
       if (verdict.note) io.stdout(`note: ${verdict.note}\n`)
     }
   }
-  return verdict && !verdict.ok ? 1 : 0
+  // Only a configured verdict decides the exit code: the defaults are a hint, not your policy.
+  return config && verdict && !verdict.ok ? 1 : 0
 }

@@ -1,6 +1,7 @@
 import { createPrivateKey, type webcrypto } from 'node:crypto'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import { parseSpiffeId } from '@clientcert/core'
 import { createRootCA } from '@clientcert/testing'
 import { flag, intFlag, list, parse, positionals, str } from './args.js'
 import { readCertificates, readText, resolvePath, writeAll } from './files.js'
@@ -84,7 +85,7 @@ async function pkiInit(args: readonly string[], io: Io): Promise<number> {
       ['root CA', `${join(dir, PKI_FILES.root)} (fingerprint256 ${root.fingerprint256})`],
       ['intermediate CA', join(dir, PKI_FILES.intermediate)],
       ['keys', 'root-key.pem, intermediate-key.pem (mode 0600)'],
-    ])}Next: clientcert issue client --pki ${dirArg} --out ./alice --cn alice\n`,
+    ])}Next:\n  the server's certificate: npx @clientcert/cli issue server --pki ${dirArg} --out certs/server\n  a client's certificate:   npx @clientcert/cli issue client --pki ${dirArg} --out certs/alice --cn alice\n`,
   )
   return 0
 }
@@ -147,8 +148,12 @@ export async function issueCommand(args: readonly string[], io: Io): Promise<num
   if (out === undefined) throw new CliError('issue: --out <prefix> is required')
   const days = intFlag(values, 'days', cmd, 30, 36_500)
   const spiffe = str(values, 'spiffe')
-  if (spiffe !== undefined && !/^spiffe:\/\/[^/?#]+(\/[^?#]*)?$/.test(spiffe))
-    throw new CliError(`issue: --spiffe must be a spiffe://trust-domain/path URI, got '${spiffe}'`)
+  if (spiffe !== undefined) {
+    // The core's rules, so the CLI never issues an ID the library would then reject.
+    const parsed = parseSpiffeId(spiffe)
+    if (typeof parsed === 'string')
+      throw new CliError(`issue: --spiffe '${spiffe}' is not a valid SPIFFE ID: ${parsed}`)
+  }
   const ips = list(values, 'ip')
   for (const ip of ips) if (isIP(ip) === 0) throw new CliError(`issue: --ip '${ip}' is not an IP address`)
   const ekus = list(values, 'eku')

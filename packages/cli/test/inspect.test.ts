@@ -167,4 +167,28 @@ describe('clientcert inspect', () => {
     expect(bad.stderr).toMatch(/invalid config: .*"nope"/)
     expect(bad.stderr.trim().split('\n')).toHaveLength(1)
   })
+
+  it('without --config judges by the default options and says so; without a chain gives a hint', async () => {
+    const intermediate = await root.issueIntermediate()
+    const leaf = await intermediate.issueClient({ subject: 'CN=dflt' })
+    writeFileSync(join(cwd, 'with-chain.pem'), leaf.chainPem) // leaf + intermediate, as `issue` writes
+    const r = await runCli(['inspect', 'with-chain.pem'], cwd)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`verdict: ok — principal ${leaf.fingerprint256} (fingerprint)`)
+    expect(r.stdout).toMatch(/note: no --config: judged by the default options .*pass --config/)
+
+    const server = await intermediate.issueServer() // EKU serverAuth only: the defaults refuse it
+    writeFileSync(join(cwd, 'server-chain.pem'), server.chainPem)
+    const s = await runCli(['inspect', 'server-chain.pem', '--json'], cwd)
+    expect(s.code).toBe(0) // the defaults are a hint, not the app's policy
+    const out = JSON.parse(s.stdout) as { verdict: { ok: boolean; code: string; note: string } }
+    expect(out.verdict).toMatchObject({ ok: false, code: 'ERR_CLIENT_CERT_EKU' })
+    expect(out.verdict.note).toMatch(/default options/)
+
+    const alone = await root.issueClient({ subject: 'CN=alone' })
+    writeFileSync(join(cwd, 'alone.pem'), alone.pem)
+    const a = await runCli(['inspect', 'alone.pem'], cwd)
+    expect(a.code).toBe(0)
+    expect(a.stdout).toMatch(/note: no verdict: pass --config <file> .* or --chain <issuer\.pem>/)
+  })
 })

@@ -125,6 +125,13 @@ describe('clientcert pki init / issue', () => {
       ['issue', 'client', '--pki', 'pki', '--out', 'x'],
       ['issue', 'client', '--pki', 'pki', '--out', 'x', '--cn', 'x', '--eku', 'codeSigning'],
       ['issue', 'client', '--pki', 'pki', '--out', 'x', '--spiffe', 'https://example.org/a'],
+      // The core refuses these IDs, so the CLI must not issue them (upper-case trust domain,
+      // a dot segment, a port, a percent-encoded segment, a trailing slash).
+      ['issue', 'client', '--pki', 'pki', '--out', 'x', '--spiffe', 'spiffe://Example.org/a'],
+      ['issue', 'client', '--pki', 'pki', '--out', 'x', '--spiffe', 'spiffe://example.org/a/../b'],
+      ['issue', 'client', '--pki', 'pki', '--out', 'x', '--spiffe', 'spiffe://example.org:443/a'],
+      ['issue', 'client', '--pki', 'pki', '--out', 'x', '--spiffe', 'spiffe://example.org/a%20b'],
+      ['issue', 'client', '--pki', 'pki', '--out', 'x', '--spiffe', 'spiffe://example.org/a/'],
       ['issue', 'client', '--pki', 'pki', '--out', 'x', '--cn', 'x', '--days', '0'],
       ['issue', 'client', '--pki', 'missing', '--out', 'x', '--cn', 'x'],
       ['issue', 'robot', '--pki', 'pki', '--out', 'x', '--cn', 'x'],

@@ -7,6 +7,7 @@ import {
   type CertificateAuthority,
   createRootCA,
   type IssuedCertificate,
+  startHttpServer,
   startMtlsServer,
 } from '@clientcert/testing'
 import express from 'express'
@@ -125,7 +126,7 @@ describe('clientcert probe', () => {
       expect(out.checks.filter((c) => c.status !== 'PASS')).toEqual([])
       expect(r.code).toBe(0)
       expect(statusOf(out)['client-certificate']).toBe('PASS')
-      expect(out.checks).toHaveLength(1 + 1 + 11 + 1 + 1)
+      expect(out.checks).toHaveLength(1 + 1 + 11 + 1 + 1 + 11) // overwrite:<format> after client-certificate
     } finally {
       await server.close()
     }
@@ -175,10 +176,12 @@ describe('clientcert probe', () => {
       expect(r.code).toBe(0)
       expect(out.checks[0]?.detail).toMatch(/refused/)
 
+      // One clear hint, not the same TLS error once per check.
       const untrusted = await runCli(['probe', server.url, '--json', '--timeout', '5000'], cwd)
       expect(untrusted.code).toBe(2)
-      const u = JSON.parse(untrusted.stdout) as ProbeOutput
-      expect(u.checks.every((c) => c.status === 'ERROR')).toBe(true)
+      expect(untrusted.stdout).toBe('')
+      expect(untrusted.stderr.trim().split('\n')).toHaveLength(1)
+      expect(untrusted.stderr).toMatch(/server's certificate is not trusted \(\w+\): pass --ca <file>/)
     } finally {
       await server.close()
     }
@@ -194,5 +197,140 @@ describe('clientcert probe', () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
     }
+  })
+
+  it('prints the problem code of every answer; a POST-only route does not blame the certificate', async () => {
+    const app = express()
+    app.use(clientCert({ trust: { anchors: root.pem }, identity: 'cn', allow: { authenticated: true } }))
+    app.use(express.json())
+    app.post('/orders', (req, res) => {
+      res.json({ by: req.clientCert?.id, body: req.body as unknown })
+    })
+    const server = await startMtlsServer(app, {
+      ca: root.pem,
+      ...tls.tlsOptions(),
+      rejectUnauthorized: false,
+    })
+    try {
+      const cert = ['--ca', 'ca.pem', '--cert', 'alice.pem', '--key', 'alice-key.pem']
+      const r = await runCli(['probe', `${server.url}/orders`, ...cert], cwd)
+      expect(r.stdout).toMatch(/PASS\s+no-certificate\s+answered 401 ERR_CLIENT_CERT_MISSING/)
+      expect(r.stdout).toMatch(/PASS\s+unknown-ca\s+answered 401 ERR_CLIENT_CERT_UNTRUSTED/)
+      // GET on a POST-only route: 404 without a clientcert problem, so the certificate got in.
+      expect(r.stdout).toMatch(
+        /PASS\s+client-certificate\s+answered 404 \(no problem code\): not a clientcert rejection/,
+      )
+      expect(r.code, r.stdout).toBe(0)
+
+      const post = await runCli(
+        [
+          'probe',
+          server.url,
+          '--path',
+          '/orders',
+          '--method',
+          'POST',
+          '--body',
+          '{"n":1}',
+          '--json',
+          ...cert,
+        ],
+        cwd,
+      )
+      const out = JSON.parse(post.stdout) as ProbeOutput & {
+        checks: Array<{ httpStatus?: number; code?: string }>
+      }
+      expect(out.checks.find((c) => c.name === 'client-certificate')).toMatchObject({
+        status: 'PASS',
+        httpStatus: 200,
+      })
+      expect(out.checks.find((c) => c.name === 'no-certificate')).toMatchObject({
+        code: 'ERR_CLIENT_CERT_MISSING',
+      })
+      expect(post.code).toBe(0)
+    } finally {
+      await server.close()
+    }
+  })
+
+  describe('http:// targets: an app in forwarded mode, probed as its proxy and as a stranger', () => {
+    async function forwardedApp(trustedProxies: string[]) {
+      const app = express()
+      app.use(
+        clientCert({
+          source: { forwarded: { format: 'rfc9440', trustedProxies } },
+          trust: { anchors: root.pem },
+          identity: 'cn',
+          allow: { authenticated: true },
+        }),
+      )
+      app.use(express.json())
+      routes(app)
+      return startHttpServer(app)
+    }
+    const args = (url: string) => [
+      'probe',
+      `${url}/api/data`,
+      '--forwarded-format',
+      'rfc9440',
+      '--proxy-address',
+      '127.0.0.2',
+      '--stranger-address',
+      '127.0.0.3',
+      '--cert',
+      'alice.pem',
+      '--key',
+      'alice-key.pem',
+      '--json',
+    ]
+
+    it('passes an app that believes only its proxy, and the proxy-forwarded certificate gets in', async () => {
+      const server = await forwardedApp(['127.0.0.2'])
+      try {
+        const r = await runCli(args(server.url), cwd)
+        const out = JSON.parse(r.stdout) as ProbeOutput
+        expect(out.checks.filter((c) => c.status !== 'PASS')).toEqual([])
+        expect(statusOf(out)).toMatchObject({
+          'no-certificate': 'PASS',
+          'stranger:rfc9440': 'PASS',
+          'proxy-no-certificate': 'PASS',
+          'proxy-unknown-ca': 'PASS',
+          'body-before-auth': 'PASS',
+          'client-certificate': 'PASS',
+        })
+        expect(out.checks.find((c) => c.name === 'stranger:rfc9440')?.detail).toContain(
+          'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+        )
+        expect(r.code).toBe(0)
+      } finally {
+        await server.close()
+      }
+    })
+
+    it('FAILs an app whose allowlist also covers the stranger', async () => {
+      const server = await forwardedApp(['127.0.0.0/29'])
+      try {
+        const r = await runCli(args(server.url), cwd)
+        const out = JSON.parse(r.stdout) as ProbeOutput
+        expect(statusOf(out)['stranger:rfc9440']).toBe('FAIL')
+        expect(r.code).toBe(1)
+      } finally {
+        await server.close()
+      }
+    })
+
+    it('refuses incomplete forwarded options', async () => {
+      for (const extra of [
+        ['--forwarded-format', 'rfc9440', '--proxy-address', '127.0.0.2'],
+        ['--forwarded-format', 'nope', '--proxy-address', '127.0.0.2', '--stranger-address', '127.0.0.3'],
+        ['--forwarded-format', 'rfc9440', '--proxy-address', 'x', '--stranger-address', '127.0.0.3'],
+      ]) {
+        const r = await runCli(['probe', 'http://127.0.0.1:1/', ...extra], cwd)
+        expect(r.code, extra.join(' ')).toBe(2)
+        expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      }
+      const https = await runCli(['probe', 'https://127.0.0.1:1/', '--proxy-address', '127.0.0.2'], cwd)
+      expect(https.code).toBe(2)
+    })
   })
 })

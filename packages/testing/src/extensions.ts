@@ -119,6 +119,10 @@ function customExtension(x509: X509Module, ext: CustomExtension): Extension {
   return new x509.Extension(ext.oid, ext.critical ?? false, ext.value)
 }
 
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex')
+}
+
 /** What the extension builder needs to know besides the options. */
 export interface ExtensionContext {
   /** Public key of the certificate being built. */
@@ -149,12 +153,12 @@ export async function buildExtensions(
   context: ExtensionContext,
 ): Promise<Extension[]> {
   const list = staticExtensions(x509, opts, context.emptySubject)
-  if (opts.subjectKeyIdentifier !== false) {
-    list.push(await x509.SubjectKeyIdentifierExtension.create(context.subjectPublicKey))
-  }
-  if (opts.authorityKeyIdentifier !== false) {
-    list.push(await x509.AuthorityKeyIdentifierExtension.create(context.issuerPublicKey))
-  }
+  const ski = opts.subjectKeyIdentifier
+  if (ski instanceof Uint8Array) list.push(new x509.SubjectKeyIdentifierExtension(hex(ski)))
+  else if (ski !== false) list.push(await x509.SubjectKeyIdentifierExtension.create(context.subjectPublicKey))
+  const aki = opts.authorityKeyIdentifier
+  if (aki instanceof Uint8Array) list.push(new x509.AuthorityKeyIdentifierExtension(hex(aki)))
+  else if (aki !== false) list.push(await x509.AuthorityKeyIdentifierExtension.create(context.issuerPublicKey))
   for (const ext of opts.extensions ?? []) list.push(customExtension(x509, ext))
   return list
 }

@@ -1,20 +1,35 @@
 import type { webcrypto } from 'node:crypto'
-import type { KeyAlgorithm, SignatureHash } from './options.js'
+import type { KeyAlgorithm, KeyGenerationOptions, SignatureHash } from './options.js'
 
 const KEY_USAGES: webcrypto.KeyUsage[] = ['sign', 'verify']
 
+const RSA_MODULUS: Readonly<Record<string, number>> = { 'RSA-2048': 2048, 'RSA-3072': 3072, 'RSA-4096': 4096 }
+
+/** The exponent as the big-endian bytes WebCrypto takes. */
+function exponentBytes(exponent: number): Uint8Array {
+  if (!Number.isSafeInteger(exponent) || exponent < 3 || exponent % 2 === 0 || exponent > 0xffffffff) {
+    throw new Error(`publicExponent must be an odd integer from 3 to 2^32-1, got ${exponent}`)
+  }
+  const bytes: number[] = []
+  for (let e = exponent; e > 0; e = Math.floor(e / 256)) bytes.unshift(e % 256)
+  return new Uint8Array(bytes)
+}
+
 function generationParams(
   algorithm: KeyAlgorithm,
+  options: KeyGenerationOptions,
 ): webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams | webcrypto.Algorithm {
   switch (algorithm) {
     case 'P-256':
     case 'P-384':
       return { name: 'ECDSA', namedCurve: algorithm }
     case 'RSA-2048':
+    case 'RSA-3072':
+    case 'RSA-4096':
       return {
         name: 'RSASSA-PKCS1-v1_5',
-        modulusLength: 2048,
-        publicExponent: new Uint8Array([1, 0, 1]),
+        modulusLength: RSA_MODULUS[algorithm] ?? 2048,
+        publicExponent: exponentBytes(options.publicExponent ?? 65537),
         hash: 'SHA-256',
       }
     case 'Ed25519':
@@ -25,8 +40,12 @@ function generationParams(
 }
 
 /** Generates an extractable signing key pair with WebCrypto. */
-export async function generateKeyPair(algorithm: KeyAlgorithm = 'P-256'): Promise<webcrypto.CryptoKeyPair> {
-  const keys = await globalThis.crypto.subtle.generateKey(generationParams(algorithm), true, KEY_USAGES)
+export async function generateKeyPair(
+  algorithm: KeyAlgorithm = 'P-256',
+  options: KeyGenerationOptions = {},
+): Promise<webcrypto.CryptoKeyPair> {
+  const params = generationParams(algorithm, options)
+  const keys = await globalThis.crypto.subtle.generateKey(params, true, KEY_USAGES)
   return keys as webcrypto.CryptoKeyPair
 }
 

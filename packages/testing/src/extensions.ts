@@ -119,6 +119,21 @@ function customExtension(x509: X509Module, ext: CustomExtension): Extension {
   return new x509.Extension(ext.oid, ext.critical ?? false, ext.value)
 }
 
+const keyIdentifiers = new WeakMap<webcrypto.CryptoKey, Promise<string>>()
+
+/**
+ * The RFC 5280 §4.2.1.2 method 1 key identifier, once per key: a CA issues many certificates,
+ * and each would otherwise export and hash its key again.
+ */
+function keyIdentifier(x509: X509Module, key: webcrypto.CryptoKey): Promise<string> {
+  let id = keyIdentifiers.get(key)
+  if (id === undefined) {
+    id = x509.SubjectKeyIdentifierExtension.create(key).then((ext) => ext.keyId)
+    keyIdentifiers.set(key, id)
+  }
+  return id
+}
+
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')
 }
@@ -154,11 +169,15 @@ export async function buildExtensions(
 ): Promise<Extension[]> {
   const list = staticExtensions(x509, opts, context.emptySubject)
   const ski = opts.subjectKeyIdentifier
-  if (ski instanceof Uint8Array) list.push(new x509.SubjectKeyIdentifierExtension(hex(ski)))
-  else if (ski !== false) list.push(await x509.SubjectKeyIdentifierExtension.create(context.subjectPublicKey))
+  if (ski !== false) {
+    const id = ski instanceof Uint8Array ? hex(ski) : await keyIdentifier(x509, context.subjectPublicKey)
+    list.push(new x509.SubjectKeyIdentifierExtension(id))
+  }
   const aki = opts.authorityKeyIdentifier
-  if (aki instanceof Uint8Array) list.push(new x509.AuthorityKeyIdentifierExtension(hex(aki)))
-  else if (aki !== false) list.push(await x509.AuthorityKeyIdentifierExtension.create(context.issuerPublicKey))
+  if (aki !== false) {
+    const id = aki instanceof Uint8Array ? hex(aki) : await keyIdentifier(x509, context.issuerPublicKey)
+    list.push(new x509.AuthorityKeyIdentifierExtension(id))
+  }
   for (const ext of opts.extensions ?? []) list.push(customExtension(x509, ext))
   return list
 }

@@ -49,6 +49,8 @@ export async function generateKeyPair(
   return keys as webcrypto.CryptoKeyPair
 }
 
+const pkcs8Cache = new WeakMap<webcrypto.CryptoKey, Promise<ArrayBuffer>>()
+
 /** Exports a private key as PKCS#8 DER (the key must be extractable). */
 export async function exportPkcs8(privateKey: webcrypto.CryptoKey): Promise<Uint8Array> {
   if (!privateKey.extractable) {
@@ -56,7 +58,13 @@ export async function exportPkcs8(privateKey: webcrypto.CryptoKey): Promise<Uint
       'Private key is not extractable; generate it with extractable=true so keyPem can be produced',
     )
   }
-  return new Uint8Array(await globalThis.crypto.subtle.exportKey('pkcs8', privateKey))
+  // A reused key pair (`keys`) is exported once; each caller gets its own copy of the bytes.
+  let der = pkcs8Cache.get(privateKey)
+  if (der === undefined) {
+    der = globalThis.crypto.subtle.exportKey('pkcs8', privateKey)
+    pkcs8Cache.set(privateKey, der)
+  }
+  return new Uint8Array((await der).slice(0))
 }
 
 interface SigningSetup {
@@ -69,12 +77,24 @@ function keyHash(key: webcrypto.CryptoKey): string | undefined {
   return hash?.name
 }
 
-async function rsaKeyWithHash(key: webcrypto.CryptoKey, hash: SignatureHash): Promise<webcrypto.CryptoKey> {
-  if (keyHash(key) === hash) return key
-  const pkcs8 = await exportPkcs8(key)
-  return globalThis.crypto.subtle.importKey('pkcs8', pkcs8, { name: key.algorithm.name, hash }, false, [
-    'sign',
-  ])
+const rehashed = new WeakMap<webcrypto.CryptoKey, Map<SignatureHash, Promise<webcrypto.CryptoKey>>>()
+
+/** WebCrypto binds an RSA key to one hash; a CA signing with another gets a re-imported copy, once. */
+function rsaKeyWithHash(key: webcrypto.CryptoKey, hash: SignatureHash): Promise<webcrypto.CryptoKey> {
+  if (keyHash(key) === hash) return Promise.resolve(key)
+  let byHash = rehashed.get(key)
+  if (byHash === undefined) {
+    byHash = new Map()
+    rehashed.set(key, byHash)
+  }
+  let copy = byHash.get(hash)
+  if (copy === undefined) {
+    copy = exportPkcs8(key).then((pkcs8) =>
+      globalThis.crypto.subtle.importKey('pkcs8', pkcs8, { name: key.algorithm.name, hash }, false, ['sign']),
+    )
+    byHash.set(hash, copy)
+  }
+  return copy
 }
 
 /**

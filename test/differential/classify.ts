@@ -64,15 +64,22 @@ export const RULES: Readonly<Record<string, Rule>> = {
       /duplicate extension/.test(v.reason) &&
       spec.certs.some((c) => c.extra === 'duplicate-unknown' || c.extra === 'duplicate-bc'),
   },
+  'keycertsign-without-ca': {
+    stricter: 'core',
+    why: "A certificate that asserts keyCertSign without cA=TRUE breaks RFC 5280 §4.2.1.9 and is refused as a client certificate. OpenSSL catches it under `-x509_strict` in a leaf it chains, but not in a self-signed leaf trusted as itself (the product's pin).",
+    matches: (spec, v) =>
+      /asserts keyCertSign without cA/.test(v.reason) && leaf(spec).ku === 'plus-keyCertSign',
+  },
   'notafter-inclusive': {
     stricter: 'openssl',
     why: 'At exactly notAfter the core still accepts: RFC 5280 §4.1.2.5 defines the validity period as notBefore through notAfter inclusive. OpenSSL 3.0 treats notAfter itself as expired; one second earlier it agrees.',
-    matches: (spec, v) => opensslError(v)?.code === 10 && spec.certs.some((c) => c.validity === 'notAfter=at'),
+    matches: (spec, v) =>
+      opensslError(v)?.code === 10 && spec.certs.some((c) => c.validity === 'notAfter=at'),
     relax: { at: AT - 1000 },
   },
   'aki-is-a-hint': {
     stricter: 'openssl',
-    why: 'An authorityKeyIdentifier that does not match the issuer\'s key identifier does not break the path: the core finds issuers by name and proves them by signature, taking the AKI as a hint (RFC 5280 §4.2.1.1 makes it an aid to path construction; Go and webpki do the same). OpenSSL refuses such an issuer as a candidate.',
+    why: "An authorityKeyIdentifier that does not match the issuer's key identifier does not break the path: the core finds issuers by name and proves them by signature, taking the AKI as a hint (RFC 5280 §4.2.1.1 makes it an aid to path construction; Go and webpki do the same). OpenSSL refuses such an issuer as a candidate.",
     // No relaxation: OpenSSL cannot be told to ignore the AKI, so what it would say next is unknown.
     matches: (spec, v) => {
       const e = opensslError(v)
@@ -132,7 +139,9 @@ export async function explain(
   ask: (variant: Variant) => Promise<Verdict>,
 ): Promise<string[]> {
   if (!d.core.ok) {
-    const name = Object.entries(RULES).find(([, r]) => r.stricter === 'core' && r.matches(d.spec, d.core))?.[0]
+    const name = Object.entries(RULES).find(
+      ([, r]) => r.stricter === 'core' && r.matches(d.spec, d.core),
+    )?.[0]
     return name === undefined ? [] : [name]
   }
   const names: string[] = []

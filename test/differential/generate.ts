@@ -50,7 +50,15 @@ function mostly<T>(r: Rng, p: number, normal: T, variations: readonly T[]): T {
 
 // --- Key pool ------------------------------------------------------------------------------
 
-export type KeyKind = 'P-256' | 'P-384' | 'Ed25519' | 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'RSA-2048-e3' | 'RSA-2048-e17'
+export type KeyKind =
+  | 'P-256'
+  | 'P-384'
+  | 'Ed25519'
+  | 'RSA-2048'
+  | 'RSA-3072'
+  | 'RSA-4096'
+  | 'RSA-2048-e3'
+  | 'RSA-2048-e17'
 
 const POOL_SIZES: Readonly<Record<KeyKind, number>> = {
   'P-256': 12,
@@ -93,7 +101,12 @@ type BcShape = 'default' | 'non-critical' | 'absent' | 'ca-false' | 'pathlen-0' 
 type KuShape = 'default' | 'absent' | 'no-keyCertSign' | 'no-digitalSignature' | 'plus-keyCertSign'
 type EkuShape = 'default' | 'absent' | 'clientAuth' | 'serverAuth' | 'anyEKU' | 'client+server' | 'email'
 type KeyIdShape = 'default' | 'no-ski' | 'no-aki' | 'aki-mismatch'
-type ExtraExtension = 'none' | 'unknown-critical' | 'unknown-noncritical' | 'duplicate-unknown' | 'duplicate-bc'
+type ExtraExtension =
+  | 'none'
+  | 'unknown-critical'
+  | 'unknown-noncritical'
+  | 'duplicate-unknown'
+  | 'duplicate-bc'
 
 export interface CertSpec {
   readonly role: 'root' | 'intermediate' | 'leaf'
@@ -116,8 +129,23 @@ export interface CertSpec {
   readonly selfIssued: boolean
 }
 
-type NcShape = { readonly kind: 'permitted' | 'excluded'; readonly trees: GeneralSubtrees; readonly critical: boolean }
-type SanShape = 'none' | 'dns-in' | 'dns-apex' | 'dns-out' | 'email-in' | 'email-sub' | 'email-out' | 'uri-in' | 'uri-out' | 'ip-in' | 'ip-out'
+type NcShape = {
+  readonly kind: 'permitted' | 'excluded'
+  readonly trees: GeneralSubtrees
+  readonly critical: boolean
+}
+type SanShape =
+  | 'none'
+  | 'dns-in'
+  | 'dns-apex'
+  | 'dns-out'
+  | 'email-in'
+  | 'email-sub'
+  | 'email-out'
+  | 'uri-in'
+  | 'uri-out'
+  | 'ip-in'
+  | 'ip-out'
 
 /** Other certificates offered alongside the chain. */
 type Topology = 'plain' | 'decoy-same-name' | 'cross-signed' | 'cross-signed-only-anchor'
@@ -199,7 +227,9 @@ function certSpec(r: Rng, role: CertSpec['role'], depth: number): CertSpec {
       r,
       0.9,
       'default',
-      ca ? ['absent', 'no-keyCertSign', 'plus-keyCertSign'] : ['absent', 'no-digitalSignature', 'plus-keyCertSign'],
+      ca
+        ? ['absent', 'no-keyCertSign', 'plus-keyCertSign']
+        : ['absent', 'no-digitalSignature', 'plus-keyCertSign'],
     ),
     eku: ca
       ? mostly<EkuShape>(r, 0.85, 'absent', ['clientAuth', 'serverAuth', 'anyEKU', 'client+server'])
@@ -257,7 +287,8 @@ export function features(spec: ChainSpec): string[] {
     if (c.eku !== (c.role === 'leaf' ? 'default' : 'absent')) out.push(`${at}.eku=${c.eku}`)
     if (c.keyIds !== 'default') out.push(`${at}.keyIds=${c.keyIds}`)
     if (c.extra !== 'none') out.push(`${at}.extra=${c.extra}`)
-    if (c.nc) out.push(`${at}.nc=${c.nc.kind}:${JSON.stringify(c.nc.trees)}${c.nc.critical ? '' : ':non-critical'}`)
+    if (c.nc)
+      out.push(`${at}.nc=${c.nc.kind}:${JSON.stringify(c.nc.trees)}${c.nc.critical ? '' : ':non-critical'}`)
     if (c.org !== 'acme') out.push(`${at}.org=${c.org}`)
     if (c.san && c.san !== 'dns-in') out.push(`${at}.san=${c.san}`)
     if (c.selfIssued) out.push(`${at}.selfIssued`)
@@ -381,7 +412,10 @@ function san(shape: SanShape | undefined): CertificateOptions['san'] {
   }
 }
 
-function extraExtensions(shape: ExtraExtension, bc: CertificateOptions['basicConstraints']): CustomExtension[] {
+function extraExtensions(
+  shape: ExtraExtension,
+  bc: CertificateOptions['basicConstraints'],
+): CustomExtension[] {
   switch (shape) {
     case 'none':
       return []
@@ -402,7 +436,8 @@ function extraExtensions(shape: ExtraExtension, bc: CertificateOptions['basicCon
 
 function subjectOf(c: CertSpec, i: number, chain: number): string {
   // Every name carries the chain's index: chains judged in one OpenSSL batch cannot meet.
-  const cn = c.role === 'leaf' ? `client ${chain}` : c.role === 'root' ? `Root ${chain}` : `Intermediate ${chain}.${i}`
+  const cn =
+    c.role === 'leaf' ? `client ${chain}` : c.role === 'root' ? `Root ${chain}` : `Intermediate ${chain}.${i}`
   return `O=${c.org}, CN=${cn}`
 }
 
@@ -445,9 +480,7 @@ function options(
     keyUsage: keyUsage(c.ku, ca),
     eku: eku(c.eku),
     san: san(c.san),
-    nameConstraints: c.nc
-      ? { [c.nc.kind]: c.nc.trees, critical: c.nc.critical }
-      : null,
+    nameConstraints: c.nc ? { [c.nc.kind]: c.nc.trees, critical: c.nc.critical } : null,
     subjectKeyIdentifier: c.keyIds !== 'no-ski',
     authorityKeyIdentifier:
       c.keyIds === 'no-aki'
@@ -491,7 +524,14 @@ export async function materialise(spec: ChainSpec, pool: KeyPool): Promise<Chain
   }
   const leafSpec = spec.certs.at(-1) as CertSpec
   const leaf: IssuedCertificate = await issuer.issue(
-    options(leafSpec, subjectOf(leafSpec, 0, spec.index), keys.next(leafSpec.key), nextSerial(), r, issuer.keys),
+    options(
+      leafSpec,
+      subjectOf(leafSpec, 0, spec.index),
+      keys.next(leafSpec.key),
+      nextSerial(),
+      r,
+      issuer.keys,
+    ),
   )
   const offered = intermediates.map((c) => c.pem)
   let anchors = root.pem

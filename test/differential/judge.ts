@@ -78,7 +78,9 @@ export function opensslArgs(
   ]
 }
 
-function runOpenssl(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runOpenssl(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -181,7 +183,11 @@ export async function opensslBatch(dir: string, jobs: readonly OpensslJob[]): Pr
 }
 
 /** Runs `task` over `items` with at most `limit` in flight. */
-export async function pool<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length)
   let next = 0
   const worker = async () => {

@@ -31,7 +31,9 @@ describe('testing knobs for unusual certificates', () => {
       expect(AsnConvert.parse(leaf.der, Certificate).tbsCertificate.validity.notAfter.utcTime).toBeUndefined()
     }
     const plain = await createRootCA()
-    expect(AsnConvert.parse(plain.der, Certificate).tbsCertificate.validity.notBefore.utcTime).toBeInstanceOf(Date)
+    expect(AsnConvert.parse(plain.der, Certificate).tbsCertificate.validity.notBefore.utcTime).toBeInstanceOf(
+      Date,
+    )
   })
 
   it('sets explicit SKI and AKI bytes', async () => {

@@ -34,11 +34,6 @@ function opensslError(v: Verdict): { code: number; depth: number } | undefined {
   return m ? { code: Number(m[1]), depth: Number(m[2]) } : undefined
 }
 
-/** The certificate OpenSSL means by a depth, for chains that offer nothing but the chain. */
-function atDepth(spec: ChainSpec, depth: number): CertSpec | undefined {
-  return spec.certs[spec.certs.length - 1 - depth]
-}
-
 const leaf = (spec: ChainSpec): CertSpec => spec.certs.at(-1) as CertSpec
 
 /** An `-x509_strict` profile check on CA certificates that OpenSSL drops without the flag. */
@@ -72,9 +67,12 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   'notafter-inclusive': {
     stricter: 'openssl',
-    why: 'At exactly notAfter the core still accepts: RFC 5280 §4.1.2.5 defines the validity period as notBefore through notAfter inclusive. OpenSSL 3.0 treats notAfter itself as expired; one second earlier it agrees.',
+    why: 'At exactly notAfter the core still accepts: RFC 5280 §4.1.2.5 defines the validity period as notBefore through notAfter inclusive. OpenSSL 3.0 treats notAfter itself as expired (and so may prefer another same-name issuer); one second earlier it agrees.',
+    // OpenSSL prefers an issuer that is valid in time, so an issuer at its notAfter can also
+    // surface as another same-name candidate's bad signature (7) or no issuer at all (20).
     matches: (spec, v) =>
-      opensslError(v)?.code === 10 && spec.certs.some((c) => c.validity === 'notAfter=at'),
+      [10, 7, 20].includes(opensslError(v)?.code ?? 0) &&
+      spec.certs.some((c) => c.validity === 'notAfter=at'),
     relax: { at: AT - 1000 },
   },
   'aki-is-a-hint': {
@@ -86,10 +84,20 @@ export const RULES: Readonly<Record<string, Rule>> = {
       return (e?.code === 20 || e?.code === 2) && spec.certs.some((c) => c.keyIds === 'aki-mismatch')
     },
   },
+  'openssl-self-issued-taken-as-root': {
+    stricter: 'openssl',
+    why: 'A self-issued intermediate (issuer name = subject name, as in a CA key rollover) without a subjectKeyIdentifier: OpenSSL 3.0 marks it self-signed from the names alone (there is no SKI to compare the AKI with) without checking its signature, and stops there as at an untrusted root. The core proves every issuer by its signature and treats self-issued certificates as RFC 5280 §6.1 does.',
+    matches: (spec, v) =>
+      opensslError(v)?.code === 19 && spec.certs.some((c) => c.selfIssued && c.keyIds === 'no-ski'),
+  },
   'openssl-no-backtracking': {
     stricter: 'openssl',
-    why: 'The intermediate is offered twice, once signed by an untrusted root and once cross-signed by the trusted one. The core builds paths with backtracking (RFC 4158) and finds the cross-signed one; OpenSSL 3.0 takes the first untrusted issuer that matches and does not try the other. With the cross-signed certificate offered first, OpenSSL agrees.',
-    matches: (spec, v) => spec.topology === 'cross-signed-only-anchor' && opensslError(v)?.code === 20,
+    why: "Two offered certificates carry the issuer's name (a cross-signed intermediate whose other root is untrusted, a same-name decoy, or a self-issued intermediate) and nothing tells OpenSSL which one signed (no AKI, or the same key). The core builds paths with backtracking (RFC 4158) and tries every candidate; OpenSSL 3.0 keeps the first matching untrusted one, then fails on its signature or its missing root. With the intermediates offered in the other order OpenSSL agrees.",
+    matches: (spec, v) => {
+      const code = opensslError(v)?.code
+      const sameNames = spec.topology !== 'plain' || spec.certs.some((c) => c.selfIssued)
+      return sameNames && (code === 20 || code === 7)
+    },
     relax: { reverse: true },
   },
   'anyeku-on-issuer': {
@@ -97,7 +105,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
     why: 'An issuer whose EKU is anyExtendedKeyUsage does not restrict the path (RFC 5280 §4.2.1.12; Go reads it the same way). The leaf itself must still carry clientAuth. OpenSSL requires clientAuth in the EKU of every CA that has one.',
     matches: (spec, v) => {
       const e = opensslError(v)
-      return e?.code === 26 && e.depth >= 1 && atDepth(spec, e.depth)?.eku === 'anyEKU'
+      // Not by depth: with same-name issuers OpenSSL's depth may name another certificate.
+      return e?.code === 26 && e.depth >= 1 && spec.certs.slice(0, -1).some((c) => c.eku === 'anyEKU')
     },
     // The core accepted, so the leaf passed its stricter EKU and keyUsage rules already.
     relax: { purpose: 'any' },

@@ -54,7 +54,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   },
   'duplicate-extension': {
     stricter: 'core',
-    why: 'RFC 5280 §4.2: a certificate MUST NOT include an extension twice. The strict DER parser refuses such a certificate wherever it appears (a leaf is MALFORMED; an anchor or intermediate is a configuration error at startup). OpenSSL 3.0 accepts a repeated extension it does not otherwise need to interpret.',
+    why: 'RFC 5280 §4.2: a certificate MUST NOT include an extension twice. The strict DER parser refuses such a certificate wherever it appears (a leaf is MALFORMED; an anchor or intermediate is a configuration error at startup). OpenSSL 3.0 accepted such chains in these runs whenever nothing else was wrong with them.',
     matches: (spec, v) =>
       /duplicate extension/.test(v.reason) &&
       spec.certs.some((c) => c.extra === 'duplicate-unknown' || c.extra === 'duplicate-bc'),

@@ -119,6 +119,25 @@ function customExtension(x509: X509Module, ext: CustomExtension): Extension {
   return new x509.Extension(ext.oid, ext.critical ?? false, ext.value)
 }
 
+const keyIdentifiers = new WeakMap<webcrypto.CryptoKey, Promise<string>>()
+
+/**
+ * The RFC 5280 §4.2.1.2 method 1 key identifier, once per key: a CA issues many certificates,
+ * and each would otherwise export and hash its key again.
+ */
+function keyIdentifier(x509: X509Module, key: webcrypto.CryptoKey): Promise<string> {
+  let id = keyIdentifiers.get(key)
+  if (id === undefined) {
+    id = x509.SubjectKeyIdentifierExtension.create(key).then((ext) => ext.keyId)
+    keyIdentifiers.set(key, id)
+  }
+  return id
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex')
+}
+
 /** What the extension builder needs to know besides the options. */
 export interface ExtensionContext {
   /** Public key of the certificate being built. */
@@ -149,11 +168,15 @@ export async function buildExtensions(
   context: ExtensionContext,
 ): Promise<Extension[]> {
   const list = staticExtensions(x509, opts, context.emptySubject)
-  if (opts.subjectKeyIdentifier !== false) {
-    list.push(await x509.SubjectKeyIdentifierExtension.create(context.subjectPublicKey))
+  const ski = opts.subjectKeyIdentifier
+  if (ski !== false) {
+    const id = ski instanceof Uint8Array ? hex(ski) : await keyIdentifier(x509, context.subjectPublicKey)
+    list.push(new x509.SubjectKeyIdentifierExtension(id))
   }
-  if (opts.authorityKeyIdentifier !== false) {
-    list.push(await x509.AuthorityKeyIdentifierExtension.create(context.issuerPublicKey))
+  const aki = opts.authorityKeyIdentifier
+  if (aki !== false) {
+    const id = aki instanceof Uint8Array ? hex(aki) : await keyIdentifier(x509, context.issuerPublicKey)
+    list.push(new x509.AuthorityKeyIdentifierExtension(id))
   }
   for (const ext of opts.extensions ?? []) list.push(customExtension(x509, ext))
   return list

@@ -39,10 +39,12 @@ export type {
   ExtendedKeyUsageName,
   GeneralSubtrees,
   KeyAlgorithm,
+  KeyGenerationOptions,
   KeyUsageName,
   NameAttribute,
   SignatureHash,
   SubjectAltNames,
+  ValidityEncoding,
 } from './options.js'
 export { toPem } from './pem.js'
 export {

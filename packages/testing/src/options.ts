@@ -1,7 +1,26 @@
 import type { webcrypto } from 'node:crypto'
 
-/** Key algorithms supported by the factory. `'P-256'` is the default (fast to generate). */
-export type KeyAlgorithm = 'P-256' | 'P-384' | 'RSA-2048' | 'Ed25519'
+/**
+ * Key algorithms supported by the factory. `'P-256'` is the default (fast to generate); RSA 3072
+ * and 4096 take seconds each to generate, so generate them once and pass them as `keys`.
+ */
+export type KeyAlgorithm = 'P-256' | 'P-384' | 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'Ed25519'
+
+/** Options of `generateKeyPair`. */
+export interface KeyGenerationOptions {
+  /**
+   * RSA public exponent (default 65537), e.g. 3 or 17 for the unusual exponents some validators
+   * mishandle. Must be odd and at least 3; ignored for non-RSA algorithms.
+   */
+  publicExponent?: number
+}
+
+/**
+ * How the validity dates are encoded. `'rfc5280'` (default) follows RFC 5280 §4.1.2.5: UTCTime
+ * through 2049, GeneralizedTime from 2050. `'generalized'` uses GeneralizedTime for every date,
+ * which RFC 5280 forbids before 2050 (a CA mistake validators should notice or tolerate).
+ */
+export type ValidityEncoding = 'rfc5280' | 'generalized'
 
 /** Hash used for the certificate signature (ECDSA and RSA issuers only; Ed25519 has none). */
 export type SignatureHash = 'SHA-256' | 'SHA-384' | 'SHA-512'
@@ -100,7 +119,10 @@ export interface CertificateOptions {
   basicConstraints?: { ca: boolean; pathLen?: number; critical?: boolean } | null
   /** Name constraints (`critical` defaults to `true`). */
   nameConstraints?: { permitted?: GeneralSubtrees; excluded?: GeneralSubtrees; critical?: boolean } | null
-  /** Extra extensions appended after the built-in ones. */
+  /**
+   * Extra extensions appended after the built-in ones. An OID that is already present (e.g.
+   * `'2.5.29.19'`) is added again, which gives a certificate with a duplicate extension.
+   */
   extensions?: CustomExtension[]
   /** Explicit start of validity (wins over `validity`). */
   notBefore?: Date
@@ -119,10 +141,18 @@ export interface CertificateOptions {
   keys?: webcrypto.CryptoKeyPair
   /** Serial number in hex; default is a random positive 16-byte number. */
   serialNumber?: string
-  /** Add a subject key identifier (default `true`). */
-  subjectKeyIdentifier?: boolean
-  /** Add an authority key identifier derived from the issuer key (default `true`). */
-  authorityKeyIdentifier?: boolean
+  /**
+   * Subject key identifier: `true` (default) derives it from the key (SHA-1 of the public key
+   * bits), `false` omits it, bytes are used as the identifier as they are.
+   */
+  subjectKeyIdentifier?: boolean | Uint8Array
+  /**
+   * Authority key identifier: `true` (default) derives it from the issuer key, `false` omits it,
+   * bytes are used as the keyIdentifier as they are (e.g. to mismatch the issuer's SKI).
+   */
+  authorityKeyIdentifier?: boolean | Uint8Array
+  /** Encoding of notBefore/notAfter (default `'rfc5280'`). */
+  validityEncoding?: ValidityEncoding
   /** Signature hash override; default SHA-384 for P-384 issuers, SHA-256 otherwise. */
   signatureAlgorithm?: SignatureHash
 }

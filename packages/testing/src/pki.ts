@@ -7,6 +7,7 @@ import type { CertificateOptions } from './options.js'
 import { sha256Hex, toPem } from './pem.js'
 import { CA_PROFILE, CLIENT_PROFILE, SERVER_PROFILE, withDefaults } from './profiles.js'
 import { CA_VALIDITY, LEAF_VALIDITY, resolveValidity, type ValidityDefaults } from './validity.js'
+import { withGeneralizedTimes } from './validity-encoding.js'
 import { loadX509 } from './x509-loader.js'
 
 /** A certificate together with its private key and the chain a TLS peer would send. */
@@ -95,7 +96,7 @@ async function buildMaterial(
     issuerPublicKey: issuerKeys.publicKey,
     emptySubject: subjectDer.byteLength <= 2,
   })
-  const certificate = await x509.X509CertificateGenerator.create({
+  const generated = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(opts.serialNumber),
     subject: new x509.Name(subjectDer),
     issuer: new x509.Name(signer?.subjectDer ?? subjectDer),
@@ -105,6 +106,12 @@ async function buildMaterial(
     signingAlgorithm: signing.algorithm,
     extensions,
   })
+  const certificate =
+    opts.validityEncoding === 'generalized'
+      ? new x509.X509Certificate(
+          await withGeneralizedTimes(x509, new Uint8Array(generated.rawData), signing.key, signing.algorithm),
+        )
+      : generated
   const keyDer = await exportPkcs8(keys.privateKey)
   return { certificate, der: new Uint8Array(certificate.rawData), keys, keyDer, subjectDer }
 }

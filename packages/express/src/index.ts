@@ -1,5 +1,6 @@
 import {
   type AllowPolicy,
+  authenticationOf,
   type ClientCertAuthenticator,
   ClientCertError,
   type ClientCertOptions,
@@ -8,10 +9,14 @@ import {
   compilePolicy,
 } from '@clientcert/core'
 import {
+  type AdapterLogger,
   type Admission,
   adapterCheck,
   admitRequest,
   checkRoute,
+  consoleLogger,
+  loggerOption,
+  logRejection,
   mountedAfterBody,
   type RouteRule,
   splitAdapterOptions,
@@ -40,8 +45,13 @@ export type ClientCertMiddlewareOptions = (
    * still rejected.
    */
   readonly optional?: boolean
-  /** Where configuration errors found at request time are reported. Default `console.error`. */
-  readonly logger?: (message: string) => void
+  /**
+   * Where rejections (one line each at `info`: method, path, status, code and reason, never the
+   * certificate) and deployment mistakes (`warn`/`error`) are written: a logger with `info`,
+   * `warn` and `error` (the console, pino, winston), a function for every line, or `false`.
+   * Default: the console.
+   */
+  readonly logger?: AdapterLogger | ((message: string) => void) | false
 }
 
 /**
@@ -52,31 +62,39 @@ export type ClientCertMiddlewareOptions = (
 export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler {
   const { settings, authenticator } = splitAdapterOptions(options, {
     optional: { check: adapterCheck.boolean, default: false },
-    logger: { check: adapterCheck.function<(message: string) => void>, default: defaultLogger },
+    logger: { check: loggerOption, default: consoleLogger },
   })
   const rule: RouteRule = { policy: undefined, optional: settings.optional }
+  const logger = settings.logger
+  loggers.set(authenticator, logger)
 
   return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (mountedAfterBody(req)) {
       const message =
         'clientcert: clientCert() ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.'
-      settings.logger(message)
-      writeProblem(res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req), req)
+      logger.error(message)
+      reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req), req)
       return
     }
     // A connection already judged answers synchronously: no promise hop on keep-alive requests.
     whenSettled(
       admitRequest(authenticator, req, rule),
-      (admission) => proceed(admission, req, res, next),
-      (err) => writeProblem(res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
+      (admission) => proceed(admission, req, res, next, logger),
+      (err) => reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
     )
   }
 }
 
 /** Lets the request on with `req.clientCert`, or answers with the problem. */
-function proceed(admission: Admission, req: Request, res: Response, next: NextFunction): void {
+function proceed(
+  admission: Admission,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  logger: AdapterLogger,
+): void {
   if (!admission.ok) {
-    writeProblem(res, admission.error, req)
+    reject(logger, res, admission.error, req)
     return
   }
   req.clientCert = admission.principal
@@ -96,20 +114,27 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
     whenSettled(
       checkRoute(req, rule),
       (admission) => {
-        if (admission.ok) next()
-        else {
-          if (admission.error.code === 'ERR_CLIENT_CERT_MISCONFIGURED')
-            defaultLogger('clientcert: requireClientCert() ran without clientCert() mounted before it.')
-          writeProblem(res, admission.error, req)
+        if (admission.ok) {
+          next()
+          return
         }
+        const mark = authenticationOf(req)
+        const logger = (mark && loggers.get(mark.authenticator)) ?? consoleLogger
+        if (admission.error.code === 'ERR_CLIENT_CERT_MISCONFIGURED')
+          logger.error('clientcert: requireClientCert() ran without clientCert() mounted before it.')
+        reject(logger, res, admission.error, req)
       },
       (err) => writeProblem(res, new ClientCertError('ERR_CLIENT_CERT_INTERNAL', String(err)), req),
     )
   }
 }
 
-function defaultLogger(message: string): void {
-  console.error(message)
+/** Each clientCert() instance's logger, so requireClientCert() logs where its stage does. */
+const loggers = new WeakMap<ClientCertAuthenticator, AdapterLogger>()
+
+function reject(logger: AdapterLogger, res: Response, error: ClientCertError, req: Request): void {
+  logRejection(logger, error, req)
+  writeProblem(res, error, req)
 }
 
 export type { AllowPolicy, ClientCertError, ClientPrincipal, CompiledPolicy }

@@ -12,6 +12,7 @@ import {
   adapterCheck,
   admitRequest,
   compileRouteRule,
+  logRejection,
   type MaybePromise,
   type RouteRule,
   splitAdapterOptions,
@@ -115,7 +116,18 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
 }
 
 function sendProblem(error: ClientCertError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  request.log.info({ code: error.code, reason: error.reason }, 'client certificate rejected')
+  // Through Fastify's logger: one line per rejection at info, with the code as a field; a server
+  // without requestCert is reported once at warn.
+  const log = request.log
+  logRejection(
+    {
+      info: (m) => log.info({ code: error.code, reason: error.reason }, m),
+      warn: (m) => log.warn(m),
+      error: (m) => log.error(m),
+    },
+    error,
+    request.raw,
+  )
   const answer = problemResponse(error, request.raw)
   return reply.code(answer.status).headers(answer.headers).send(answer.body)
 }

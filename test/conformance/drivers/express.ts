@@ -16,7 +16,7 @@ export const expressDriver: Driver = {
     const auth = clientCert({
       ...spec.auth,
       optional: spec.optional ?? false,
-      logger: (m) => probes.logged.push(m),
+      logger: { info: () => {}, warn: (m) => probes.logged.push(m), error: (m) => probes.logged.push(m) },
     })
     if (spec.misordered) app.use(parser)
     app.use(auth)

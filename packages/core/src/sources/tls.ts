@@ -55,6 +55,24 @@ export function codeForAuthorizationError(err: string): ClientCertErrorCode {
   return Object.hasOwn(OPENSSL_CODES, err) ? OPENSSL_CODES[err]! : 'ERR_CLIENT_CERT_UNTRUSTED'
 }
 
+/** The reason when the TLS server never asked for a client certificate. */
+export const SERVER_DID_NOT_REQUEST =
+  'the server did not request a client certificate: create the HTTPS server with requestCert: true'
+
+/** True when the socket's TLS server was created without `requestCert` (Node keeps the option on it). */
+export function serverDidNotRequest(socket: unknown): boolean {
+  try {
+    const server = (socket as { server?: unknown }).server
+    return (
+      typeof server === 'object' &&
+      server !== null &&
+      (server as { requestCert?: unknown }).requestCert === false
+    )
+  } catch {
+    return false
+  }
+}
+
 /** Reads the peer certificate's DER and the TLS stack's verdict from a socket-like value. */
 export function readSocket(socket: unknown): SocketRead {
   if (typeof socket !== 'object' || socket === null) return missing('the request has no socket', false)
@@ -63,7 +81,12 @@ export function readSocket(socket: unknown): SocketRead {
     if (s.destroyed === true) return missing('the socket is destroyed', false)
     if (s.encrypted !== true) return missing('the connection is not TLS', true)
     const der = peerDer(s)
-    if (der === undefined) return missing('the client presented no certificate on this connection', true)
+    if (der === undefined) {
+      // The most common deployment mistake: without requestCert the client is never asked, so
+      // curl with a certificate ready still arrives "without one".
+      if (serverDidNotRequest(socket)) return missing(SERVER_DID_NOT_REQUEST, true)
+      return missing('the client presented no certificate on this connection', true)
+    }
     const authError = s.authorizationError
     return {
       ok: true,

@@ -6,12 +6,14 @@
 export {
   type Admission,
   admitRequest,
+  authorizePrincipal,
   checkRoute,
   compileRouteRule,
-  type MaybePromise,
+  judgeRequest,
   type RouteRule,
   whenSettled,
 } from './admit.js'
+export type { MaybePromise } from '../maybe-promise.js'
 export { type AdapterOptions, adapterCheck, splitAdapterOptions } from './options.js'
 export { writeProblem } from './respond.js'
 export { mountedAfterBody, type NodeRequestView, nodeRequestOf } from './view.js'

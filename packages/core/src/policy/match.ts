@@ -1,7 +1,8 @@
 import { ClientCertConfigError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
 import { parseSpiffeId } from '../identity/spiffe.js'
-import { parsePin } from '../trust/pins.js'
+import { isThenable } from '../maybe-promise.js'
+import { matchesPin, parsePin } from '../trust/pins.js'
 
 /** A SPIFFE trust domain, optionally narrowed to a path prefix matched on segment boundaries. */
 export interface SpiffeRule {
@@ -109,9 +110,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
     }
     case 'pins': {
       const pins = stringList(v, at).map((pin, i) => parsePin(pin, `${at}[${i}]`))
-      return make(`pins(${pins.length})`, (pr) =>
-        pins.some((pin) => (pin.kind === 'cert' ? pin.hex === pr.fingerprint256 : pin.hex === pr.spkiSha256)),
-      )
+      return make(`pins(${pins.length})`, (pr) => pins.some((pin) => matchesPin(pin, pr)))
     }
     case 'dnsSuffix': {
       const suffixes = (Array.isArray(v) ? v : [v]).map((s, i) =>
@@ -209,10 +208,6 @@ function combine(parts: readonly CompiledPolicy[], stopOn: boolean): CompiledPol
     }
     return !stopOn
   }
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
 /** A non-empty list: an empty one can never match, so it is a mistake, not "nobody". */

@@ -60,13 +60,16 @@ export interface ResolvedForwarded {
    * certificate header, the verify header (when required), then `keyHeaders`. Read in one pass.
    */
   readonly wanted: ReadonlyMap<string, number>
-  /** Per connection: the allowlist decision, and the last forwarded values with their cache key. */
-  readonly bySocket: WeakMap<object, SocketState>
 }
 
-interface SocketState {
-  readonly trusted: boolean
-  /** The wanted header values (in `wanted` order) of the connection's last certificate, and that read. */
+/**
+ * What the forwarded source remembers of one connection, held by the authenticator's
+ * per-connection state (connection.ts): the allowlist decision (it cannot change while the
+ * socket is open) and the header values of the connection's last certificate with that read,
+ * so a proxy's keep-alive connection repeating them is answered without hashing again.
+ */
+export interface ForwardedConnection {
+  trusted?: boolean
   last?: { readonly values: readonly Slot[]; readonly read: ForwardedRead }
 }
 
@@ -156,7 +159,6 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
     ownHeaders: new Set([...exactNames].map(canonicalName)),
     exactNames,
     underscoreNames: [...exactNames].some((h) => h.includes('_')),
-    bySocket: new WeakMap(),
     keyHeaders,
     wanted,
   }
@@ -174,10 +176,10 @@ export function isForwardedHeader(name: string, own: ReadonlySet<string>): boole
 export function readForwarded(
   req: HeaderSource & { readonly socket?: unknown },
   fwd: ResolvedForwarded | undefined,
+  connection: ForwardedConnection = {},
 ): ForwardedRead {
   const socket = req.socket
-  const state = fwd === undefined ? undefined : socketState(fwd, socket)
-  if (state?.trusted !== true) {
+  if (fwd === undefined || !peerTrusted(fwd, socket, connection)) {
     // The common path (direct clients): one pass over the raw header names, no allocation.
     const name = firstForwardedHeader(req, fwd?.ownHeaders ?? NO_HEADERS)
     if (name === undefined) return NONE
@@ -187,9 +189,9 @@ export function readForwarded(
       reason: `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an allowlisted proxy`,
     }
   }
-  const f = fwd!
+  const f = fwd
   // A proxy connection repeating its last certificate's header lines exactly: the same read.
-  const last = state.last
+  const last = connection.last
   if (last !== undefined && Array.isArray(req.rawHeaders) && sameAsLast(req.rawHeaders, f, last.values))
     return last.read
   const remote = remoteAddressOf(socket)
@@ -253,7 +255,7 @@ export function readForwarded(
         }
       },
     }
-    if (Array.isArray(req.rawHeaders)) state.last = { values, read }
+    if (Array.isArray(req.rawHeaders)) connection.last = { values, read }
     return read
   } catch (err) {
     if (err instanceof HeaderRejected || isDecodeError(err)) {
@@ -443,18 +445,15 @@ function screenFor(of: ReadonlySet<string>): Uint8Array {
 let directScreen: Uint8Array | undefined
 
 /** The allowlist decision, once per connection (it cannot change while the socket is open). */
-function socketState(fwd: ResolvedForwarded, socket: unknown): SocketState {
-  if (typeof socket !== 'object' || socket === null) return UNTRUSTED
-  const known = fwd.bySocket.get(socket)
-  if (known !== undefined) return known
+function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: ForwardedConnection): boolean {
+  if (connection.trusted !== undefined) return connection.trusted
+  if (typeof socket !== 'object' || socket === null) return false
   const remote = remoteAddressOf(socket)
-  const state: SocketState = { trusted: fwd.proxies.isTrusted(remote) }
+  const trusted = fwd.proxies.isTrusted(remote)
   // A socket whose address cannot be read (closing) is judged again, never remembered.
-  if (remote !== null) fwd.bySocket.set(socket, state)
-  return state
+  if (remote !== null) connection.trusted = trusted
+  return trusted
 }
-
-const UNTRUSTED: SocketState = Object.freeze({ trusted: false })
 
 /**
  * The TCP peer address, `undefined` only for a live connection accepted by a Unix-socket

@@ -1,11 +1,23 @@
 import { createHash } from 'node:crypto'
+import {
+  type AuthenticateOptions,
+  type AuthResult,
+  type ClientCertAuthenticator,
+  DECIDE,
+  JUDGE,
+  type JudgeOptions,
+  type OptionalAuthResult,
+  type RequestLike,
+  STATS,
+  type TrustUpdate,
+} from './api.js'
 import { type ConnectionState, Connections, type Connections as ConnectionsType } from './connection.js'
-import { createEpoch, FAILED_FORWARDED_TTL_MS, type TrustEpoch } from './epoch.js'
-import { ClientCertConfigError, ClientCertError, type ClientCertErrorCode } from './errors.js'
+import { createEpoch, FAILED_FORWARDED_TTL_MS, nextEpoch, type TrustEpoch } from './epoch.js'
+import { ClientCertError, type ClientCertErrorCode } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ClientCertOptions } from './options.js'
-import { type AllowPolicy, type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { type CompiledPolicy, compilePolicy } from './policy/match.js'
 import { misdirection, servernameRule } from './servername.js'
 import { forwardedCertificates } from './sources/forwarded/certificates.js'
 import { type ForwardedRead, readForwarded } from './sources/forwarded/index.js'
@@ -14,7 +26,6 @@ import { anchoredPublicly, publicRootFix } from './trust/public-roots.js'
 import {
   checkVerifiedWindow,
   describe,
-  type Failed,
   failed,
   isParsed,
   isStable,
@@ -30,76 +41,6 @@ import {
  * one cache of its own: `#allowed`, principal → its frozen success answer (a WeakMap; it lives
  * as long as the principal, which a new epoch replaces).
  */
-
-/** What the core needs from a request: its socket (and, for forwarded mode, its headers). */
-export interface RequestLike {
-  readonly socket?: unknown
-  readonly headers?: unknown
-  /** Node's raw header list; lets the core see repeated header lines that `headers` folds together. */
-  readonly rawHeaders?: unknown
-}
-
-export type AuthResult =
-  | { readonly ok: true; readonly principal: ClientPrincipal }
-  | { readonly ok: false; readonly error: ClientCertError }
-
-/** With `optional: true`, a request without a certificate succeeds with no principal. */
-export type OptionalAuthResult =
-  | { readonly ok: true; readonly principal: ClientPrincipal | undefined }
-  | { readonly ok: false; readonly error: ClientCertError }
-
-export interface AuthenticateOptions {
-  /** Policy for this request instead of the authenticator's `allow`. */
-  readonly policy?: CompiledPolicy
-}
-
-type JudgeOptions = AuthenticateOptions & { readonly optional?: boolean }
-
-/**
- * The adapter kit's way in (`@clientcert/core/adapter`): the same judgement as `authenticate()`
- * and `authorize()`, answered as a value when nothing asynchronous is left (a connection already
- * judged, synchronous policies) and as a promise otherwise. Registered symbols, so the ESM and
- * CommonJS copies of the core agree on them.
- */
-export const JUDGE: unique symbol = Symbol.for('clientcert.judge') as never
-export const DECIDE: unique symbol = Symbol.for('clientcert.decide') as never
-/** @internal Counters a test reads: `forwardedMemoHits`, requests answered from a connection's forwarded memo. */
-export const STATS: unique symbol = Symbol.for('clientcert.stats') as never
-
-export interface ClientCertAuthenticator {
-  /** Source → validate → map → authorize. Never throws; every failure is a `ClientCertError` result. */
-  authenticate(
-    request: RequestLike,
-    options?: AuthenticateOptions & { readonly optional?: false },
-  ): Promise<AuthResult>
-  authenticate(
-    request: RequestLike,
-    options: AuthenticateOptions & { readonly optional: true },
-  ): Promise<OptionalAuthResult>
-  /** Checks an authenticated principal against another policy (per-route rules). Fires `onRejected` on denial. */
-  authorize(principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): Promise<AuthResult>
-  /** Builds a `ClientCertError` with this authenticator's statuses and reports it to `onRejected`. */
-  reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError
-  /**
-   * Replaces trust material and the default policy atomically: the update is validated as a
-   * whole (a mistake throws `ClientCertConfigError` and changes nothing), and every request
-   * after it — also on connections already open or resumed — is judged under the new rules.
-   * Omitted keys keep their current value; a key present with `undefined` is a configuration error.
-   */
-  updateTrust(update: TrustUpdate): void
-  /** @internal The adapter kit's judgement (see `JUDGE`). */
-  [JUDGE](request: RequestLike, options?: JudgeOptions): MaybePromise<OptionalAuthResult>
-  /** @internal The adapter kit's authorization (see `DECIDE`). */
-  [DECIDE](principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): MaybePromise<AuthResult>
-}
-
-/** What `updateTrust` can replace. */
-export interface TrustUpdate {
-  readonly trust?: ClientCertOptions['trust']
-  readonly allow?: ClientCertOptions['allow']
-  /** New revocation settings (e.g. new CRLs). */
-  readonly revocation?: ClientCertOptions['revocation']
-}
 
 const NO_OPTIONS: JudgeOptions = Object.freeze({})
 
@@ -395,30 +336,10 @@ class Authenticator implements ClientCertAuthenticator {
   }
 
   updateTrust(update: TrustUpdate): void {
-    if (typeof update !== 'object' || update === null)
-      throw new ClientCertConfigError('updateTrust', 'expects { trust?, allow?, revocation? }')
-    const extra = Object.keys(update).find((k) => k !== 'trust' && k !== 'allow' && k !== 'revocation')
-    if (extra !== undefined)
-      throw new ClientCertConfigError(
-        `updateTrust.${extra}`,
-        'only trust, allow and revocation can be updated',
-      )
-    // A key present with undefined reads as "keep" to some and "remove" to others; refuse it.
-    // Each value is read once, so a getter cannot pass the check and then change.
-    const changes: Record<string, unknown> = {}
-    for (const key of Object.keys(update)) {
-      const value: unknown = update[key as keyof TrustUpdate]
-      if (value === undefined)
-        throw new ClientCertConfigError(
-          `updateTrust.${key}`,
-          'is undefined; leave the key out to keep its value',
-        )
-      changes[key] = value
-    }
-    // Build the whole new epoch first; only then swap, so a bad update leaves the old rules intact.
-    const next = createEpoch({ ...this.#epoch.raw, ...changes } as ClientCertOptions)
+    // The whole new epoch is built (and validated) first; only then swapped, so a bad update
+    // leaves the old rules intact.
     const previous = this.#epoch
-    this.#epoch = next
+    this.#epoch = nextEpoch(previous, update)
     previous.revocation?.close()
   }
 
@@ -443,33 +364,4 @@ class Authenticator implements ClientCertAuthenticator {
 
 function isObject(v: unknown): v is Record<PropertyKey, unknown> {
   return (typeof v === 'object' || typeof v === 'function') && v !== null
-}
-
-export type { AllowPolicy, Failed }
-
-/**
- * For adapters: an authenticator from options that are either core options or
- * `{ authenticator }` (one authenticator shared by several adapters or the CLI).
- */
-export function resolveAuthenticator(options: Record<string, unknown>): ClientCertAuthenticator {
-  if (!('authenticator' in options))
-    return createClientCertAuthenticator(options as unknown as ClientCertOptions)
-  const { authenticator, ...others } = options
-  const extra = Object.keys(others)[0]
-  if (extra !== undefined)
-    throw new ClientCertConfigError(
-      extra,
-      'cannot be combined with "authenticator"; configure the authenticator instead',
-    )
-  const a = authenticator as Partial<ClientCertAuthenticator> | null
-  if (
-    typeof a !== 'object' ||
-    a === null ||
-    typeof a.authenticate !== 'function' ||
-    typeof a[JUDGE] !== 'function' ||
-    typeof a[DECIDE] !== 'function' ||
-    typeof a.reject !== 'function'
-  )
-    throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')
-  return a as ClientCertAuthenticator
 }

@@ -1,5 +1,6 @@
+import type { TrustUpdate } from './api.js'
 import { LruCache } from './cache.js'
-import type { Rejection } from './errors.js'
+import { ClientCertConfigError, type Rejection } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { createRevocationChecker, type RevocationChecker } from './revocation/index.js'
@@ -51,4 +52,28 @@ export function createEpoch(raw: ClientCertOptions): TrustEpoch {
     publicRoot: new WeakMap(),
     tlsVerified: new WeakSet(),
   }
+}
+
+/**
+ * The epoch after `updateTrust(update)`: the current options with the update's keys replaced,
+ * validated as a whole. Omitted keys keep their value; a key present with `undefined` reads as
+ * "keep" to some and "remove" to others, so it is refused. Each value is read once, so a getter
+ * cannot pass the check and then change.
+ */
+export function nextEpoch(current: TrustEpoch, update: TrustUpdate): TrustEpoch {
+  if (typeof update !== 'object' || update === null)
+    throw new ClientCertConfigError('updateTrust', 'expects { trust?, allow?, revocation? }')
+  const changes: Record<string, unknown> = {}
+  for (const key of Object.keys(update)) {
+    if (key !== 'trust' && key !== 'allow' && key !== 'revocation')
+      throw new ClientCertConfigError(`updateTrust.${key}`, 'only trust, allow and revocation can be updated')
+    const value: unknown = update[key]
+    if (value === undefined)
+      throw new ClientCertConfigError(
+        `updateTrust.${key}`,
+        'is undefined; leave the key out to keep its value',
+      )
+    changes[key] = value
+  }
+  return createEpoch({ ...current.raw, ...changes } as ClientCertOptions)
 }

@@ -4,6 +4,8 @@
 // never hit and would grow an entry per stream).
 import * as http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
+import * as net from 'node:net'
+import * as tls from 'node:tls'
 import { createClientCertAuthenticator } from '@clientcert/core'
 import { createTestPki, forwardedHeaders } from '@clientcert/testing'
 import { describe, expect, it } from 'vitest'
@@ -31,6 +33,17 @@ describe('connection state', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const { port } = server.address() as AddressInfo
     const stats = (auth as unknown as Record<symbol, { forwardedMemoHits: number }>)[STATS]!
+    // The proxy's connection comes from its own loopback address.
+    const proxySession = (): http2.ClientHttp2Session =>
+      http2.connect(`https://127.0.0.1:${port}`, {
+        createConnection: () =>
+          tls.connect({
+            socket: net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }),
+            host: '127.0.0.1',
+            ca: pki.serverCa.pem,
+            ALPNProtocols: ['h2'],
+          }),
+      })
     const request = (session: http2.ClientHttp2Session): Promise<[number, string]> =>
       new Promise((resolve, reject) => {
         const stream = session.request({ ':path': '/', ...forwardedHeaders('rfc9440', alice) })
@@ -46,19 +59,13 @@ describe('connection state', () => {
         stream.on('end', () => resolve([status, body]))
         stream.on('error', reject)
       })
-    const session = http2.connect(`https://127.0.0.1:${port}`, {
-      ca: pki.serverCa.pem,
-      localAddress: '127.0.0.2',
-    })
+    const session = proxySession()
     try {
       for (let i = 0; i < 5; i++) expect(await request(session)).toEqual([200, 'alice'])
       // The first request reads and validates; the four after it come from the session's memo.
       expect(stats.forwardedMemoHits).toBe(4)
       // A second session is a second connection: its first request is not a memo hit.
-      const other = http2.connect(`https://127.0.0.1:${port}`, {
-        ca: pki.serverCa.pem,
-        localAddress: '127.0.0.2',
-      })
+      const other = proxySession()
       try {
         expect(await request(other)).toEqual([200, 'alice'])
         expect(stats.forwardedMemoHits).toBe(4)

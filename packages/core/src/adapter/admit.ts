@@ -1,4 +1,4 @@
-import { type AuthResult, type ClientCertAuthenticator, DECIDE, JUDGE } from '../authenticator.js'
+import { type AuthResult, type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
 import { ClientCertConfigError, ClientCertError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
 import { authenticationOf, markAuthenticated } from '../mark.js'

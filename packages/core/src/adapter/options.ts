@@ -1,5 +1,7 @@
-import { type ClientCertAuthenticator, resolveAuthenticator } from '../authenticator.js'
+import { type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
+import { createClientCertAuthenticator } from '../authenticator.js'
 import { ClientCertConfigError } from '../errors.js'
+import type { ClientCertOptions } from '../options.js'
 import { CORE_OPTION_NAMES } from '../options.js'
 
 /** An adapter's own settings: each key with its check (which throws `ClientCertConfigError`) and default. */
@@ -55,4 +57,31 @@ export const adapterCheck = {
       throw new ClientCertConfigError(name, 'must be a non-empty string')
     return value
   },
+}
+
+/**
+ * For adapters: an authenticator from options that are either core options or
+ * `{ authenticator }` (one authenticator shared by several adapters or the CLI).
+ */
+export function resolveAuthenticator(options: Record<string, unknown>): ClientCertAuthenticator {
+  if (!('authenticator' in options))
+    return createClientCertAuthenticator(options as unknown as ClientCertOptions)
+  const { authenticator, ...others } = options
+  const extra = Object.keys(others)[0]
+  if (extra !== undefined)
+    throw new ClientCertConfigError(
+      extra,
+      'cannot be combined with "authenticator"; configure the authenticator instead',
+    )
+  const a = authenticator as Partial<ClientCertAuthenticator> | null
+  if (
+    typeof a !== 'object' ||
+    a === null ||
+    typeof a.authenticate !== 'function' ||
+    typeof a[JUDGE] !== 'function' ||
+    typeof a[DECIDE] !== 'function' ||
+    typeof a.reject !== 'function'
+  )
+    throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')
+  return a as ClientCertAuthenticator
 }

@@ -1,5 +1,6 @@
 import { type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
 import { createClientCertAuthenticator } from '../authenticator.js'
+import { bool, optionalFn, plainObject } from '../config-check.js'
 import { ClientCertConfigError } from '../errors.js'
 import type { ClientCertOptions } from '../options.js'
 import { CORE_OPTION_NAMES } from '../options.js'
@@ -37,21 +38,15 @@ export function splitAdapterOptions<T>(
   return { settings, authenticator: resolveAuthenticator(rest) }
 }
 
-/** Checks for `AdapterOptions`. */
+/** Checks for `AdapterOptions` (the core's own option checks: one message style everywhere). */
 export const adapterCheck = {
-  boolean(value: unknown, name: string): boolean {
-    if (typeof value !== 'boolean') throw new ClientCertConfigError(name, 'must be a boolean')
-    return value
-  },
+  boolean: (value: unknown, name: string): boolean => bool(value, name),
   function<F>(value: unknown, name: string): F {
-    if (typeof value !== 'function') throw new ClientCertConfigError(name, 'must be a function')
+    if (typeof optionalFn(value, name) !== 'function')
+      throw new ClientCertConfigError(name, 'must be a function')
     return value as F
   },
-  object(value: unknown, name: string): Readonly<Record<string, unknown>> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new ClientCertConfigError(name, 'must be an object')
-    return value as Record<string, unknown>
-  },
+  object: (value: unknown, name: string): Readonly<Record<string, unknown>> => plainObject(value, name),
   nonEmptyString(value: unknown, name: string): string {
     if (typeof value !== 'string' || value === '')
       throw new ClientCertConfigError(name, 'must be a non-empty string')

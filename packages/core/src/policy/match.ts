@@ -139,7 +139,6 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
           return isThenable(out) ? Promise.resolve(out).then((r) => r === true) : out === true
         },
         true,
-        false,
       )
     }
     case 'any':
@@ -152,7 +151,6 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
         `${key}(${parts.map((x) => x.description).join(',')})`,
         key === 'any' ? anyOf(parts) : allOf(parts),
         key === 'any' ? parts.some((x) => x.admitsAnyone) : parts.every((x) => x.admitsAnyone),
-        parts.every(isDeterministicPolicy),
       )
     }
   }
@@ -162,22 +160,8 @@ function make(
   description: string,
   evaluate: CompiledPolicy['evaluate'],
   admitsAnyone = false,
-  deterministic = true,
 ): CompiledPolicy {
-  const policy = Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
-  if (deterministic) DETERMINISTIC.add(policy)
-  return policy
-}
-
-/** Policies whose verdict depends only on the principal (no predicate anywhere in them). */
-const DETERMINISTIC = new WeakSet<CompiledPolicy>()
-
-/**
- * True when the policy's verdict for a principal cannot change (no predicate in it), so a
- * connection admitted once under it may be admitted again without evaluating it.
- */
-export function isDeterministicPolicy(policy: CompiledPolicy): boolean {
-  return DETERMINISTIC.has(policy)
+  return Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { bool, intIn, onlyKeys, plainObject } from '../../config-check.js'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
 import { canonicalName, type HeaderSource, oneLine } from './headers.js'
 import {
@@ -100,31 +101,13 @@ const KNOWN = [
 ]
 
 export function resolveForwarded(v: unknown): ResolvedForwarded {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new ClientCertConfigError('source.forwarded', 'must be an object')
-  const o = v as Record<string, unknown>
-  for (const k of Object.keys(o)) {
-    if (!KNOWN.includes(k))
-      throw new ClientCertConfigError(
-        `source.forwarded.${k}`,
-        `unknown option; expected one of ${KNOWN.join(', ')}`,
-      )
-  }
-  const headers = (o.headers ?? {}) as Record<string, unknown>
-  if (typeof headers !== 'object' || headers === null)
-    throw new ClientCertConfigError('source.forwarded.headers', 'must be an object')
-  for (const k of Object.keys(headers)) {
-    if (!['cert', 'chain', 'verify', 'verifyValue'].includes(k))
-      throw new ClientCertConfigError(
-        `source.forwarded.headers.${k}`,
-        'unknown key; expected cert, chain, verify, verifyValue',
-      )
-  }
+  const o = plainObject(v, 'source.forwarded')
+  onlyKeys(o, KNOWN, 'source.forwarded.')
+  const headers = plainObject(o.headers ?? {}, 'source.forwarded.headers')
+  onlyKeys(headers, ['cert', 'chain', 'verify', 'verifyValue'], 'source.forwarded.headers.')
   const preset = resolvePreset(o.format, headers, 'source.forwarded.format')
-  if (o.allowUnixSocket !== undefined && typeof o.allowUnixSocket !== 'boolean')
-    throw new ClientCertConfigError('source.forwarded.allowUnixSocket', 'must be a boolean')
-  if (o.requireVerify !== undefined && typeof o.requireVerify !== 'boolean')
-    throw new ClientCertConfigError('source.forwarded.requireVerify', 'must be a boolean')
+  const allowUnixSocket = bool(o.allowUnixSocket, 'source.forwarded.allowUnixSocket', false)
+  bool(o.requireVerify, 'source.forwarded.requireVerify', true)
   const xfccElement = o.xfccElement ?? 'last'
   if (
     xfccElement !== 'first' &&
@@ -148,11 +131,7 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
   }
   return {
     preset,
-    proxies: createProxyMatcher(
-      o.trustedProxies,
-      'source.forwarded.trustedProxies',
-      o.allowUnixSocket === true,
-    ),
+    proxies: createProxyMatcher(o.trustedProxies, 'source.forwarded.trustedProxies', allowUnixSocket),
     requireVerify,
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
@@ -480,13 +459,6 @@ function describePeer(remote: unknown): string {
     : remote === undefined
       ? 'a Unix-socket peer'
       : 'a peer without an address (closed or unknown socket)'
-}
-
-function intIn(v: unknown, name: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new ClientCertConfigError(name, `must be an integer from ${min} to ${max}`)
-  return v
 }
 
 export type { CustomForwardedFormat, ForwardedFormat }

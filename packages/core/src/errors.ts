@@ -168,6 +168,21 @@ export class ClientCertConfigError extends TypeError {
   }
 }
 
+/**
+ * Why a stage refused, before it becomes a `ClientCertError`: the one failure shape every
+ * stage (sources, leaf and path rules, identity mapping, revocation) returns.
+ */
+export interface Rejection {
+  readonly code: ClientCertErrorCode
+  /** Log-only detail; never sent to the client. */
+  readonly reason: string
+}
+
+/** A `Rejection` value. */
+export function rejection(code: ClientCertErrorCode, reason: string): Rejection {
+  return { code, reason }
+}
+
 /** Every per-request error code, for docs and exhaustiveness checks. */
 export const CLIENT_CERT_ERROR_CODES: readonly ClientCertErrorCode[] = Object.freeze(
   Object.keys(CODES) as ClientCertErrorCode[],

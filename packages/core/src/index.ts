@@ -1,14 +1,14 @@
+export { resolveAuthenticator } from './adapter/options.js'
+export type {
+  AuthenticateOptions,
+  AuthResult,
+  ClientCertAuthenticator,
+  OptionalAuthResult,
+  RequestLike,
+  TrustUpdate,
+} from './api.js'
 export type { DistinguishedName, NameAttribute } from './asn1/name.js'
-export {
-  type AuthenticateOptions,
-  type AuthResult,
-  type ClientCertAuthenticator,
-  createClientCertAuthenticator,
-  type OptionalAuthResult,
-  type RequestLike,
-  resolveAuthenticator,
-  type TrustUpdate,
-} from './authenticator.js'
+export { createClientCertAuthenticator } from './authenticator.js'
 export type { SubjectAltNames } from './cert/parse.js'
 export {
   CLIENT_CERT_ERROR_CODES,

@@ -1,4 +1,4 @@
-import type { ClientCertAuthenticator } from './authenticator.js'
+import type { ClientCertAuthenticator } from './api.js'
 import type { ClientPrincipal } from './identity/principal.js'
 
 /**

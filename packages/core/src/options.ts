@@ -1,5 +1,6 @@
 import type { ParsedCertificate } from './cert/parse.js'
 import { OID } from './cert/parse.js'
+import { bool, intIn, onlyKeys, optionalFn, plainObject } from './config-check.js'
 import { ClientCertConfigError, type ClientCertError } from './errors.js'
 import { IDENTITY_NAMES, type IdentityMapping } from './identity/map.js'
 import type { ClientPrincipal } from './identity/principal.js'
@@ -347,36 +348,4 @@ function resolveCache(v: unknown): ResolvedOptions['cache'] {
     max: intIn(c.max, 'cache.max', 1, 10_000_000, 10_000),
     ttlMs: intIn(c.ttlMs, 'cache.ttlMs', 1, 86_400_000, 600_000),
   }
-}
-
-function plainObject(v: unknown, name: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new ClientCertConfigError(name, 'must be an object')
-  return v as Record<string, unknown>
-}
-
-function onlyKeys(o: Record<string, unknown>, known: readonly string[], prefix: string): void {
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k))
-      throw new ClientCertConfigError(`${prefix}${k}`, `unknown option; expected one of ${known.join(', ')}`)
-  }
-}
-
-function intIn(v: unknown, name: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ClientCertConfigError(name, `must be an integer from ${min} to ${max}`)
-  }
-  return v
-}
-
-function bool(v: unknown, name: string): boolean {
-  if (v === undefined) return false
-  if (typeof v !== 'boolean') throw new ClientCertConfigError(name, 'must be a boolean')
-  return v
-}
-
-function optionalFn(v: unknown, name: string): unknown {
-  if (v !== undefined && typeof v !== 'function') throw new ClientCertConfigError(name, 'must be a function')
-  return v
 }

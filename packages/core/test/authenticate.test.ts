@@ -484,7 +484,7 @@ describe('per-connection memo and validation cache', () => {
     rejected(
       await auth.authenticate({ socket }),
       'ERR_CLIENT_CERT_EXPIRED',
-      'a certificate in the path has expired',
+      `a certificate in the path expired at ${p.notAfter.toISOString()}`,
       401,
     )
     expect(socket.reads).toBe(1)

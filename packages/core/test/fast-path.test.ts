@@ -1,8 +1,9 @@
-// The synchronous answers (authenticateFast / authorizeFast) and the per-connection shortcuts
-// behind them must give exactly the answers of the full path: these tests pin each shortcut's
-// conditions (what it re-checks on every request, and what sends a request back to the full path).
+// The synchronous answers of the adapter kit's authentication stage (admitRequest) and the
+// per-connection memory behind them must give exactly the answers of the full judgement: these
+// tests pin what is re-checked on every request, and what a connection may remember.
 import { createTestPki, forwardedHeaders, type IssuedCertificate, type TestPki } from '@clientcert/testing'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { admitRequest } from '../src/adapter/index.js'
 import {
   type AuthResult,
   type ClientCertOptions,
@@ -33,6 +34,15 @@ function tls(overrides: Partial<ClientCertOptions> = {}) {
   })
 }
 
+/** The kit's authentication stage: a value when nothing asynchronous is left, a promise otherwise. */
+function judge(
+  auth: ReturnType<typeof createClientCertAuthenticator>,
+  req: RequestLike,
+  options: { optional?: boolean; policy?: ReturnType<typeof compilePolicy> } = {},
+): OptionalAuthResult | Promise<OptionalAuthResult> {
+  return admitRequest(auth, req as object, { policy: options.policy, optional: options.optional ?? false })
+}
+
 /** A synchronous answer (not a promise), unwrapped. */
 function now(result: OptionalAuthResult | Promise<OptionalAuthResult>): OptionalAuthResult {
   if (result instanceof Promise) throw new Error('expected a synchronous answer')
@@ -51,12 +61,12 @@ function request(socket: object, headers: Record<string, string> = {}): RequestL
   return { socket, headers: folded, rawHeaders }
 }
 
-describe('authenticateFast on a TLS connection', () => {
+describe('the authentication stage on a TLS connection', () => {
   it('answers synchronously, with the same answer as authenticate(), and reads the certificate once', async () => {
     const auth = tls()
     const socket = tlsSocket(alice.der)
-    const first = now(auth.authenticateFast(request(socket)))
-    const second = now(auth.authenticateFast(request(socket)))
+    const first = now(judge(auth, request(socket)))
+    const second = now(judge(auth, request(socket)))
     const viaPromise = await auth.authenticate(request(socket))
     expect(code(first)).toBe('ok:alice')
     expect(second).toEqual(first)
@@ -80,15 +90,13 @@ describe('authenticateFast on a TLS connection', () => {
     for (const name of names) {
       const auth = tls()
       const socket = tlsSocket(alice.der)
-      expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
-      expect(code(now(auth.authenticateFast(request(socket, { [name]: 'x' }))))).toBe(
-        'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
-      )
+      expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+      expect(code(now(judge(auth, request(socket, { [name]: 'x' }))))).toBe('ERR_CLIENT_CERT_UNTRUSTED_PROXY')
       // Also when the request has only a `headers` object (no raw lines).
-      expect(code(now(auth.authenticateFast({ socket, headers: { [name.toLowerCase()]: 'x' } })))).toBe(
+      expect(code(now(judge(auth, { socket, headers: { [name.toLowerCase()]: 'x' } })))).toBe(
         'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
       )
-      expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+      expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
     }
   })
 
@@ -111,7 +119,7 @@ describe('authenticateFast on a TLS connection', () => {
       'c',
     ]
     for (const name of ordinary)
-      expect(code(now(auth.authenticateFast(request(socket, { [name]: 'v' }))))).toBe('ok:alice')
+      expect(code(now(judge(auth, request(socket, { [name]: 'v' }))))).toBe('ok:alice')
   })
 
   it('never throws: a request whose socket getter throws is an internal error', () => {
@@ -121,29 +129,29 @@ describe('authenticateFast on a TLS connection', () => {
         throw new Error('boom')
       },
     }) as RequestLike
-    expect(code(now(auth.authenticateFast(hostile)))).toBe('ERR_CLIENT_CERT_INTERNAL')
+    expect(code(now(judge(auth, hostile)))).toBe('ERR_CLIENT_CERT_INTERNAL')
   })
 
   it('judges the validity window on every request of an admitted connection', () => {
     let clock = NOW_MS
     const auth = tls({ now: () => clock })
     const socket = tlsSocket(alice.der)
-    const first = now(auth.authenticateFast(request(socket)))
+    const first = now(judge(auth, request(socket)))
     if (!first.ok || first.principal === undefined) throw new Error('expected alice')
     clock = first.principal.notAfter.getTime() + 1000
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ERR_CLIENT_CERT_EXPIRED')
+    expect(code(now(judge(auth, request(socket))))).toBe('ERR_CLIENT_CERT_EXPIRED')
   })
 
   it('a clock that fails on an admitted connection is an internal error, never a pass', () => {
     let broken = false
     const auth = tls({ now: () => (broken ? Number.NaN : NOW_MS) })
     const socket = tlsSocket(alice.der)
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
     broken = true
-    const result = now(auth.authenticateFast(request(socket)))
+    const result = now(judge(auth, request(socket)))
     expect(code(result)).toBe('ERR_CLIENT_CERT_INTERNAL')
     broken = false
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
   })
 
   it('fires onAuthenticated for every request; a throwing hook is an internal error each time', () => {
@@ -156,10 +164,10 @@ describe('authenticateFast on a TLS connection', () => {
       },
     })
     const socket = tlsSocket(alice.der)
-    for (let i = 0; i < 3; i++) now(auth.authenticateFast(request(socket)))
+    for (let i = 0; i < 3; i++) now(judge(auth, request(socket)))
     expect(calls).toBe(3)
     fail = true
-    const result = now(auth.authenticateFast(request(socket)))
+    const result = now(judge(auth, request(socket)))
     expect(code(result)).toBe('ERR_CLIENT_CERT_INTERNAL')
     expect(!result.ok && result.error.reason).toMatch(/audit log down/)
     expect(calls).toBe(4)
@@ -170,58 +178,56 @@ describe('authenticateFast on a TLS connection', () => {
     const predicate = vi.fn(() => allow)
     const auth = tls({ allow: { predicate } })
     const socket = tlsSocket(alice.der)
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
     allow = false
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(code(now(judge(auth, request(socket))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
     expect(predicate).toHaveBeenCalledTimes(3)
   })
 
   it('an async predicate makes the answer a promise, with the same verdict', async () => {
     const auth = tls({ allow: { predicate: async (p) => p.id === 'alice' } })
     const socket = tlsSocket(alice.der)
-    const pending = auth.authenticateFast(request(socket))
+    const pending = judge(auth, request(socket))
     expect(pending).toBeInstanceOf(Promise)
     expect(code(await pending)).toBe('ok:alice')
-    expect(code(await auth.authenticateFast(request(tlsSocket(bob.der))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(code(await judge(auth, request(tlsSocket(bob.der))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
   })
 
   it("a request's own policy is applied on an admitted connection", () => {
     const auth = tls()
     const socket = tlsSocket(alice.der)
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
     const onlyBob = compilePolicy({ ids: ['bob'] })
-    expect(code(now(auth.authenticateFast(request(socket), { policy: onlyBob })))).toBe(
-      'ERR_CLIENT_CERT_NOT_ALLOWED',
-    )
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket), { policy: onlyBob })))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
   })
 
   it('updateTrust re-judges an admitted connection under the new policy', () => {
     const auth = tls()
     const socket = tlsSocket(alice.der)
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
     auth.updateTrust({ allow: { ids: ['bob'] } })
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(code(now(judge(auth, request(socket))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
     auth.updateTrust({ allow: { ids: ['alice'] } })
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
   })
 
   it('optional mode: anonymous stays anonymous, an admitted connection stays admitted', () => {
     const auth = tls()
     const anonymous = tlsSocket(undefined)
-    expect(now(auth.authenticateFast(request(anonymous), { optional: true }))).toEqual({
+    expect(now(judge(auth, request(anonymous), { optional: true }))).toEqual({
       ok: true,
       principal: undefined,
     })
-    expect(code(now(auth.authenticateFast(request(anonymous))))).toBe('ERR_CLIENT_CERT_MISSING')
+    expect(code(now(judge(auth, request(anonymous))))).toBe('ERR_CLIENT_CERT_MISSING')
     const socket = tlsSocket(alice.der)
-    expect(code(now(auth.authenticateFast(request(socket), { optional: true })))).toBe('ok:alice')
-    expect(code(now(auth.authenticateFast(request(socket))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket), { optional: true })))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
   })
 })
 
-describe('authenticateFast behind a proxy', () => {
+describe('the authentication stage behind a proxy', () => {
   const PROXY = '10.0.0.5'
   function forwarded(overrides: Partial<ClientCertOptions> = {}) {
     return createClientCertAuthenticator({
@@ -241,7 +247,7 @@ describe('authenticateFast behind a proxy', () => {
     const socket = proxySocket()
     const a = forwardedHeaders('rfc9440', alice)
     const b = forwardedHeaders('rfc9440', bob)
-    const seen = [a, a, b, a, b, b].map((h) => code(now(auth.authenticateFast(request(socket, h)))))
+    const seen = [a, a, b, a, b, b].map((h) => code(now(judge(auth, request(socket, h)))))
     expect(seen).toEqual(['ok:alice', 'ok:alice', 'ok:bob', 'ok:alice', 'ok:bob', 'ok:bob'])
     // Validated once per certificate; later requests come from the connection or the cache.
     expect(identity).toHaveBeenCalledTimes(2)
@@ -251,36 +257,34 @@ describe('authenticateFast behind a proxy', () => {
     const auth = forwarded()
     const socket = proxySocket()
     const h = forwardedHeaders('rfc9440', alice)
-    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
     const cert = h['client-cert']!
     const twice: RequestLike = {
       socket,
       headers: { 'client-cert': `${cert}, ${cert}` },
       rawHeaders: ['Client-Cert', cert, 'client-cert', cert],
     }
-    expect(code(now(auth.authenticateFast(twice)))).toBe('ERR_CLIENT_CERT_MALFORMED')
+    expect(code(now(judge(auth, twice)))).toBe('ERR_CLIENT_CERT_MALFORMED')
     // Another spelling next to it is not a repeat but a header the proxy did not set.
     const twin: RequestLike = { ...twice, rawHeaders: ['Client-Cert', cert, 'client_cert', cert] }
-    expect(code(now(auth.authenticateFast(twin)))).toBe('ERR_CLIENT_CERT_UNTRUSTED_PROXY')
+    expect(code(now(judge(auth, twin)))).toBe('ERR_CLIENT_CERT_UNTRUSTED_PROXY')
   })
 
   it('a header over the size limit is refused', () => {
     const auth = forwarded()
     const socket = proxySocket()
     const big = `:${'A'.repeat(20_000)}:`
-    expect(code(now(auth.authenticateFast(request(socket, { 'Client-Cert': big }))))).toBe(
-      'ERR_CLIENT_CERT_MALFORMED',
-    )
+    expect(code(now(judge(auth, request(socket, { 'Client-Cert': big }))))).toBe('ERR_CLIENT_CERT_MALFORMED')
   })
 
   it('updateTrust drops what the connection remembered', () => {
     const auth = forwarded()
     const socket = proxySocket()
     const h = forwardedHeaders('rfc9440', alice)
-    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
-    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
     auth.updateTrust({ allow: { ids: ['bob'] } })
-    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
   })
 
   it('what the connection remembered expires with the cache entry (cache.ttlMs)', () => {
@@ -289,18 +293,18 @@ describe('authenticateFast behind a proxy', () => {
     const auth = forwarded({ identity, now: () => clock, cache: { ttlMs: 60_000 } })
     const socket = proxySocket()
     const h = forwardedHeaders('rfc9440', alice)
-    for (let i = 0; i < 3; i++) now(auth.authenticateFast(request(socket, h)))
+    for (let i = 0; i < 3; i++) now(judge(auth, request(socket, h)))
     expect(identity).toHaveBeenCalledTimes(1)
     clock += 61_000
-    expect(code(now(auth.authenticateFast(request(socket, h))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
     expect(identity).toHaveBeenCalledTimes(2)
   })
 
   it('the same headers from a peer that is not the proxy are still refused', () => {
     const auth = forwarded()
     const h = forwardedHeaders('rfc9440', alice)
-    expect(code(now(auth.authenticateFast(request(proxySocket(), h))))).toBe('ok:alice')
-    expect(code(now(auth.authenticateFast(request({ remoteAddress: '10.0.0.6' }, h))))).toBe(
+    expect(code(now(judge(auth, request(proxySocket(), h))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request({ remoteAddress: '10.0.0.6' }, h))))).toBe(
       'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
     )
   })

@@ -6,6 +6,7 @@ import {
   type CompiledPolicy,
   problemResponse,
 } from '@clientcert/core'
+import { authorizePrincipal } from '@clientcert/core/adapter'
 import { type INestApplication, RequestMethod, VERSION_NEUTRAL, VersioningType } from '@nestjs/common'
 import { MetadataScanner, ModulesContainer } from '@nestjs/core'
 import { ruleOf } from './decorators.js'
@@ -159,7 +160,8 @@ export class RouteRules {
       return
     }
     for (const policy of first.policies) {
-      const result: AuthResult | Promise<AuthResult> = this.authenticator.authorizeFast(
+      const result: AuthResult | Promise<AuthResult> = authorizePrincipal(
+        this.authenticator,
         principal,
         policy,
         req,

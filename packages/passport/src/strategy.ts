@@ -11,6 +11,7 @@ import {
   type OptionalAuthResult,
   resolveAuthenticator,
 } from '@clientcert/core'
+import { judgeRequest, whenSettled } from '@clientcert/core/adapter'
 import type { Request } from 'express'
 import { Strategy } from 'passport-strategy'
 import { nodeRequest, recordFailure } from './request.js'
@@ -161,14 +162,8 @@ export class ClientCertStrategy extends Strategy {
       actions.error(this.authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', reason, req))
       return
     }
-    const result = this.optional
-      ? this.authenticator.authenticateFast(raw, { optional: true })
-      : this.authenticator.authenticateFast(raw)
-    if (!(result instanceof Promise)) {
-      settle(this, req, result, actions)
-      return
-    }
-    result.then(
+    whenSettled(
+      judgeRequest(this.authenticator, raw, { optional: this.optional }),
       (result) => settle(this, req, result, actions),
       (err: unknown) =>
         actions.error(

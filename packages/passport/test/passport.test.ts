@@ -266,14 +266,18 @@ describe('ClientCertStrategy outcomes', () => {
   it('an authenticator fault is an error with ERR_CLIENT_CERT_INTERNAL, reported to onRejected', async () => {
     const rejected: ClientCertError[] = []
     const real = createClientCertAuthenticator({ ...base, onRejected: (e) => rejected.push(e) })
-    const broken: ClientCertAuthenticator = {
+    // The adapter kit reaches the judgement through registered symbols (see JUDGE in core).
+    const judge = Symbol.for('clientcert.judge')
+    const decide = Symbol.for('clientcert.decide')
+    const realDecide = (real as unknown as Record<symbol, (...a: unknown[]) => unknown>)[decide]!
+    const broken = {
       authenticate: () => Promise.reject(new Error('socket exploded')),
-      authenticateFast: () => Promise.reject(new Error('socket exploded')),
+      [judge]: () => Promise.reject(new Error('socket exploded')),
       authorize: real.authorize.bind(real),
-      authorizeFast: real.authorizeFast.bind(real),
+      [decide]: realDecide.bind(real),
       updateTrust: real.updateTrust.bind(real),
       reject: real.reject.bind(real),
-    } as ClientCertAuthenticator
+    } as unknown as ClientCertAuthenticator
     const logged: string[] = []
     const { app } = appWith(new ClientCertStrategy({ authenticator: broken }, asUser), { logged })
     const res = await get(await serve(app), '/')

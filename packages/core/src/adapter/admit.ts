@@ -1,12 +1,10 @@
-import type { AuthResult, ClientCertAuthenticator } from '../authenticator.js'
+import { type AuthResult, type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
 import { ClientCertConfigError, ClientCertError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
 import { authenticationOf, markAuthenticated } from '../mark.js'
+import type { MaybePromise } from '../maybe-promise.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from '../policy/match.js'
 import type { NodeRequestView } from './view.js'
-
-/** A value when nothing asynchronous was left to do, otherwise a promise of it. */
-export type MaybePromise<T> = T | Promise<T>
 
 /** The answer of the authentication stage for one request. */
 export type Admission =
@@ -22,6 +20,47 @@ export interface RouteRule {
 }
 
 const OPTIONAL = Object.freeze({ optional: true as const })
+const REQUIRED = Object.freeze({ optional: false as const })
+
+/**
+ * The judgement alone, without a route rule or a mark (for stages that decide later, such as a
+ * Passport strategy whose `verify` may still refuse): a value when nothing asynchronous is left,
+ * a promise otherwise. Never throws and never rejects.
+ */
+export function judgeRequest(
+  authenticator: ClientCertAuthenticator,
+  request: NodeRequestView & object,
+  options: { readonly optional: boolean },
+): MaybePromise<Admission> {
+  try {
+    const result = authenticator[JUDGE](request, options.optional ? OPTIONAL : REQUIRED)
+    return result instanceof Promise
+      ? result.then(undefined, (err: unknown) => internal(authenticator, request, err))
+      : result
+  } catch (err) {
+    return internal(authenticator, request, err)
+  }
+}
+
+/**
+ * A principal against a policy (a per-route rule), with the authenticator's hooks: a value for
+ * a synchronous policy, a promise otherwise. Never throws and never rejects.
+ */
+export function authorizePrincipal(
+  authenticator: ClientCertAuthenticator,
+  principal: ClientPrincipal,
+  policy: CompiledPolicy,
+  request?: object,
+): MaybePromise<AuthResult> {
+  try {
+    const decision = authenticator[DECIDE](principal, policy, request)
+    return decision instanceof Promise
+      ? decision.then(undefined, (err: unknown) => internal(authenticator, request ?? {}, err) as AuthResult)
+      : decision
+  } catch (err) {
+    return internal(authenticator, request ?? {}, err) as AuthResult
+  }
+}
 
 /**
  * The authentication stage: judges the request, applies the route's rule and, on success,
@@ -35,19 +74,10 @@ export function admitRequest(
   request: NodeRequestView & object,
   rule: RouteRule,
 ): MaybePromise<Admission> {
-  try {
-    const result = rule.optional
-      ? authenticator.authenticateFast(request, OPTIONAL)
-      : authenticator.authenticateFast(request)
-    return result instanceof Promise
-      ? result.then(
-          (r) => applyRule(authenticator, request, rule, r),
-          (err: unknown) => internal(authenticator, request, err),
-        )
-      : applyRule(authenticator, request, rule, result)
-  } catch (err) {
-    return internal(authenticator, request, err)
-  }
+  const judged = judgeRequest(authenticator, request, rule)
+  return judged instanceof Promise
+    ? judged.then((r) => applyRule(authenticator, request, rule, r))
+    : applyRule(authenticator, request, rule, judged)
 }
 
 function applyRule(
@@ -64,10 +94,8 @@ function applyRule(
   }
   if (principal === undefined || rule.policy === undefined) return admitted()
   const decided = (d: AuthResult): Admission => (d.ok ? admitted() : d)
-  const decision = authenticator.authorizeFast(principal, rule.policy, request)
-  return decision instanceof Promise
-    ? decision.then(decided, (err: unknown) => internal(authenticator, request, err))
-    : decided(decision)
+  const decision = authorizePrincipal(authenticator, principal, rule.policy, request)
+  return decision instanceof Promise ? decision.then(decided) : decided(decision)
 }
 
 /**
@@ -100,14 +128,7 @@ export function checkRoute(request: object, rule: RouteRule): MaybePromise<Admis
     }
   }
   if (rule.policy === undefined) return { ok: true, principal }
-  try {
-    const decision = authenticator.authorizeFast(principal, rule.policy, request)
-    return decision instanceof Promise
-      ? decision.then(undefined, (err: unknown) => internal(authenticator, request, err))
-      : decision
-  } catch (err) {
-    return internal(authenticator, request, err)
-  }
+  return authorizePrincipal(authenticator, principal, rule.policy, request)
 }
 
 /**

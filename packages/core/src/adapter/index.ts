@@ -3,16 +3,18 @@
  * adapter holds only what is specific to its framework. Express, Fastify, Passport and NestJS
  * are written on it; see docs/adapters/writing-an-adapter.md.
  */
+export type { MaybePromise } from '../maybe-promise.js'
 export {
   type Admission,
   admitRequest,
+  authorizePrincipal,
   checkRoute,
   compileRouteRule,
-  type MaybePromise,
+  judgeRequest,
   type RouteRule,
   whenSettled,
 } from './admit.js'
 export { type AdapterLogger, consoleLogger, loggerOption, logRejection } from './log.js'
-export { type AdapterOptions, adapterCheck, splitAdapterOptions } from './options.js'
+export { type AdapterOptions, adapterCheck, resolveAuthenticator, splitAdapterOptions } from './options.js'
 export { writeProblem } from './respond.js'
 export { mountedAfterBody, type NodeRequestView, nodeRequestOf } from './view.js'

@@ -1,5 +1,8 @@
-import { type ClientCertAuthenticator, resolveAuthenticator } from '../authenticator.js'
+import { type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
+import { createClientCertAuthenticator } from '../authenticator.js'
+import { bool, optionalFn, plainObject } from '../config-check.js'
 import { ClientCertConfigError } from '../errors.js'
+import type { ClientCertOptions } from '../options.js'
 import { CORE_OPTION_NAMES } from '../options.js'
 
 /** An adapter's own settings: each key with its check (which throws `ClientCertConfigError`) and default. */
@@ -35,24 +38,45 @@ export function splitAdapterOptions<T>(
   return { settings, authenticator: resolveAuthenticator(rest) }
 }
 
-/** Checks for `AdapterOptions`. */
+/** Checks for `AdapterOptions` (the core's own option checks: one message style everywhere). */
 export const adapterCheck = {
-  boolean(value: unknown, name: string): boolean {
-    if (typeof value !== 'boolean') throw new ClientCertConfigError(name, 'must be a boolean')
-    return value
-  },
+  boolean: (value: unknown, name: string): boolean => bool(value, name),
   function<F>(value: unknown, name: string): F {
-    if (typeof value !== 'function') throw new ClientCertConfigError(name, 'must be a function')
+    if (typeof optionalFn(value, name) !== 'function')
+      throw new ClientCertConfigError(name, 'must be a function')
     return value as F
   },
-  object(value: unknown, name: string): Readonly<Record<string, unknown>> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new ClientCertConfigError(name, 'must be an object')
-    return value as Record<string, unknown>
-  },
+  object: (value: unknown, name: string): Readonly<Record<string, unknown>> => plainObject(value, name),
   nonEmptyString(value: unknown, name: string): string {
     if (typeof value !== 'string' || value === '')
       throw new ClientCertConfigError(name, 'must be a non-empty string')
     return value
   },
+}
+
+/**
+ * For adapters: an authenticator from options that are either core options or
+ * `{ authenticator }` (one authenticator shared by several adapters or the CLI).
+ */
+export function resolveAuthenticator(options: Record<string, unknown>): ClientCertAuthenticator {
+  if (!('authenticator' in options))
+    return createClientCertAuthenticator(options as unknown as ClientCertOptions)
+  const { authenticator, ...others } = options
+  const extra = Object.keys(others)[0]
+  if (extra !== undefined)
+    throw new ClientCertConfigError(
+      extra,
+      'cannot be combined with "authenticator"; configure the authenticator instead',
+    )
+  const a = authenticator as Partial<ClientCertAuthenticator> | null
+  if (
+    typeof a !== 'object' ||
+    a === null ||
+    typeof a.authenticate !== 'function' ||
+    typeof a[JUDGE] !== 'function' ||
+    typeof a[DECIDE] !== 'function' ||
+    typeof a.reject !== 'function'
+  )
+    throw new ClientCertConfigError('authenticator', 'must come from createClientCertAuthenticator()')
+  return a as ClientCertAuthenticator
 }

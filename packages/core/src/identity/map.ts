@@ -5,6 +5,7 @@
 import 'reflect-metadata'
 import { X509Certificate } from '@peculiar/x509'
 import { KU, type ParsedCertificate } from '../cert/parse.js'
+import { isThenable } from '../maybe-promise.js'
 import type { ClientPrincipal, PrincipalKind, PrincipalSource } from './principal.js'
 import { parseSpiffeId } from './spiffe.js'
 
@@ -192,4 +193,34 @@ export function checkedId(value: string, what: string): string {
   if (/[\u0000-\u001f\u007f-\u009f]/.test(value))
     throw new IdentityError(`${what} contains control characters`)
   return value
+}
+
+/**
+ * Maps a validated certificate to its identity with the configured mapping: a built-in one
+ * synchronously, a user function (sync or async) whose result must be a valid id string.
+ * Throws (or rejects with) `IdentityError` or the function's own error.
+ */
+export function mapIdentity(
+  identity: IdentityMapping,
+  leaf: ParsedCertificate,
+  base: CertificateFacts,
+): MappedIdentity | Promise<MappedIdentity> {
+  if (typeof identity !== 'function') return mapBuiltin(identity, leaf)
+  const custom = (id: unknown): MappedIdentity => {
+    if (typeof id !== 'string') throw new IdentityError('the identity function returned no string')
+    return { id: checkedId(id, 'the custom identity'), kind: 'custom', groups: [] }
+  }
+  const id: unknown = identity(base)
+  return isThenable(id) ? Promise.resolve(id).then(custom) : custom(id)
+}
+
+/** The principal: the certificate's facts and its mapped identity, frozen (it is cached and shared). */
+export function buildPrincipal(base: CertificateFacts, mapped: MappedIdentity): ClientPrincipal {
+  return Object.freeze(
+    Object.assign(Object.create(null, Object.getOwnPropertyDescriptors(base)), {
+      id: mapped.id,
+      kind: mapped.kind,
+      groups: Object.freeze([...mapped.groups]),
+    }),
+  ) as ClientPrincipal
 }

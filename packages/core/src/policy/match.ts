@@ -1,7 +1,8 @@
 import { ClientCertConfigError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
 import { parseSpiffeId } from '../identity/spiffe.js'
-import { parsePin } from '../trust/pins.js'
+import { isThenable } from '../maybe-promise.js'
+import { matchesPin, parsePin } from '../trust/pins.js'
 
 /** A SPIFFE trust domain, optionally narrowed to a path prefix matched on segment boundaries. */
 export interface SpiffeRule {
@@ -109,9 +110,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
     }
     case 'pins': {
       const pins = stringList(v, at).map((pin, i) => parsePin(pin, `${at}[${i}]`))
-      return make(`pins(${pins.length})`, (pr) =>
-        pins.some((pin) => (pin.kind === 'cert' ? pin.hex === pr.fingerprint256 : pin.hex === pr.spkiSha256)),
-      )
+      return make(`pins(${pins.length})`, (pr) => pins.some((pin) => matchesPin(pin, pr)))
     }
     case 'dnsSuffix': {
       const suffixes = (Array.isArray(v) ? v : [v]).map((s, i) =>
@@ -140,7 +139,6 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
           return isThenable(out) ? Promise.resolve(out).then((r) => r === true) : out === true
         },
         true,
-        false,
       )
     }
     case 'any':
@@ -153,7 +151,6 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
         `${key}(${parts.map((x) => x.description).join(',')})`,
         key === 'any' ? anyOf(parts) : allOf(parts),
         key === 'any' ? parts.some((x) => x.admitsAnyone) : parts.every((x) => x.admitsAnyone),
-        parts.every(isDeterministicPolicy),
       )
     }
   }
@@ -163,22 +160,8 @@ function make(
   description: string,
   evaluate: CompiledPolicy['evaluate'],
   admitsAnyone = false,
-  deterministic = true,
 ): CompiledPolicy {
-  const policy = Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
-  if (deterministic) DETERMINISTIC.add(policy)
-  return policy
-}
-
-/** Policies whose verdict depends only on the principal (no predicate anywhere in them). */
-const DETERMINISTIC = new WeakSet<CompiledPolicy>()
-
-/**
- * True when the policy's verdict for a principal cannot change (no predicate in it), so a
- * connection admitted once under it may be admitted again without evaluating it.
- */
-export function isDeterministicPolicy(policy: CompiledPolicy): boolean {
-  return DETERMINISTIC.has(policy)
+  return Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
 }
 
 /**
@@ -209,10 +192,6 @@ function combine(parts: readonly CompiledPolicy[], stopOn: boolean): CompiledPol
     }
     return !stopOn
   }
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function'
 }
 
 /** A non-empty list: an empty one can never match, so it is a mistake, not "nobody". */

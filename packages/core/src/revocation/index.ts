@@ -10,7 +10,9 @@
 
 import { readFileSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { LruCache } from '../cache.js'
 import type { ParsedCertificate } from '../cert/parse.js'
+import { bool, intIn, isPlainObject, onlyKeys } from '../config-check.js'
 import { ClientCertConfigError } from '../errors.js'
 import { crlFreshnessProblem, crlTrustProblem, decodeCrls, type ParsedCrl } from './crl.js'
 import { crlDistributionPointUrls, ocspUrls } from './der-util.js'
@@ -109,37 +111,10 @@ export const REVOCATION_DEFAULTS = {
 const MAX_TIMEOUT_MS = 60_000
 const MAX_SOURCES = 1_000
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)
-}
-
-function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], path: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key))
-      throw new ClientCertConfigError(
-        `${path}.${key}`,
-        `unknown option; expected one of ${allowed.join(', ')}`,
-      )
-  }
-}
-
-function intOption(v: unknown, path: string, def: number, min: number, max: number): number {
-  if (v === undefined) return def
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new ClientCertConfigError(path, `an integer from ${min} to ${max}`)
-  return v
-}
-
-function boolOption(v: unknown, path: string, def: boolean): boolean {
-  if (v === undefined) return def
-  if (typeof v !== 'boolean') throw new ClientCertConfigError(path, 'a boolean')
-  return v
-}
-
 function resolveCrls(raw: unknown, path: string): ResolvedCrlOptions | undefined {
   if (raw === undefined) return undefined
   if (!isPlainObject(raw)) throw new ClientCertConfigError(path, 'an object { sources, reloadIntervalMs? }')
-  checkKeys(raw, ['sources', 'reloadIntervalMs'], path)
+  onlyKeys(raw, ['sources', 'reloadIntervalMs'], `${path}.`)
   const sources = raw.sources
   if (!Array.isArray(sources) || sources.length === 0 || sources.length > MAX_SOURCES)
     throw new ClientCertConfigError(`${path}.sources`, `a non-empty array (at most ${MAX_SOURCES}) of CRLs`)
@@ -155,7 +130,7 @@ function resolveCrls(raw: unknown, path: string): ResolvedCrlOptions | undefined
       return Uint8Array.from(s)
     }
     if (isPlainObject(s)) {
-      checkKeys(s, ['file'], at)
+      onlyKeys(s, ['file'], `${at}.`)
       if (typeof s.file !== 'string' || s.file === '')
         throw new ClientCertConfigError(`${at}.file`, 'a file path')
       return { file: s.file }
@@ -164,12 +139,12 @@ function resolveCrls(raw: unknown, path: string): ResolvedCrlOptions | undefined
   })
   return {
     sources: out,
-    reloadIntervalMs: intOption(
+    reloadIntervalMs: intIn(
       raw.reloadIntervalMs,
       `${path}.reloadIntervalMs`,
-      REVOCATION_DEFAULTS.reloadIntervalMs,
       100,
       86_400_000,
+      REVOCATION_DEFAULTS.reloadIntervalMs,
     ),
   }
 }
@@ -177,7 +152,7 @@ function resolveCrls(raw: unknown, path: string): ResolvedCrlOptions | undefined
 /** Validates the `revocation` option; throws `ClientCertConfigError` naming the option path. */
 export function resolveRevocationOptions(raw: unknown, option = 'revocation'): ResolvedRevocation {
   if (!isPlainObject(raw)) throw new ClientCertConfigError(option, 'an object')
-  checkKeys(raw, ['crls', 'crlDistributionPoints', 'ocsp', 'softFail', 'fetch'], option)
+  onlyKeys(raw, ['crls', 'crlDistributionPoints', 'ocsp', 'softFail', 'fetch'], `${option}.`)
   const crls = resolveCrls(raw.crls, `${option}.crls`)
 
   let crlDistributionPoints: ResolvedRevocation['crlDistributionPoints']
@@ -185,17 +160,11 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
   if (cdp === true || isPlainObject(cdp)) {
     const o = cdp === true ? {} : cdp
     const p = `${option}.crlDistributionPoints`
-    checkKeys(o, ['timeoutMs', 'maxBytes', 'cacheMs'], p)
+    onlyKeys(o, ['timeoutMs', 'maxBytes', 'cacheMs'], `${p}.`)
     crlDistributionPoints = {
-      timeoutMs: intOption(o.timeoutMs, `${p}.timeoutMs`, REVOCATION_DEFAULTS.timeoutMs, 1, MAX_TIMEOUT_MS),
-      maxBytes: intOption(
-        o.maxBytes,
-        `${p}.maxBytes`,
-        REVOCATION_DEFAULTS.crlMaxBytes,
-        64,
-        256 * 1024 * 1024,
-      ),
-      cacheMs: intOption(o.cacheMs, `${p}.cacheMs`, REVOCATION_DEFAULTS.cdpCacheMs, 0, 86_400_000),
+      timeoutMs: intIn(o.timeoutMs, `${p}.timeoutMs`, 1, MAX_TIMEOUT_MS, REVOCATION_DEFAULTS.timeoutMs),
+      maxBytes: intIn(o.maxBytes, `${p}.maxBytes`, 64, 256 * 1024 * 1024, REVOCATION_DEFAULTS.crlMaxBytes),
+      cacheMs: intIn(o.cacheMs, `${p}.cacheMs`, 0, 86_400_000, REVOCATION_DEFAULTS.cdpCacheMs),
     }
   } else if (cdp !== undefined && cdp !== false) {
     throw new ClientCertConfigError(
@@ -209,7 +178,7 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
   if (oc === true || isPlainObject(oc)) {
     const o = oc === true ? {} : oc
     const p = `${option}.ocsp`
-    checkKeys(o, ['responderUrl', 'timeoutMs', 'nonce', 'maxBytes', 'maxResponseAgeMs'], p)
+    onlyKeys(o, ['responderUrl', 'timeoutMs', 'nonce', 'maxBytes', 'maxResponseAgeMs'], `${p}.`)
     let responderUrl: string | undefined
     if (o.responderUrl !== undefined) {
       if (typeof o.responderUrl !== 'string')
@@ -225,21 +194,15 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
     }
     ocsp = {
       responderUrl,
-      timeoutMs: intOption(o.timeoutMs, `${p}.timeoutMs`, REVOCATION_DEFAULTS.timeoutMs, 1, MAX_TIMEOUT_MS),
-      nonce: boolOption(o.nonce, `${p}.nonce`, true),
-      maxBytes: intOption(
-        o.maxBytes,
-        `${p}.maxBytes`,
-        REVOCATION_DEFAULTS.ocspMaxBytes,
-        64,
-        16 * 1024 * 1024,
-      ),
-      maxResponseAgeMs: intOption(
+      timeoutMs: intIn(o.timeoutMs, `${p}.timeoutMs`, 1, MAX_TIMEOUT_MS, REVOCATION_DEFAULTS.timeoutMs),
+      nonce: bool(o.nonce, `${p}.nonce`, true),
+      maxBytes: intIn(o.maxBytes, `${p}.maxBytes`, 64, 16 * 1024 * 1024, REVOCATION_DEFAULTS.ocspMaxBytes),
+      maxResponseAgeMs: intIn(
         o.maxResponseAgeMs,
         `${p}.maxResponseAgeMs`,
-        REVOCATION_DEFAULTS.ocspMaxResponseAgeMs,
         1_000,
         7 * 86_400_000,
+        REVOCATION_DEFAULTS.ocspMaxResponseAgeMs,
       ),
     }
   } else if (oc !== undefined && oc !== false) {
@@ -249,7 +212,7 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
     )
   }
 
-  const softFail = boolOption(raw.softFail, `${option}.softFail`, false)
+  const softFail = bool(raw.softFail, `${option}.softFail`, false)
   if (raw.fetch !== undefined && typeof raw.fetch !== 'function')
     throw new ClientCertConfigError(`${option}.fetch`, 'a function (url, init) => Promise<{ status, body }>')
   if (crls === undefined && crlDistributionPoints === undefined && ocsp === undefined)
@@ -260,29 +223,6 @@ export function resolveRevocationOptions(raw: unknown, option = 'revocation'): R
     ocsp,
     softFail,
     fetch: raw.fetch as RevocationFetch | undefined,
-  }
-}
-
-/** A bounded insertion-ordered map: the oldest entry goes when full. */
-class BoundedMap<K, V> {
-  private readonly map = new Map<K, V>()
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    return this.map.get(key)
-  }
-  set(key: K, value: V): void {
-    this.map.delete(key)
-    if (this.map.size >= this.max) {
-      const oldest = this.map.keys().next()
-      if (!oldest.done) this.map.delete(oldest.value)
-    }
-    this.map.set(key, value)
-  }
-  delete(key: K): void {
-    this.map.delete(key)
-  }
-  clear(): void {
-    this.map.clear()
   }
 }
 
@@ -320,12 +260,8 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
   let byIssuer = new Map<string, ParsedCrl[]>()
   let timer: NodeJS.Timeout | undefined
   let generation = 0
-  const ocspCache = new BoundedMap<string, { revoked: boolean; expires: number }>(
-    REVOCATION_DEFAULTS.ocspCacheEntries,
-  )
-  const cdpCache = new BoundedMap<string, { crls: ParsedCrl[]; expires: number }>(
-    REVOCATION_DEFAULTS.cdpCacheEntries,
-  )
+  const ocspCache = new LruCache<string, boolean>(REVOCATION_DEFAULTS.ocspCacheEntries)
+  const cdpCache = new LruCache<string, ParsedCrl[]>(REVOCATION_DEFAULTS.cdpCacheEntries)
   const inflight = new Map<string, Promise<unknown>>()
 
   const index = (): void => {
@@ -437,8 +373,8 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
   }
 
   const fetchCdp = async (url: string, opts: NonNullable<ResolvedRevocation['crlDistributionPoints']>) => {
-    const hit = cdpCache.get(url)
-    if (hit !== undefined && hit.expires > now()) return hit.crls
+    const hit = cdpCache.get(url, now())
+    if (hit !== undefined) return hit
     return dedupe(`crl ${url}`, async () => {
       const body = await boundedFetch(
         resolved.fetch,
@@ -451,7 +387,7 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
       const t = now()
       let expires = t + opts.cacheMs
       for (const c of crls) if (c.nextUpdate !== undefined) expires = Math.min(expires, c.nextUpdate)
-      if (opts.cacheMs > 0) cdpCache.set(url, { crls, expires })
+      if (opts.cacheMs > 0) cdpCache.set(url, crls, expires)
       return crls
     })
   }
@@ -494,9 +430,9 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
   const ocspVerdict = async (cert: ParsedCertificate, issuer: ParsedCertificate): Promise<Verdict> => {
     const opts = resolved.ocsp!
     const key = `${issuer.spkiSha256}:${issuer.subject.matchKey}:${cert.serialNumber}`
-    const hit = ocspCache.get(key)
-    if (hit !== undefined && hit.expires > now()) {
-      return hit.revoked
+    const hit = ocspCache.get(key, now())
+    if (hit !== undefined) {
+      return hit
         ? { kind: 'revoked', reason: `${describe(cert)} is revoked (OCSP, cached)` }
         : { kind: 'good' }
     }
@@ -538,10 +474,7 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
         return { kind: 'fail', reason: `OCSP status of ${describe(cert)} is unknown` }
       const revoked = answer.status === 'revoked'
       if (answer.nextUpdate !== undefined && gen === generation) {
-        ocspCache.set(key, {
-          revoked,
-          expires: Math.min(answer.nextUpdate, t + REVOCATION_DEFAULTS.ocspMaxCacheMs),
-        })
+        ocspCache.set(key, revoked, Math.min(answer.nextUpdate, t + REVOCATION_DEFAULTS.ocspMaxCacheMs))
       }
       return revoked ? { kind: 'revoked', reason: `${describe(cert)} is revoked (OCSP)` } : { kind: 'good' }
     })

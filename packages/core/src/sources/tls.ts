@@ -1,4 +1,6 @@
 import type { ClientCertErrorCode } from '../errors.js'
+import { checkLeaf, checkTime, type EkuRule } from '../validate/leaf.js'
+import { type Failed, failed, isParsed, parseSent } from '../validate/verify.js'
 
 /**
  * Reading the client certificate from the request's TLS socket. The socket is `unknown`: a
@@ -149,4 +151,25 @@ export function peerChainDer(socket: unknown): Uint8Array[] {
 
 function missing(reason: string, absent: boolean): SocketRead {
   return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent }
+}
+
+/**
+ * The TLS stack refused the certificate. The rejection is final; the code is refined by our
+ * own leaf checks first, because Node reports some OpenSSL failures only as "UNSPECIFIED".
+ */
+export function tlsRejection(
+  der: Uint8Array,
+  authorizationError: string,
+  eku: EkuRule,
+  now: number,
+  skewMs: number,
+): Failed {
+  const err = authorizationError || 'not authorized'
+  const why = `the TLS stack did not verify the client certificate (${err})`
+  const leaf = parseSent(der, 'the client certificate')
+  if (isParsed(leaf)) {
+    const own = checkLeaf(leaf, eku) ?? checkTime(leaf, now, skewMs)
+    if (own) return failed(own.code, `${own.reason}; ${why}`)
+  }
+  return failed(codeForAuthorizationError(err), why)
 }

@@ -33,3 +33,15 @@ export function parsePin(pin: unknown, option: string): Pin {
   }
   return { kind: 'cert', hex }
 }
+
+/**
+ * True when `pin` names this certificate: its SHA-256, or its key's. The one pin rule, used by
+ * validation (`trust.pins`) and by policies (`allow.pins`). An SPKI match alone proves only that
+ * the certificate carries the key; validation also requires the key to have signed it.
+ */
+export function matchesPin(
+  pin: Pin,
+  cert: { readonly fingerprint256: string; readonly spkiSha256: string },
+): boolean {
+  return pin.kind === 'cert' ? pin.hex === cert.fingerprint256 : pin.hex === cert.spkiSha256
+}

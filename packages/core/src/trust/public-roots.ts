@@ -29,3 +29,41 @@ function bundled(): ReadonlySet<string> {
 export function isBundledRoot(der: Uint8Array): boolean {
   return bundled().has(sha256(der))
 }
+
+/**
+ * Whether a principal's path ends in a bundled public root. Asked only for policies that name
+ * nobody, so a policy naming clients costs nothing. An app-validated path was judged when it
+ * was built (`publicRoot`); for a TLS-verified principal the chain is read from the request's
+ * socket once per principal, and a request without a readable chain counts as public.
+ */
+export function anchoredPublicly<P extends object>(
+  principal: P,
+  request: unknown,
+  known: { readonly publicRoot: WeakMap<P, boolean>; readonly tlsVerified: WeakSet<P> },
+  peerChain: (socket: unknown) => Uint8Array[],
+): boolean {
+  const answer = known.publicRoot.get(principal)
+  if (answer !== undefined) return answer
+  if (!known.tlsVerified.has(principal)) return false
+  let chain: Uint8Array[]
+  try {
+    const socket =
+      typeof request === 'object' && request !== null ? (request as { socket?: unknown }).socket : undefined
+    chain = peerChain(socket)
+  } catch {
+    return true
+  }
+  const found = chain.some(isBundledRoot)
+  known.publicRoot.set(principal, found)
+  return found
+}
+
+/** What to tell the operator when a policy naming nobody meets a publicly anchored client. */
+export function publicRootFix(policy: string): string {
+  return (
+    "the client certificate chains to one of Node's bundled public roots, and the policy " +
+    `${policy} does not name who is allowed: give the HTTPS server your own client CA ` +
+    "(createMtlsServerOptions({ clientCa }) or the server's `ca` option), or name the allowed clients " +
+    '(ids, spiffe, dnsSuffix, pins, groups)'
+  )
+}

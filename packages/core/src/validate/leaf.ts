@@ -1,6 +1,7 @@
 import { KU, OID, type ParsedCertificate } from '../cert/parse.js'
-import type { ClientCertErrorCode } from '../errors.js'
+import type { Rejection } from '../errors.js'
 import { checkProfile } from './profile.js'
+import { checkWindow } from './window.js'
 
 /** How the leaf's extended key usage is judged (RFC 5280 §4.2.1.12). */
 export interface EkuRule {
@@ -12,7 +13,7 @@ export interface EkuRule {
   readonly allowMissing: boolean
 }
 
-export type LeafFailure = { readonly code: ClientCertErrorCode; readonly reason: string }
+export type LeafFailure = Rejection
 
 /**
  * Rules for the certificate that authenticates the client, whatever verified its chain:
@@ -55,20 +56,7 @@ export function checkLeaf(cert: ParsedCertificate, eku: EkuRule): LeafFailure | 
   }
 }
 
-/** Validity of one certificate at `now` with `skewMs` tolerance, to the second (RFC 5280 §4.1.2.5). */
-export function checkTime(cert: ParsedCertificate, at: number, skewMs: number): LeafFailure | undefined {
-  const now = Math.floor(at / 1000) * 1000
-  if (now + skewMs < cert.notBefore) {
-    return {
-      code: 'ERR_CLIENT_CERT_NOT_YET_VALID',
-      reason: `the client certificate is not valid before ${new Date(cert.notBefore).toISOString()}`,
-    }
-  }
-  if (now - skewMs > cert.notAfter) {
-    return {
-      code: 'ERR_CLIENT_CERT_EXPIRED',
-      reason: `the client certificate expired at ${new Date(cert.notAfter).toISOString()}`,
-    }
-  }
-  return undefined
+/** Validity of one certificate at `at`, with `skewMs` tolerance. */
+export function checkTime(cert: ParsedCertificate, at: number, skewMs: number): Rejection | undefined {
+  return checkWindow(cert.notBefore, cert.notAfter, at, skewMs, 'the client certificate')
 }

@@ -3,6 +3,7 @@ import type { ClientCertErrorCode } from '../errors.js'
 import { checkNameConstraints, MAX_NAME_CONSTRAINT_CHECKS, type NameCheckBudget } from './name-constraints.js'
 import { checkKeyProfile, checkProfile, verifyCost } from './profile.js'
 import { algorithmsMatch, verifySignature } from './signature.js'
+import { checkWindow } from './window.js'
 
 /**
  * RFC 5280 §6 path building and validation, written for this library: a depth-first search
@@ -273,25 +274,10 @@ function checkCertificate(
   return undefined
 }
 
-/**
- * RFC 5280 §4.1.2.5: validity is inclusive and encoded to the second, so `now` is compared at
- * second granularity (a notAfter of 00:00:00Z still holds at 00:00:00.5Z).
- */
+/** Validity of one certificate of the path (validate/window.ts). */
 function checkValidity(cert: ParsedCertificate, opts: PathOptions): Failure | undefined {
-  const now = Math.floor(opts.now / 1000) * 1000
-  if (now + opts.skewMs < cert.notBefore) {
-    return fail(
-      'ERR_CLIENT_CERT_NOT_YET_VALID',
-      `"${cert.subject.dn}" is not valid before ${new Date(cert.notBefore).toISOString()}`,
-    )
-  }
-  if (now - opts.skewMs > cert.notAfter) {
-    return fail(
-      'ERR_CLIENT_CERT_EXPIRED',
-      `"${cert.subject.dn}" expired at ${new Date(cert.notAfter).toISOString()}`,
-    )
-  }
-  return undefined
+  const bad = checkWindow(cert.notBefore, cert.notAfter, opts.now, opts.skewMs, `"${cert.subject.dn}"`)
+  return bad === undefined ? undefined : fail(bad.code, bad.reason)
 }
 
 /** basicConstraints, pathLen, keyUsage and EKU rules for the issuer at `path[i]` (i ≥ 1). */

@@ -1,6 +1,6 @@
 import { children, readBitString, readIntegerBytes, readOid, readRoot, TAG } from '../asn1/der.js'
 import { KU, OID, type ParsedCertificate } from '../cert/parse.js'
-import type { ClientCertErrorCode } from '../errors.js'
+import type { Rejection } from '../errors.js'
 
 /**
  * Rules that hold for a certificate wherever it sits in a path (leaf, intermediate or anchor):
@@ -8,7 +8,7 @@ import type { ClientCertErrorCode } from '../errors.js'
  * and sizes this library accepts.
  */
 
-export type ProfileFailure = { readonly code: ClientCertErrorCode; readonly reason: string }
+export type ProfileFailure = Rejection
 
 const EC_PUBLIC_KEY = '1.2.840.10045.2.1'
 

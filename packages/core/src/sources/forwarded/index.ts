@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { bool, intIn, onlyKeys, plainObject } from '../../config-check.js'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
 import { canonicalName, type HeaderSource, oneLine } from './headers.js'
 import {
@@ -60,13 +61,16 @@ export interface ResolvedForwarded {
    * certificate header, the verify header (when required), then `keyHeaders`. Read in one pass.
    */
   readonly wanted: ReadonlyMap<string, number>
-  /** Per connection: the allowlist decision, and the last forwarded values with their cache key. */
-  readonly bySocket: WeakMap<object, SocketState>
 }
 
-interface SocketState {
-  readonly trusted: boolean
-  /** The wanted header values (in `wanted` order) of the connection's last certificate, and that read. */
+/**
+ * What the forwarded source remembers of one connection, held by the authenticator's
+ * per-connection state (connection.ts): the allowlist decision (it cannot change while the
+ * socket is open) and the header values of the connection's last certificate with that read,
+ * so a proxy's keep-alive connection repeating them is answered without hashing again.
+ */
+export interface ForwardedConnection {
+  trusted?: boolean
   last?: { readonly values: readonly Slot[]; readonly read: ForwardedRead }
 }
 
@@ -97,31 +101,13 @@ const KNOWN = [
 ]
 
 export function resolveForwarded(v: unknown): ResolvedForwarded {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new ClientCertConfigError('source.forwarded', 'must be an object')
-  const o = v as Record<string, unknown>
-  for (const k of Object.keys(o)) {
-    if (!KNOWN.includes(k))
-      throw new ClientCertConfigError(
-        `source.forwarded.${k}`,
-        `unknown option; expected one of ${KNOWN.join(', ')}`,
-      )
-  }
-  const headers = (o.headers ?? {}) as Record<string, unknown>
-  if (typeof headers !== 'object' || headers === null)
-    throw new ClientCertConfigError('source.forwarded.headers', 'must be an object')
-  for (const k of Object.keys(headers)) {
-    if (!['cert', 'chain', 'verify', 'verifyValue'].includes(k))
-      throw new ClientCertConfigError(
-        `source.forwarded.headers.${k}`,
-        'unknown key; expected cert, chain, verify, verifyValue',
-      )
-  }
+  const o = plainObject(v, 'source.forwarded')
+  onlyKeys(o, KNOWN, 'source.forwarded.')
+  const headers = plainObject(o.headers ?? {}, 'source.forwarded.headers')
+  onlyKeys(headers, ['cert', 'chain', 'verify', 'verifyValue'], 'source.forwarded.headers.')
   const preset = resolvePreset(o.format, headers, 'source.forwarded.format')
-  if (o.allowUnixSocket !== undefined && typeof o.allowUnixSocket !== 'boolean')
-    throw new ClientCertConfigError('source.forwarded.allowUnixSocket', 'must be a boolean')
-  if (o.requireVerify !== undefined && typeof o.requireVerify !== 'boolean')
-    throw new ClientCertConfigError('source.forwarded.requireVerify', 'must be a boolean')
+  const allowUnixSocket = bool(o.allowUnixSocket, 'source.forwarded.allowUnixSocket', false)
+  bool(o.requireVerify, 'source.forwarded.requireVerify', true)
   const xfccElement = o.xfccElement ?? 'last'
   if (
     xfccElement !== 'first' &&
@@ -145,18 +131,13 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
   }
   return {
     preset,
-    proxies: createProxyMatcher(
-      o.trustedProxies,
-      'source.forwarded.trustedProxies',
-      o.allowUnixSocket === true,
-    ),
+    proxies: createProxyMatcher(o.trustedProxies, 'source.forwarded.trustedProxies', allowUnixSocket),
     requireVerify,
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
     ownHeaders: new Set([...exactNames].map(canonicalName)),
     exactNames,
     underscoreNames: [...exactNames].some((h) => h.includes('_')),
-    bySocket: new WeakMap(),
     keyHeaders,
     wanted,
   }
@@ -174,10 +155,10 @@ export function isForwardedHeader(name: string, own: ReadonlySet<string>): boole
 export function readForwarded(
   req: HeaderSource & { readonly socket?: unknown },
   fwd: ResolvedForwarded | undefined,
+  connection: ForwardedConnection = {},
 ): ForwardedRead {
   const socket = req.socket
-  const state = fwd === undefined ? undefined : socketState(fwd, socket)
-  if (state?.trusted !== true) {
+  if (fwd === undefined || !peerTrusted(fwd, socket, connection)) {
     // The common path (direct clients): one pass over the raw header names, no allocation.
     const name = firstForwardedHeader(req, fwd?.ownHeaders ?? NO_HEADERS)
     if (name === undefined) return NONE
@@ -187,9 +168,9 @@ export function readForwarded(
       reason: `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an allowlisted proxy`,
     }
   }
-  const f = fwd!
+  const f = fwd
   // A proxy connection repeating its last certificate's header lines exactly: the same read.
-  const last = state.last
+  const last = connection.last
   if (last !== undefined && Array.isArray(req.rawHeaders) && sameAsLast(req.rawHeaders, f, last.values))
     return last.read
   const remote = remoteAddressOf(socket)
@@ -253,7 +234,7 @@ export function readForwarded(
         }
       },
     }
-    if (Array.isArray(req.rawHeaders)) state.last = { values, read }
+    if (Array.isArray(req.rawHeaders)) connection.last = { values, read }
     return read
   } catch (err) {
     if (err instanceof HeaderRejected || isDecodeError(err)) {
@@ -443,18 +424,15 @@ function screenFor(of: ReadonlySet<string>): Uint8Array {
 let directScreen: Uint8Array | undefined
 
 /** The allowlist decision, once per connection (it cannot change while the socket is open). */
-function socketState(fwd: ResolvedForwarded, socket: unknown): SocketState {
-  if (typeof socket !== 'object' || socket === null) return UNTRUSTED
-  const known = fwd.bySocket.get(socket)
-  if (known !== undefined) return known
+function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: ForwardedConnection): boolean {
+  if (connection.trusted !== undefined) return connection.trusted
+  if (typeof socket !== 'object' || socket === null) return false
   const remote = remoteAddressOf(socket)
-  const state: SocketState = { trusted: fwd.proxies.isTrusted(remote) }
+  const trusted = fwd.proxies.isTrusted(remote)
   // A socket whose address cannot be read (closing) is judged again, never remembered.
-  if (remote !== null) fwd.bySocket.set(socket, state)
-  return state
+  if (remote !== null) connection.trusted = trusted
+  return trusted
 }
-
-const UNTRUSTED: SocketState = Object.freeze({ trusted: false })
 
 /**
  * The TCP peer address, `undefined` only for a live connection accepted by a Unix-socket
@@ -481,13 +459,6 @@ function describePeer(remote: unknown): string {
     : remote === undefined
       ? 'a Unix-socket peer'
       : 'a peer without an address (closed or unknown socket)'
-}
-
-function intIn(v: unknown, name: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    throw new ClientCertConfigError(name, `must be an integer from ${min} to ${max}`)
-  return v
 }
 
 export type { CustomForwardedFormat, ForwardedFormat }

@@ -1,0 +1,59 @@
+import type { TrustEpoch } from './epoch.js'
+import type { MaybePromise } from './maybe-promise.js'
+import type { ServernameRule } from './servername.js'
+import type { ForwardedConnection } from './sources/forwarded/index.js'
+import type { Outcome } from './validate/verify.js'
+
+/**
+ * What one connection remembers, under one key for HTTP/1.1 sockets and HTTP/2 sessions
+ * (connectionKey). Nothing else is remembered per connection, and a remembered outcome is the
+ * judgement's own result: every request re-checks it for time, revocation, policy and hooks.
+ *
+ * Key: connectionKey(request). Lifetime: the connection's (a WeakMap). Invalidated: by a new
+ * trust epoch (the state is built anew for the first request judged under it).
+ */
+export interface ConnectionState {
+  /** The epoch this state was built under. */
+  readonly epoch: TrustEpoch
+  /** Whether trust differs by server name on this connection (null: it does not); undefined: not yet asked. */
+  servername?: ServernameRule | null
+  /** Whether the socket carries its own client certificate; undefined: not yet asked. */
+  ownCertificate?: boolean
+  /** The TLS source's outcome once known (successes and stable failures), or the pending promise. */
+  tls?: MaybePromise<Outcome>
+  /** The forwarded source's allowlist decision and last read. */
+  readonly forwarded: ForwardedConnection
+}
+
+/** Per-connection states, by connection. */
+export class Connections {
+  readonly #states = new WeakMap<object, ConnectionState>()
+
+  /**
+   * The request's connection state under `epoch`. A request without a connection object gets
+   * a state of its own that nothing keeps.
+   */
+  of(request: unknown, epoch: TrustEpoch): ConnectionState {
+    const key = connectionKey(request)
+    const known = key === undefined ? undefined : this.#states.get(key)
+    if (known !== undefined && known.epoch === epoch) return known
+    const state: ConnectionState = { epoch, forwarded: {} }
+    if (key !== undefined) this.#states.set(key, state)
+    return state
+  }
+}
+
+/**
+ * What identifies a request's connection: for an HTTP/2 stream its session (the compatibility
+ * API hands each stream a different socket proxy), otherwise its socket.
+ */
+export function connectionKey(request: unknown): object | undefined {
+  if (!isObject(request)) return undefined
+  const stream = request.stream
+  if (isObject(stream) && isObject(stream.session)) return stream.session
+  return isObject(request.socket) ? request.socket : undefined
+}
+
+function isObject(v: unknown): v is Record<PropertyKey, unknown> {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null
+}

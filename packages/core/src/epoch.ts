@@ -1,0 +1,79 @@
+import type { TrustUpdate } from './api.js'
+import { LruCache } from './cache.js'
+import { ClientCertConfigError, type Rejection } from './errors.js'
+import type { ClientPrincipal } from './identity/principal.js'
+import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { createRevocationChecker, type RevocationChecker } from './revocation/index.js'
+import { indexBySubject, type TrustStore } from './validate/path.js'
+import type { Verified } from './validate/verify.js'
+
+/**
+ * A trust epoch: everything one set of trust settings needs, built whole from the options and
+ * never changed afterwards. `updateTrust` builds a new epoch and swaps one reference, so a
+ * request is judged under exactly one epoch, and every cache of the old one goes with it.
+ *
+ * Caches of an epoch (key → value; lifetime; invalidated by):
+ * - `validated`: certificate SHA-256 (TLS) or forwarded-header hash (forwarded) → the validated
+ *   path and principal; until the path's notAfter (+ skew) or `cache.ttlMs`, at most
+ *   `cache.max` entries (LRU); a new epoch.
+ * - `failedForwarded`: forwarded-header hash → a stable rejection; 60 s, at most 1,024
+ *   entries (LRU); a new epoch. Kept even with `cache: false`: it only refuses sooner.
+ * - `publicRoot`: principal → whether its path ends in a bundled public root; the principal's
+ *   lifetime (a WeakMap); a new epoch.
+ * - `tlsVerified`: principals whose path the TLS stack verified; as above.
+ * - the revocation checker's own CRL/OCSP caches (revocation/index.ts); a new epoch.
+ */
+export interface TrustEpoch {
+  /** The options as the user wrote them (updateTrust merges into them). */
+  readonly raw: ClientCertOptions
+  readonly options: ResolvedOptions
+  readonly store: TrustStore
+  readonly validated: LruCache<string, Verified> | undefined
+  readonly failedForwarded: LruCache<string, Rejection>
+  readonly revocation: RevocationChecker | undefined
+  readonly publicRoot: WeakMap<ClientPrincipal, boolean>
+  readonly tlsVerified: WeakSet<ClientPrincipal>
+}
+
+/** A forwarded certificate that failed is remembered this long under its header hash. */
+export const FAILED_FORWARDED_TTL_MS = 60_000
+const FAILED_FORWARDED_MAX = 1024
+
+/** Validates `raw` (throwing `ClientCertConfigError` on any mistake) and builds its epoch. */
+export function createEpoch(raw: ClientCertOptions): TrustEpoch {
+  const options = resolveOptions(raw)
+  return {
+    raw,
+    options,
+    store: { anchors: indexBySubject(options.anchors), intermediates: indexBySubject(options.intermediates) },
+    validated: options.cache === false ? undefined : new LruCache(options.cache.max),
+    failedForwarded: new LruCache(FAILED_FORWARDED_MAX),
+    revocation: options.revocation ? createRevocationChecker(options.revocation, options.now) : undefined,
+    publicRoot: new WeakMap(),
+    tlsVerified: new WeakSet(),
+  }
+}
+
+/**
+ * The epoch after `updateTrust(update)`: the current options with the update's keys replaced,
+ * validated as a whole. Omitted keys keep their value; a key present with `undefined` reads as
+ * "keep" to some and "remove" to others, so it is refused. Each value is read once, so a getter
+ * cannot pass the check and then change.
+ */
+export function nextEpoch(current: TrustEpoch, update: TrustUpdate): TrustEpoch {
+  if (typeof update !== 'object' || update === null)
+    throw new ClientCertConfigError('updateTrust', 'expects { trust?, allow?, revocation? }')
+  const changes: Record<string, unknown> = {}
+  for (const key of Object.keys(update)) {
+    if (key !== 'trust' && key !== 'allow' && key !== 'revocation')
+      throw new ClientCertConfigError(`updateTrust.${key}`, 'only trust, allow and revocation can be updated')
+    const value: unknown = update[key]
+    if (value === undefined)
+      throw new ClientCertConfigError(
+        `updateTrust.${key}`,
+        'is undefined; leave the key out to keep its value',
+      )
+    changes[key] = value
+  }
+  return createEpoch({ ...current.raw, ...changes } as ClientCertOptions)
+}

@@ -443,11 +443,13 @@ describe(`forwarded-header fuzzer (${PER_PRESET} header sets per preset, seed ${
         .slice(0, 4)
         .map(([c, k]) => `${c.replace('ERR_CLIENT_CERT_', '')} ${k}`)
         .join(', ')
-      console.log(
-        `[fuzz] ${preset.padEnd(19)} seed ${SEED}: ${t.sets} sets × 2 peers in ${seconds.toFixed(1)} s; ` +
+      process.stdout.write(
+        `${
+          `[fuzz] ${preset.padEnd(19)} seed ${SEED}: ${t.sets} sets × 2 peers in ${seconds.toFixed(1)} s; ` +
           `proxy accepts ${t.proxyAccepts}; thrown ${t.thrown}, internal ${t.internal}, foreign identity ${t.foreignIdentity}, ` +
           `stranger accepts ${t.strangerAccepts}, over ${SLOW_MS} ms ${t.slow} (max call ${t.maxMs.toFixed(1)} ms; ` +
-          `${t.spikes} spikes, slowest cold replay ${t.maxReplayMs.toFixed(1)} ms); top codes: ${top}`,
+          `${t.spikes} spikes, slowest cold replay ${t.maxReplayMs.toFixed(1)} ms); top codes: ${top}`
+        }\n`,
       )
       expect({
         thrown: t.thrown,

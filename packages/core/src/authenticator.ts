@@ -142,7 +142,7 @@ class Authenticator implements ClientCertAuthenticator {
     if (fwd === memo) this[STATS].forwardedMemoHits++
     if (fwd.kind === 'reject' && fwd.code !== 'ERR_CLIENT_CERT_MISSING') return failed(fwd.code, fwd.reason)
     if (fwd.kind === 'cert') {
-      if (!this.#ownCertificate(socket, connection)) return this.#readForwarded(fwd, epoch)
+      if (!this.#ownCertificate(socket, connection)) return this.#readForwarded(fwd, connection, epoch)
       if (!o.tlsSource)
         return failed(
           'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
@@ -163,12 +163,25 @@ class Authenticator implements ClientCertAuthenticator {
     return connection.ownCertificate
   }
 
-  /** A forwarded certificate: the validation cache, the failure cache, or validate and map it. */
-  #readForwarded(fwd: Extract<ForwardedRead, { kind: 'cert' }>, epoch: TrustEpoch): MaybePromise<Outcome> {
+  /**
+   * A forwarded certificate: the connection's last outcome for these very headers, the
+   * validation cache, the failure cache, or validate and map it.
+   */
+  #readForwarded(
+    fwd: Extract<ForwardedRead, { kind: 'cert' }>,
+    connection: ConnectionState,
+    epoch: TrustEpoch,
+  ): MaybePromise<Outcome> {
     const now = epoch.options.now()
+    const last = connection.forwardedOutcome
+    if (last !== undefined && last.read === fwd && now < last.expires) return last.outcome
     const key = fwd.cacheKey
-    const cached = epoch.validated?.get(key, now)
-    if (cached !== undefined) return { ok: true, verified: cached }
+    const cached = epoch.validated?.entry(key, now)
+    if (cached !== undefined) {
+      const outcome: Outcome = { ok: true, verified: cached.value }
+      connection.forwardedOutcome = { read: fwd, outcome, expires: cached.expires }
+      return outcome
+    }
     const known = epoch.failedForwarded.get(key, now)
     if (known !== undefined) return failed(known.code, known.reason)
     const sent = forwardedCertificates(fwd)

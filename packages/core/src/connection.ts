@@ -1,7 +1,7 @@
 import type { TrustEpoch } from './epoch.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ServernameRule } from './servername.js'
-import type { ForwardedConnection } from './sources/forwarded/index.js'
+import type { ForwardedConnection, ForwardedRead } from './sources/forwarded/index.js'
 import type { Outcome } from './validate/verify.js'
 
 /**
@@ -23,6 +23,12 @@ export interface ConnectionState {
   tls?: MaybePromise<Outcome>
   /** The forwarded source's allowlist decision and last read. */
   readonly forwarded: ForwardedConnection
+  /**
+   * The outcome of the forwarded read `read` (the connection's last), taken from the
+   * validation cache, until that cache entry's expiry: a proxy's keep-alive connection usually
+   * carries one client, and this spares the cache lookup on each of its requests.
+   */
+  forwardedOutcome?: { readonly read: ForwardedRead; readonly outcome: Outcome; readonly expires: number }
 }
 
 /** Per-connection states, by connection. */

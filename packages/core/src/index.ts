@@ -1,3 +1,12 @@
+// Upgrades are app code, not adapter code: the listener an app adds next to any adapter.
+export {
+  authenticateUpgrade,
+  type ClientCertUpgradeOptions,
+  clientCertUpgrade,
+  type UpgradeHandler,
+  type UpgradeRule,
+  type UpgradeSocket,
+} from './adapter/upgrade.js'
 export type { DistinguishedName, NameAttribute } from './asn1/name.js'
 export {
   type AuthenticateOptions,

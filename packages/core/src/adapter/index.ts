@@ -14,4 +14,13 @@ export {
 } from './admit.js'
 export { type AdapterOptions, adapterCheck, splitAdapterOptions } from './options.js'
 export { writeProblem } from './respond.js'
+export {
+  authenticateUpgrade,
+  type ClientCertUpgradeOptions,
+  clientCertUpgrade,
+  refuseUpgrade,
+  type UpgradeHandler,
+  type UpgradeRule,
+  type UpgradeSocket,
+} from './upgrade.js'
 export { mountedAfterBody, type NodeRequestView, nodeRequestOf } from './view.js'

@@ -195,8 +195,43 @@ describe('clientCertUpgrade', () => {
       ),
     ).toThrow(/routes\["\/a"\]/)
     expect(() =>
+      clientCertUpgrade(
+        { identity: 'cn', allow: { authenticated: true }, routes: { '/a': {}, '/A/': {} } },
+        () => {},
+      ),
+    ).toThrow(/routes\["\/A\/"\]/)
+    expect(() =>
       clientCertUpgrade({ identity: 'cn', allow: { authenticated: true } }, undefined as never),
     ).toThrow(/onUpgrade/)
+  })
+
+  it('a per-path rule also holds for the spellings a router may treat as that path (case, %-encoding, slashes)', async () => {
+    const wss = new WebSocketServer({ noServer: true })
+    closers.push(async () => wss.close())
+    const { url } = await serve(
+      clientCertUpgrade(
+        {
+          identity: 'cn',
+          allow: { authenticated: true },
+          routes: { '/Admin/Panel': { allow: { ids: ['admin'] } } },
+        },
+        (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.send('in')),
+      ),
+    )
+    for (const path of [
+      '/admin/panel',
+      '/ADMIN/PANEL',
+      '/%41dmin/Panel',
+      '/Admin/Panel/',
+      '//Admin//Panel',
+      '/Admin/x/../Panel',
+    ]) {
+      const res = await requestUpgrade(url, { path, ca: pki.serverCa.pem, client: alice })
+      expect(res.status, path).toBe(403)
+    }
+    expect((await requestUpgrade(url, { path: '/other', ca: pki.serverCa.pem, client: alice })).status).toBe(
+      200,
+    )
   })
 
   it('an onUpgrade that throws destroys the socket; the process survives', async () => {

@@ -8,12 +8,11 @@ import {
   DEFAULT_TIMEOUT_MS,
   identityOptions,
   makeResponse,
-  resolveUrl,
 } from './client.js'
 
 /** Options of {@link requestUpgrade}. */
 export interface UpgradeRequestOptions {
-  /** Path (and query) resolved against the URL. */
+  /** Request target (path and query), sent exactly as given; default: the URL's. */
   path?: string
   /** Extra request headers (e.g. forwarded-certificate headers, or `host`). */
   headers?: Record<string, string | string[]>
@@ -41,7 +40,7 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 export function requestUpgrade(url: string, opts: UpgradeRequestOptions = {}): Promise<ClientResponse> {
   const key = randomBytes(16).toString('base64')
   const unix = url.startsWith('unix:') ? url.slice('unix:'.length) : undefined
-  const target = unix === undefined ? resolveUrl(url, opts.path) : undefined
+  const target = unix === undefined ? new URL(url) : undefined
   const options: https.RequestOptions = {
     method: 'GET',
     agent: false,
@@ -56,6 +55,8 @@ export function requestUpgrade(url: string, opts: UpgradeRequestOptions = {}): P
     ...identityOptions(opts.client),
     ...(opts.servername === undefined ? {} : { servername: opts.servername }),
     ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+    // Sent as given (not resolved against the URL), so a test can send '//x' or '/a/../b'.
+    ...(opts.path === undefined ? {} : { path: opts.path }),
     ...(unix === undefined ? {} : { socketPath: unix, path: opts.path ?? '/' }),
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS

@@ -93,6 +93,22 @@ export function refuseUpgrade(socket: UpgradeSocket, error: ClientCertError): vo
 
 function ignore(): void {}
 
+/**
+ * The key a per-path rule is found by. Lenient on purpose: routers differ on case, percent-
+ * decoding and slashes, and a rule must hold for every spelling the app's router may map to
+ * its path; applying a policy to one spelling too many never opens anything.
+ */
+function pathKey(path: string): string {
+  let key = path
+  try {
+    key = decodeURIComponent(key)
+  } catch {
+    // Malformed escapes stay as they are: no router maps them to a clean path.
+  }
+  key = key.toLowerCase().replace(/\/{2,}/g, '/')
+  return key.length > 1 && key.endsWith('/') ? key.slice(0, -1) : key
+}
+
 /** Called for an admitted upgrade: complete the handshake here. `client` is undefined only for optional upgrades. */
 export type UpgradeHandler = (
   req: IncomingMessage,
@@ -108,7 +124,10 @@ export type ClientCertUpgradeOptions = (
 ) & {
   /** Let upgrades without a certificate through (no principal). Default false. */
   readonly optional?: boolean
-  /** Per-path rules `{ allow?, optional? }`, by the request's pathname (exact match). */
+  /**
+   * Per-path rules `{ allow?, optional? }`, by the request's pathname. A rule also covers the
+   * spellings routers may treat as its path: any case, percent-decoded, repeated or trailing slashes.
+   */
   readonly routes?: Readonly<Record<string, unknown>>
 }
 
@@ -129,12 +148,22 @@ export function clientCertUpgrade(
   adapterCheck.function(onUpgrade, 'onUpgrade')
   const fallback: RouteRule = { policy: undefined, optional: settings.optional }
   const rules = new Map<string, RouteRule>()
-  for (const [path, rule] of Object.entries(settings.routes))
-    rules.set(path, compileRouteRule(rule, `routes["${path}"]`, settings.optional))
+  for (const [path, rule] of Object.entries(settings.routes)) {
+    const key = pathKey(path)
+    if (rules.has(key))
+      throw new ClientCertConfigError(
+        `routes["${path}"]`,
+        'names the same path as another rule (paths match case-insensitively, decoded, without repeated or trailing slashes)',
+      )
+    rules.set(key, compileRouteRule(rule, `routes["${path}"]`, settings.optional))
+  }
   return (req, socket, head) => {
     let rule = fallback
     try {
-      rule = rules.get(new URL(req.url ?? '/', 'http://x').pathname) ?? fallback
+      const target = req.url ?? '/'
+      // An origin-form target is all path: resolved against a base, '//a/b' would be host 'a'.
+      const url = target.startsWith('/') ? new URL(`http://x${target}`) : new URL(target, 'http://x')
+      rule = rules.get(pathKey(url.pathname)) ?? fallback
     } catch {
       // An unparseable target matches no path rule: it gets the default rule, never none.
     }

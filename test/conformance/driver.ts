@@ -55,6 +55,16 @@ export interface Driver {
   readonly canMisorder: boolean
   /** TLS listeners speak HTTP/2 (HTTP/1.1 allowed too); clients then offer h2. */
   readonly http2?: boolean
+  /**
+   * The app's endpoints are WebSocket upgrades: scenarios send their GETs as handshakes
+   * (`requestUpgrade`).
+   */
+  readonly upgrade?: boolean
+  /**
+   * Scenarios that cannot apply to this driver, by exact name, with the reason: skipped
+   * visibly (the reason is in the test name), and a name that matches no scenario fails the run.
+   */
+  readonly notApplicable?: Readonly<Record<string, string>>
   start(spec: AppSpec, probes: Probes, listen: ListenOptions): Promise<RunningApp>
 }
 

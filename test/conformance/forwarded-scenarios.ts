@@ -5,7 +5,13 @@ import {
   type ForwardedFormat,
   type ForwardedOptions,
 } from '@clientcert/core'
-import { forwardedHeaders, nginxEscape, requestHttp, requestWithUndici } from '@clientcert/testing'
+import {
+  forwardedHeaders,
+  nginxEscape,
+  requestHttp,
+  requestUpgrade,
+  requestWithUndici,
+} from '@clientcert/testing'
 import { expect } from 'vitest'
 import type { ClientName, Fixtures } from '../support/fixtures.js'
 import type { Outcome, Scenario, ScenarioContext } from './scenarios.js'
@@ -51,21 +57,33 @@ const headersFor = (
 /** A plain-HTTP request from `from`, to the app's IPv4 loopback address (also on a `::` listener). */
 const httpFrom =
   (from: string, path: string, headers: (f: Fixtures) => Headers) =>
-  async ({ url, f }: ScenarioContext): Promise<Outcome> =>
-    requestHttp(url.replace('[::1]', '127.0.0.1'), { path, localAddress: from, headers: headers(f) })
+  async ({ url, f, upgrade }: ScenarioContext): Promise<Outcome> =>
+    (upgrade ? requestUpgrade : requestHttp)(url.replace('[::1]', '127.0.0.1'), {
+      path,
+      localAddress: from,
+      headers: headers(f),
+    })
 
 /** An HTTPS request (optionally with a client certificate) from `from`. */
 const httpsFrom =
   (from: string, path: string, client: ClientName | null, headers: (f: Fixtures) => Headers) =>
-  async ({ url, f, h2 }: ScenarioContext): Promise<Outcome> =>
-    requestWithUndici(url.replace('[::1]', '127.0.0.1'), {
-      allowH2: h2,
-      path,
-      localAddress: from,
-      client: client === null ? null : f.clients[client],
-      ca: f.pki.serverCa.pem,
-      headers: headers(f),
-    })
+  async ({ url, f, h2, upgrade }: ScenarioContext): Promise<Outcome> =>
+    upgrade
+      ? requestUpgrade(url.replace('[::1]', '127.0.0.1'), {
+          path,
+          localAddress: from,
+          client: client === null ? null : f.clients[client],
+          ca: f.pki.serverCa.pem,
+          headers: headers(f),
+        })
+      : requestWithUndici(url.replace('[::1]', '127.0.0.1'), {
+          allowH2: h2,
+          path,
+          localAddress: from,
+          client: client === null ? null : f.clients[client],
+          ca: f.pki.serverCa.pem,
+          headers: headers(f),
+        })
 
 function perFormat(format: ForwardedFormat): Scenario[] {
   const auth = fwdAuth(format)
@@ -699,19 +717,21 @@ function general(): Scenario[] {
 }
 
 function unixRequest(headers: (f: Fixtures) => Headers) {
-  return ({ url, f }: ScenarioContext) =>
-    new Promise<Outcome>((resolve, reject) => {
-      const req = http.request(
-        { socketPath: url.replace(/^unix:/, ''), path: '/whoami', headers: headers(f) },
-        (res) => {
-          let body = ''
-          res.on('data', (d: Buffer) => (body += d))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
-        },
-      )
-      req.on('error', reject)
-      req.end()
-    })
+  return ({ url, f, upgrade }: ScenarioContext) =>
+    upgrade
+      ? requestUpgrade(url, { path: '/whoami', headers: headers(f) })
+      : new Promise<Outcome>((resolve, reject) => {
+          const req = http.request(
+            { socketPath: url.replace(/^unix:/, ''), path: '/whoami', headers: headers(f) },
+            (res) => {
+              let body = ''
+              res.on('data', (d: Buffer) => (body += d))
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+            },
+          )
+          req.on('error', reject)
+          req.end()
+        })
 }
 
 export function forwardedScenarios(): Scenario[] {

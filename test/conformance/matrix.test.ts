@@ -84,7 +84,17 @@ for (const driver of drivers) {
       ...sniScenarios,
       ...(driver.canMisorder ? misorderScenarios : []),
     ]
+    it('every scenario it declares not applicable exists', () => {
+      const names = new Set(list.map((s) => s.name))
+      for (const name of Object.keys(driver.notApplicable ?? {})) expect(names.has(name), name).toBe(true)
+    })
     for (const scenario of list) {
+      const why = driver.notApplicable?.[scenario.name]
+      if (why !== undefined) {
+        // Explicit and visible: the reason is in the skipped test's name.
+        it.skip(`[${scenario.threat}] ${scenario.name} (not applicable: ${why})`, () => {})
+        continue
+      }
       it(`[${scenario.threat}] ${scenario.name}`, async () => {
         await runScenario(driver, scenario)
       })
@@ -130,7 +140,14 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
     },
   )
   try {
-    const outcome = await scenario.run({ url: app.url, f, probes, h2: driver.http2 === true, authenticator })
+    const outcome = await scenario.run({
+      url: app.url,
+      f,
+      probes,
+      h2: driver.http2 === true,
+      upgrade: driver.upgrade === true,
+      authenticator,
+    })
     if (process.env.CONFORMANCE_VERBOSE)
       console.log(`${scenario.name}\n  → ${outcome.status} ${rejected.at(-1)?.reason ?? ''}`)
     const want = scenario.expect
@@ -161,7 +178,14 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
       }
     }
     if (want.parsed) expect(probes.parsed, 'control: the parser should have run').toBeGreaterThan(0)
-    await scenario.check?.(outcome, { url: app.url, f, probes, h2: driver.http2 === true, authenticator })
+    await scenario.check?.(outcome, {
+      url: app.url,
+      f,
+      probes,
+      h2: driver.http2 === true,
+      upgrade: driver.upgrade === true,
+      authenticator,
+    })
   } finally {
     await app.close()
   }

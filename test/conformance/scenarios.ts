@@ -10,6 +10,7 @@ import {
   createUndiciAgent,
   forwardedHeaders,
   requestHttp,
+  requestUpgrade,
   requestWithHttps,
   requestWithUndici,
   slowBodyRequest,
@@ -54,6 +55,8 @@ export interface ScenarioContext {
   readonly url: string
   /** The adapter speaks HTTP/2 on TLS listeners: clients offer h2. */
   readonly h2: boolean
+  /** The driver serves WebSocket upgrades: GETs go as handshakes (`requestUpgrade`). */
+  readonly upgrade: boolean
   /** The app's authenticator, for scenarios with `sharedAuthenticator`. */
   readonly authenticator?: ClientCertAuthenticator | undefined
   readonly f: Fixtures
@@ -99,14 +102,27 @@ const get =
     client: ClientName | null,
     extra: { method?: string; body?: string; headers?: Record<string, string> } = {},
   ) =>
-  async ({ url, f, h2 }: ScenarioContext): Promise<Outcome> =>
-    requestWithUndici(url, {
+  async ({ url, f, h2, upgrade }: ScenarioContext): Promise<Outcome> => {
+    if (upgrade) {
+      if (extra.method !== undefined || extra.body !== undefined)
+        throw new Error(
+          'a request with a method or body cannot be an upgrade: list the scenario in notApplicable',
+        )
+      return requestUpgrade(url, {
+        path,
+        client: client === null ? null : f.clients[client],
+        ca: f.pki.serverCa.pem,
+        ...(extra.headers ? { headers: extra.headers } : {}),
+      })
+    }
+    return requestWithUndici(url, {
       path,
       client: client === null ? null : f.clients[client],
       ca: f.pki.serverCa.pem,
       allowH2: h2 && url.startsWith('https'),
       ...extra,
     })
+  }
 
 /**
  * Two requests from alice on ONE connection (HTTP/2: one session): the first must pass (200,
@@ -270,7 +286,7 @@ export const scenarios: readonly Scenario[] = [
     name: 'plain HTTP (no TLS at all) → 401',
     threat: 'D',
     ...reject('alice', 'ERR_CLIENT_CERT_MISSING', 'plain'),
-    run: ({ url }) => requestHttp(url, { path: '/whoami' }),
+    run: ({ url, upgrade }) => (upgrade ? requestUpgrade : requestHttp)(url, { path: '/whoami' }),
   },
   {
     name: 'self-signed client pinned by certificate SHA-256 → 200',
@@ -781,8 +797,8 @@ export const revocationScenarios: readonly Scenario[] = [
       ...crlAuth((x) => x.revocation.crls)(f),
       source: { forwarded: { format: 'rfc9440', trustedProxies: ['127.0.0.2'] } },
     }),
-    run: async ({ url, f }) =>
-      requestHttp(url, {
+    run: async ({ url, f, upgrade }) =>
+      (upgrade ? requestUpgrade : requestHttp)(url, {
         path: '/whoami',
         localAddress: '127.0.0.2',
         headers: forwardedHeaders('rfc9440', f.clients.revoked),
@@ -815,16 +831,11 @@ export const revocationScenarios: readonly Scenario[] = [
     threat: 'F',
     mode: 'app',
     sharedAuthenticator: true,
-    run: async ({ url, f, h2, authenticator }) => {
-      expect(() => authenticator!.updateTrust({ trust: { anchors: 'not a certificate' } })).toThrow(
+    run: async (ctx) => {
+      expect(() => ctx.authenticator!.updateTrust({ trust: { anchors: 'not a certificate' } })).toThrow(
         /trust\.anchors/,
       )
-      return requestWithUndici(url, {
-        path: '/whoami',
-        ca: f.pki.serverCa.pem,
-        client: f.clients.alice,
-        allowH2: h2,
-      })
+      return get('/whoami', 'alice')(ctx)
     },
     expect: { status: 200, id: 'alice' },
   },

@@ -1,7 +1,7 @@
 import * as http2 from 'node:http2'
 import * as https from 'node:https'
 import * as tls from 'node:tls'
-import type { ClientIdentity } from '@clientcert/testing'
+import { type ClientIdentity, requestUpgrade } from '@clientcert/testing'
 import { expect } from 'vitest'
 import type { ClientName } from '../support/fixtures.js'
 import type { Outcome, Scenario, ScenarioContext } from './scenarios.js'
@@ -30,6 +30,15 @@ async function sniRequest(ctx: ScenarioContext, r: SniRequest): Promise<Outcome>
   const target = new URL(ctx.url)
   const identity = r.client === null ? {} : identityOf(ctx.f.clients[r.client])
   const ca = ctx.f.pki.serverCa.pem
+  if (ctx.upgrade) {
+    return requestUpgrade(ctx.url, {
+      path: '/whoami',
+      ca,
+      client: r.client === null ? null : ctx.f.clients[r.client],
+      servername: r.servername,
+      headers: { host: r.host ?? target.host },
+    })
+  }
   if (r.h2) {
     // Our own TLS connection: http2.connect would put the IP address in SNI when given none.
     const session = http2.connect(ctx.url, {

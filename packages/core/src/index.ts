@@ -1,4 +1,13 @@
 export { resolveAuthenticator } from './adapter/options.js'
+// Upgrades are app code, not adapter code: the listener an app adds next to any adapter.
+export {
+  authenticateUpgrade,
+  type ClientCertUpgradeOptions,
+  clientCertUpgrade,
+  type UpgradeHandler,
+  type UpgradeRule,
+  type UpgradeSocket,
+} from './adapter/upgrade.js'
 export type {
   AuthenticateOptions,
   AuthResult,

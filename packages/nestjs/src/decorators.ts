@@ -11,7 +11,7 @@ type Target = object | (abstract new (...args: never[]) => unknown)
  */
 export const ClientCert = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): ClientPrincipal | undefined =>
-    principalOf(ctx.switchToHttp().getRequest()),
+    principalOf(ctx.getType() === 'ws' ? ctx.switchToWs().getClient() : ctx.switchToHttp().getRequest()),
 )
 
 /**

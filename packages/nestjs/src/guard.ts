@@ -24,16 +24,28 @@ export class ClientCertGuard implements CanActivate {
   constructor(@Inject(CLIENT_CERT_MODULE_OPTIONS) private readonly options: ClientCertModuleOptions) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') {
+    const type = context.getType()
+    if (type !== 'http' && type !== 'ws') {
       throw httpError(
         new ClientCertError(
           'ERR_CLIENT_CERT_MISCONFIGURED',
-          `ClientCertGuard protects HTTP handlers only, not "${context.getType()}"`,
+          `ClientCertGuard protects HTTP handlers and WebSocket gateways only, not "${type}"`,
         ),
       )
     }
-    const request = context.switchToHttp().getRequest<unknown>()
+    // A gateway's messages carry no request: the upgrade's outcome is on the client, carried
+    // there by the app's upgrade listener (docs/guide/websockets.md). Nothing there, nothing passes.
+    const request =
+      type === 'ws' ? context.switchToWs().getClient<unknown>() : context.switchToHttp().getRequest<unknown>()
     const mark = markOf(request)
+    if (mark === undefined && type === 'ws') {
+      throw httpError(
+        new ClientCertError(
+          'ERR_CLIENT_CERT_MISCONFIGURED',
+          'ClientCertGuard on a WebSocket gateway: this client carries no authenticated upgrade; authenticate upgrades with clientCertUpgrade() and mark the client with markAuthenticated(client, authenticationOf(req))',
+        ),
+      )
+    }
     if (mark === undefined) {
       throw httpError(
         new ClientCertError(

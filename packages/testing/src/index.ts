@@ -82,3 +82,4 @@ export {
   type UndiciAgentOptions,
   type UndiciRequestOptions,
 } from './undici.js'
+export { requestUpgrade, type UpgradeRequestOptions } from './upgrade.js'

@@ -4,6 +4,7 @@ import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
 import { nestExpressDriver, nestFastifyDriver } from './nestjs.js'
 import { nodeHttpDriver } from './node-http.js'
 import { passportDriver } from './passport.js'
+import { upgradeDriver } from './upgrade.js'
 
 /** Every adapter the conformance matrix runs against. */
 export const drivers: readonly Driver[] = [
@@ -14,4 +15,5 @@ export const drivers: readonly Driver[] = [
   nestFastifyDriver,
   passportDriver,
   nodeHttpDriver,
+  upgradeDriver,
 ]

@@ -17,4 +17,13 @@ export {
 export { type AdapterLogger, consoleLogger, loggerOption, logRejection } from './log.js'
 export { type AdapterOptions, adapterCheck, resolveAuthenticator, splitAdapterOptions } from './options.js'
 export { writeProblem } from './respond.js'
+export {
+  authenticateUpgrade,
+  type ClientCertUpgradeOptions,
+  clientCertUpgrade,
+  refuseUpgrade,
+  type UpgradeHandler,
+  type UpgradeRule,
+  type UpgradeSocket,
+} from './upgrade.js'
 export { mountedAfterBody, type NodeRequestView, nodeRequestOf } from './view.js'

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { ClientCertAuthenticator } from '../authenticator.js'
+import type { ClientCertAuthenticator } from '../api.js'
 import { ClientCertConfigError, type ClientCertError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
 import type { ClientCertOptions } from '../options.js'

@@ -12,6 +12,7 @@ export {
   type RouteRule,
   whenSettled,
 } from './admit.js'
+export { grpcCallView } from './grpc.js'
 export { type AdapterOptions, adapterCheck, splitAdapterOptions } from './options.js'
 export { writeProblem } from './respond.js'
 export { mountedAfterBody, type NodeRequestView, nodeRequestOf } from './view.js'

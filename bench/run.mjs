@@ -126,7 +126,7 @@ async function abRound(pki, sc, loadMode) {
       order.map(async (role) => {
         const opts = {
           port: servers[role].port,
-          scheme: sc.mode === 'tls' ? 'https' : 'http',
+          scheme: sc.baseline.framework === 'grpc' ? 'grpc' : sc.mode === 'tls' ? 'https' : 'http',
           mode: loadMode,
           warmupMs: cfg.warmupMs,
           durationMs: cfg.durationMs,
@@ -152,6 +152,7 @@ async function abRound(pki, sc, loadMode) {
 
 const EX = (variant) => ({ framework: 'express', variant })
 const FA = (variant) => ({ framework: 'fastify', variant })
+const GR = (variant) => ({ framework: 'grpc', variant })
 const throughputScenarios = [
   {
     name: 'tls_keepalive_express_vs_bare',
@@ -194,6 +195,13 @@ const throughputScenarios = [
     load: 'throughput',
     baseline: FA('bare'),
     candidate: FA('clientcert'),
+  },
+  {
+    name: 'tls_grpc_unary_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: GR('bare'),
+    candidate: GR('clientcert'),
   },
   // References (not budgeted): where the floor is for any Express middleware on this harness.
   {
@@ -416,6 +424,7 @@ try {
 const budget = {
   tls_keepalive_express_vs_bare: ['>=', 0.97],
   tls_keepalive_fastify_vs_bare: ['>=', 0.97],
+  tls_grpc_unary_vs_bare: ['>=', 0.95],
   tls_vs_passport_client_cert: ['>=', 1.0],
   tls_vs_client_certificate_auth: ['>=', 1.0],
   tls_p50_express_vs_bare: ['<=', 1.1],

@@ -68,9 +68,12 @@ async function startServer(
   pki: TestPki,
   options: GrpcClientCertOptions,
   tls: { rootCerts?: string; checkClientCertificate?: boolean } = {},
+  hideInternals = false,
 ): Promise<Running> {
   const handled: string[] = []
-  const server = new grpc.Server({ interceptors: [clientCertInterceptor(options)] })
+  const interceptors = [clientCertInterceptor(options)]
+  if (hideInternals) interceptors.unshift(hidingInternals)
+  const server = new grpc.Server({ interceptors })
   server.addService(SERVICE, {
     who(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
       handled.push('who')
@@ -101,6 +104,24 @@ async function startServer(
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   }
 }
+
+/**
+ * An interceptor that hands on only grpc-js's public call interface, so the adapter cannot
+ * reach the HTTP/2 stream and must read the certificate from `getAuthContext()`.
+ */
+const hidingInternals: grpc.ServerInterceptor = (_method, call) => ({
+  start: (listener) => call.start(listener),
+  sendMetadata: (metadata) => call.sendMetadata(metadata),
+  sendMessage: (message, callback) => call.sendMessage(message, callback),
+  sendStatus: (status) => call.sendStatus(status),
+  startRead: () => call.startRead(),
+  getPeer: () => call.getPeer(),
+  getDeadline: () => call.getDeadline(),
+  getHost: () => call.getHost(),
+  getAuthContext: () => call.getAuthContext(),
+  getConnectionInfo: () => call.getConnectionInfo(),
+  getMetricsRecorder: () => call.getMetricsRecorder(),
+})
 
 function clientFor(pki: TestPki, port: number, client: IssuedCertificate | null): grpc.Client {
   const credentials = grpc.credentials.createSsl(
@@ -197,6 +218,8 @@ describe('@clientcert/grpc over mTLS (grpc-js on loopback)', () => {
     readonly method?: Method
     readonly options?: () => GrpcClientCertOptions
     readonly tls?: () => { rootCerts?: string; checkClientCertificate?: boolean }
+    /** Behind an interceptor that hides grpc-js's call objects: the `getAuthContext()` path. */
+    readonly hideInternals?: boolean
     /** An answer from the interceptor: the status and the code in the trailers. */
     readonly expect: { id: string | null } | { code: grpc.status; errorCode: string } | 'tls-refused'
   }
@@ -297,11 +320,27 @@ describe('@clientcert/grpc over mTLS (grpc-js on loopback)', () => {
       expect: { id: 'alice' },
     },
   ]
+  // The same judgements through grpc-js's public `getAuthContext()` only.
+  const publicOnly = [
+    'valid client, unary → principal id',
+    'valid client, server streaming → principal id',
+    'method policy: valid client not allowed → PERMISSION_DENIED',
+    'missing certificate (checkClientCertificate: false) → UNAUTHENTICATED',
+    'missing certificate on an optional server → handler runs with no principal',
+    'untrusted by the app (TLS roots wider than trust.anchors) → UNAUTHENTICATED',
+    'wrong EKU (no clientAuth) → UNAUTHENTICATED',
+    'revoked (CRL) → UNAUTHENTICATED',
+  ]
+  for (const name of publicOnly) {
+    const row = rows.find((r) => r.name === name)
+    if (row === undefined) throw new Error(`no row ${name}`)
+    rows.push({ ...row, name: `getAuthContext() only: ${name}`, hideInternals: true })
+  }
 
   for (const row of rows) {
     it(row.name, async () => {
       const method = row.method ?? 'who'
-      const server = await startServer(pki, (row.options ?? base)(), row.tls?.() ?? {})
+      const server = await startServer(pki, (row.options ?? base)(), row.tls?.() ?? {}, row.hideInternals)
       try {
         const out = await callMethod(pki, server.port, row.client && clients[row.client], method)
         if (row.expect === 'tls-refused') {

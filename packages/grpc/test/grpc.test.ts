@@ -109,19 +109,23 @@ async function startServer(
  * An interceptor that hands on only grpc-js's public call interface, so the adapter cannot
  * reach the HTTP/2 stream and must read the certificate from `getAuthContext()`.
  */
-const hidingInternals: grpc.ServerInterceptor = (_method, call) => ({
-  start: (listener) => call.start(listener),
-  sendMetadata: (metadata) => call.sendMetadata(metadata),
-  sendMessage: (message, callback) => call.sendMessage(message, callback),
-  sendStatus: (status) => call.sendStatus(status),
-  startRead: () => call.startRead(),
-  getPeer: () => call.getPeer(),
-  getDeadline: () => call.getDeadline(),
-  getHost: () => call.getHost(),
-  getAuthContext: () => call.getAuthContext(),
-  getConnectionInfo: () => call.getConnectionInfo(),
-  getMetricsRecorder: () => call.getMetricsRecorder(),
-})
+const hidingInternals: grpc.ServerInterceptor = (_method, call) => {
+  const wrapper: grpc.ServerInterceptingCallInterface = {
+    start: (listener) => call.start(listener),
+    sendMetadata: (metadata) => call.sendMetadata(metadata),
+    sendMessage: (message, callback) => call.sendMessage(message, callback),
+    sendStatus: (status) => call.sendStatus(status),
+    startRead: () => call.startRead(),
+    getPeer: () => call.getPeer(),
+    getDeadline: () => call.getDeadline(),
+    getHost: () => call.getHost(),
+    getAuthContext: () => call.getAuthContext(),
+    getConnectionInfo: () => call.getConnectionInfo(),
+    getMetricsRecorder: () => call.getMetricsRecorder(),
+  }
+  // grpc-js types interceptors as returning its class; the server only uses the interface.
+  return wrapper as grpc.ServerInterceptingCall
+}
 
 function clientFor(pki: TestPki, port: number, client: IssuedCertificate | null): grpc.Client {
   const credentials = grpc.credentials.createSsl(

@@ -64,11 +64,16 @@ const marks = new WeakMap<Metadata, { readonly principal: ClientPrincipal | unde
  */
 export function clientCertInterceptor(options: GrpcClientCertOptions): ServerInterceptor {
   if (typeof options === 'object' && options !== null && !('authenticator' in options)) {
-    const o = options as { trust?: unknown; source?: unknown }
+    const o = options as { trust?: unknown; source?: unknown; requireServernameMatch?: unknown }
     if (o.trust === undefined)
       throw new ClientCertConfigError(
         'trust',
         'is required for gRPC: grpc-js exposes only the leaf certificate, so set trust.anchors (the client CA) or trust.pins and let the application validate the path',
+      )
+    if (o.requireServernameMatch !== undefined)
+      throw new ClientCertConfigError(
+        'requireServernameMatch',
+        'is not supported for gRPC: a call is judged by its connection, not by its :authority',
       )
     if (o.source !== undefined && o.source !== 'tls')
       throw new ClientCertConfigError(

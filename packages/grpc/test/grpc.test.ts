@@ -397,6 +397,10 @@ describe('@clientcert/grpc configuration', () => {
         () => clientCertInterceptor({ trust, allow: { authenticated: true }, optional: 'yes' } as never),
         'optional',
       ],
+      [
+        () => clientCertInterceptor({ trust, allow: { authenticated: true }, requireServernameMatch: true }),
+        'requireServernameMatch',
+      ],
       [() => clientCertInterceptor({ trust, allow: { authenticated: true }, nope: 1 } as never), 'nope'],
       [
         () =>

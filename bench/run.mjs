@@ -212,6 +212,13 @@ const throughputScenarios = [
     candidate: EX('empty-middleware'),
   },
   {
+    name: 'reference_grpc_empty_interceptor_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: GR('bare'),
+    candidate: GR('empty-interceptor'),
+  },
+  {
     name: 'reference_express_minimal_auth_vs_bare',
     mode: 'tls',
     load: 'throughput',

@@ -2,7 +2,8 @@
 //   node bench/server.mjs <pki.json> <framework: express|fastify> <variant> <mode: tls|forwarded>
 // variant: bare | clientcert | passport-client-cert | client-certificate-auth, and the Express
 // references empty-middleware | minimal-auth (see docs/benchmarks.md)
-// framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert.
+// framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
+// empty-interceptor (reference).
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -120,6 +121,9 @@ async function grpcServer() {
         trust: { anchors: m.clientRootPem, intermediates: m.clientIntermediatePem },
       }),
     )
+  } else if (variant === 'empty-interceptor') {
+    // Reference: what any grpc-js server interceptor costs, before it does anything.
+    interceptors.push((_method, call) => new grpc.ServerInterceptingCall(call))
   } else if (variant !== 'bare') throw new Error(`grpc: unsupported variant ${variant}`)
   const server = new grpc.Server({ interceptors })
   const json = { serialize: (v) => Buffer.from(JSON.stringify(v)), deserialize: (b) => JSON.parse(b) }

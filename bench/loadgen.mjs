@@ -133,7 +133,53 @@ async function handshake() {
   await Promise.all(Array.from({ length: o.connections }, worker))
 }
 
-if (o.mode === 'latency') await latency()
+/**
+ * gRPC unary calls: `connections` channels, each with `pipelining` calls in flight (HTTP/2
+ * streams on one connection), through @grpc/grpc-js's client.
+ */
+async function grpcThroughput() {
+  const { createRequire } = await import('node:module')
+  const grpc = createRequire(import.meta.url)('@grpc/grpc-js')
+  const json = { serialize: (v) => Buffer.from(JSON.stringify(v)), deserialize: (b) => JSON.parse(b) }
+  const Client = grpc.makeGenericClientConstructor(
+    {
+      get: {
+        path: '/bench.Bench/Get',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: json.serialize,
+        requestDeserialize: json.deserialize,
+        responseSerialize: json.serialize,
+        responseDeserialize: json.deserialize,
+      },
+    },
+    'Bench',
+  )
+  const credentials = grpc.credentials.createSsl(
+    Buffer.from(m.serverCaPem),
+    Buffer.from(m.clientKey),
+    Buffer.from(m.clientCert),
+  )
+  const clients = Array.from(
+    { length: o.connections },
+    // Distinct channel options keep grpc-js from sharing one subchannel between the clients.
+    (_, i) =>
+      new Client(`127.0.0.1:${o.port}`, credentials, {
+        'grpc.ssl_target_name_override': 'localhost',
+        'bench.channel': i,
+      }),
+  )
+  const call = (client) =>
+    new Promise((resolve) => client.get({}, (err) => resolve(err ? `grpc:${err.code}` : 200)))
+  const worker = async (client) => {
+    while (now() < measureTo) record(await call(client))
+  }
+  await Promise.all(clients.flatMap((c) => Array.from({ length: o.pipelining }, () => worker(c))))
+  for (const c of clients) c.close()
+}
+
+if (o.scheme === 'grpc') await grpcThroughput()
+else if (o.mode === 'latency') await latency()
 else if (o.mode === 'handshake') await handshake()
 else await throughput()
 clearTimeout(hardStop)

@@ -126,7 +126,7 @@ async function abRound(pki, sc, loadMode) {
       order.map(async (role) => {
         const opts = {
           port: servers[role].port,
-          scheme: sc.mode === 'tls' ? 'https' : 'http',
+          scheme: sc.baseline.framework === 'grpc' ? 'grpc' : sc.mode === 'tls' ? 'https' : 'http',
           mode: loadMode,
           warmupMs: cfg.warmupMs,
           durationMs: cfg.durationMs,
@@ -152,6 +152,7 @@ async function abRound(pki, sc, loadMode) {
 
 const EX = (variant) => ({ framework: 'express', variant })
 const FA = (variant) => ({ framework: 'fastify', variant })
+const GR = (variant) => ({ framework: 'grpc', variant })
 const throughputScenarios = [
   {
     name: 'tls_keepalive_express_vs_bare',
@@ -195,6 +196,13 @@ const throughputScenarios = [
     baseline: FA('bare'),
     candidate: FA('clientcert'),
   },
+  {
+    name: 'tls_grpc_unary_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: GR('bare'),
+    candidate: GR('clientcert'),
+  },
   // References (not budgeted): where the floor is for any Express middleware on this harness.
   {
     name: 'reference_express_empty_middleware_vs_bare',
@@ -202,6 +210,13 @@ const throughputScenarios = [
     load: 'throughput',
     baseline: EX('bare'),
     candidate: EX('empty-middleware'),
+  },
+  {
+    name: 'reference_grpc_empty_interceptor_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: GR('bare'),
+    candidate: GR('empty-interceptor'),
   },
   {
     name: 'reference_express_minimal_auth_vs_bare',
@@ -416,6 +431,7 @@ try {
 const budget = {
   tls_keepalive_express_vs_bare: ['>=', 0.97],
   tls_keepalive_fastify_vs_bare: ['>=', 0.97],
+  tls_grpc_unary_vs_bare: ['>=', 0.95],
   tls_vs_passport_client_cert: ['>=', 1.0],
   tls_vs_client_certificate_auth: ['>=', 1.0],
   tls_p50_express_vs_bare: ['<=', 1.1],

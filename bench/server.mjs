@@ -2,6 +2,8 @@
 //   node bench/server.mjs <pki.json> <framework: express|fastify> <variant> <mode: tls|forwarded>
 // variant: bare | clientcert | passport-client-cert | client-certificate-auth, and the Express
 // references empty-middleware | minimal-auth (see docs/benchmarks.md)
+// framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
+// empty-interceptor (reference).
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -104,7 +106,54 @@ async function fastifyServer() {
   return { port: app.server.address().port, close: () => app.close() }
 }
 
-const s = framework === 'fastify' ? await fastifyServer() : await expressServer()
+/** A unary method with JSON messages, so neither side needs a .proto file. */
+const GRPC_METHOD = '/bench.Bench/Get'
+
+async function grpcServer() {
+  const grpc = require('@grpc/grpc-js')
+  const interceptors = []
+  if (variant === 'clientcert') {
+    const { clientCertInterceptor } = await import('@clientcert/grpc')
+    // grpc-js exposes only the leaf: the app validates the path (trust is required).
+    interceptors.push(
+      clientCertInterceptor({
+        ...clientcertOptions,
+        trust: { anchors: m.clientRootPem, intermediates: m.clientIntermediatePem },
+      }),
+    )
+  } else if (variant === 'empty-interceptor') {
+    // Reference: what any grpc-js server interceptor costs, before it does anything.
+    interceptors.push((_method, call) => new grpc.ServerInterceptingCall(call))
+  } else if (variant !== 'bare') throw new Error(`grpc: unsupported variant ${variant}`)
+  const server = new grpc.Server({ interceptors })
+  const json = { serialize: (v) => Buffer.from(JSON.stringify(v)), deserialize: (b) => JSON.parse(b) }
+  const method = {
+    path: GRPC_METHOD,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+  }
+  server.addService({ get: method }, { get: (_call, callback) => callback(null, { ok: true }) })
+  const credentials = grpc.ServerCredentials.createSsl(
+    Buffer.from(m.clientRootPem),
+    [{ private_key: Buffer.from(m.serverKey), cert_chain: Buffer.from(m.serverCert) }],
+    true,
+  )
+  const port = await new Promise((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
+  )
+  return { port, close: () => server.forceShutdown() }
+}
+
+const s =
+  framework === 'fastify'
+    ? await fastifyServer()
+    : framework === 'grpc'
+      ? await grpcServer()
+      : await expressServer()
 process.stdout.write(`READY ${s.port}\n`)
 const stop = () => {
   s.close()

@@ -16,6 +16,7 @@ export async function writePkiMaterial() {
     serverKey: pki.server.keyPem,
     serverCaPem: pki.serverCa.pem,
     clientRootPem: pki.root.pem,
+    clientIntermediatePem: pki.intermediate.pem,
     clientCert: client.chainPem,
     clientKey: client.keyPem,
     forwarded: forwardedHeaders('rfc9440', client),

@@ -1,6 +1,14 @@
-import { type AllowPolicy, type ClientPrincipal, type CompiledPolicy, compilePolicy } from '@clientcert/core'
+import {
+  type AllowPolicy,
+  authenticationOf,
+  ClientCertError,
+  type ClientPrincipal,
+  type CompiledPolicy,
+  compilePolicy,
+} from '@clientcert/core'
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common'
-import { principalOf } from './request.js'
+import { ClientCertException } from './guard.js'
+import { grpcCallOf, principalOf } from './request.js'
 import { FASTIFY_ROUTE_CONFIG, OPTIONAL_METADATA, POLICY_METADATA } from './tokens.js'
 
 type Target = object | (abstract new (...args: never[]) => unknown)
@@ -10,8 +18,20 @@ type Target = object | (abstract new (...args: never[]) => unknown)
  * Reads what the pre-parse stage stored; the guard has already failed closed without it.
  */
 export const ClientCert = createParamDecorator(
-  (_data: unknown, ctx: ExecutionContext): ClientPrincipal | undefined =>
-    principalOf(ctx.getType() === 'ws' ? ctx.switchToWs().getClient() : ctx.switchToHttp().getRequest()),
+  (_data: unknown, ctx: ExecutionContext): ClientPrincipal | undefined => {
+    if (ctx.getType() === 'ws') return principalOf(ctx.switchToWs().getClient())
+    if (ctx.getType() !== 'rpc') return principalOf(ctx.switchToHttp().getRequest())
+    // gRPC: what ClientCertGuard stored on the call; without it, "not checked" must not read as anonymous.
+    const mark = authenticationOf(grpcCallOf(ctx))
+    if (mark === undefined)
+      throw new ClientCertException(
+        new ClientCertError(
+          'ERR_CLIENT_CERT_MISCONFIGURED',
+          '@ClientCert() on a gRPC handler that ClientCertGuard did not judge',
+        ),
+      )
+    return mark.principal
+  },
 )
 
 /**

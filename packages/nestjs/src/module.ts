@@ -8,11 +8,12 @@ import {
   Module,
   type ModuleMetadata,
   type OnApplicationBootstrap,
+  Optional,
   type OptionalFactoryDependency,
   type Provider,
   type Type,
 } from '@nestjs/common'
-import { APP_FILTER, APP_GUARD } from '@nestjs/core'
+import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core'
 import { ClientCertExceptionFilter, ClientCertGuard } from './guard.js'
 import {
   CLIENT_CERT_AUTHENTICATOR,
@@ -45,8 +46,13 @@ export class ClientCertInstallation implements OnApplicationBootstrap {
   /** @internal Work the pre-parse stage needs done once the routes are known. */
   onBootstrap: (() => void) | undefined = undefined
 
+  constructor(@Optional() @Inject(HttpAdapterHost) private readonly adapterHost?: HttpAdapterHost) {}
+
   onApplicationBootstrap(): void {
-    if (!this.installed) {
+    // A microservice-only application (NestFactory.createMicroservice) has no HTTP server and no
+    // body parser to get ahead of: its gRPC handlers are judged by ClientCertGuard alone.
+    const http: unknown = this.adapterHost?.httpAdapter
+    if (!this.installed && http !== undefined && http !== null) {
       throw new ClientCertConfigError(
         'installClientCert',
         'ClientCertModule is imported but its pre-parse stage is not installed: call `await installClientCert(app)` after NestFactory.create() and before app.init()/app.listen()',

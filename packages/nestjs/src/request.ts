@@ -15,3 +15,16 @@ export function markOf(request: unknown): AuthenticationMark | undefined {
 export function principalOf(request: unknown): ClientPrincipal | undefined {
   return markOf(request)?.principal
 }
+
+/**
+ * The grpc-js call of a Nest gRPC handler: its third argument (`@GrpcMethod` handlers get
+ * `(data, metadata, call)`). Undefined for other RPC transports, whose arguments are no such call.
+ */
+export function grpcCallOf(host: { getArgByIndex<T = unknown>(index: number): T }): object | undefined {
+  const call = host.getArgByIndex<unknown>(2)
+  if (typeof call !== 'object' || call === null) return undefined
+  const c = call as { getAuthContext?: unknown; metadata?: unknown }
+  return typeof c.getAuthContext === 'function' && typeof c.metadata === 'object' && c.metadata !== null
+    ? call
+    : undefined
+}

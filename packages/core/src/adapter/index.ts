@@ -14,6 +14,7 @@ export {
   type RouteRule,
   whenSettled,
 } from './admit.js'
+export { grpcCallView } from './grpc.js'
 export { type AdapterLogger, consoleLogger, loggerOption, logRejection } from './log.js'
 export { type AdapterOptions, adapterCheck, resolveAuthenticator, splitAdapterOptions } from './options.js'
 export { writeProblem } from './respond.js'

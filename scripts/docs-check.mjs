@@ -201,7 +201,7 @@ export async function errorCodes(root = REPO_ROOT) {
   const dist = join(root, 'packages', 'core', 'dist', 'index.js')
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`pnpm build\` first`)
   const core = await import(pathToFileURL(dist).href)
-  return [...core.CLIENT_CERT_ERROR_CODES, 'ERR_CLIENT_CERT_INVALID_OPTION']
+  return [...core.CLIENT_CERT_ERROR_CODES, 'ERR_CLIENT_CERT_INVALID_OPTION', 'ERR_CLIENT_CERT_TRUST_SOURCE']
 }
 
 export async function checkErrorPages({ root = REPO_ROOT, codes } = {}) {

@@ -20,6 +20,8 @@ export {
   type ErrorCategory,
   isClientCertError,
   publicMessage,
+  TrustSourceError,
+  type TrustSourceErrorCode,
 } from './errors.js'
 export type { CertificateFacts, IdentityFunction, IdentityMapping, IdentityName } from './identity/map.js'
 export type { ClientPrincipal, PrincipalKind, PrincipalSource } from './identity/principal.js'
@@ -65,3 +67,9 @@ export {
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
 export type { CertificateInput } from './trust/load.js'
+export {
+  type RotatableTlsServer,
+  type TrustWatcher,
+  type WatchTrustOptions,
+  watchTrust,
+} from './trust/watch.js'

@@ -24,6 +24,7 @@ import { misdirection, type ServernameRule, servernameRule } from './servername.
 import { type ForwardedRead, hasForwardedHeader, readForwarded } from './sources/forwarded/index.js'
 import { codeForAuthorizationError, peerChainDer, readSocket } from './sources/tls.js'
 import { isBundledRoot } from './trust/public-roots.js'
+import { storeFor } from './trust/spiffe.js'
 import { checkLeaf, checkTime } from './validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from './validate/path.js'
 import { checkKeyProfile } from './validate/profile.js'
@@ -794,7 +795,7 @@ class Authenticator implements ClientCertAuthenticator {
     }
     if (o.anchors.length === 0)
       return fail('ERR_CLIENT_CERT_UNTRUSTED', 'the client certificate matches no pin')
-    const result = buildPath(leaf, this.#store, hints, {
+    const result = buildPath(leaf, storeFor(leaf, o.spiffe, this.#store), hints, {
       now,
       skewMs: o.skewMs,
       maxDepth: o.maxChainDepth,

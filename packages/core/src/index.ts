@@ -67,6 +67,7 @@ export {
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
 export type { CertificateInput } from './trust/load.js'
+export type { SpiffeTrustOptions } from './trust/spiffe.js'
 export {
   type RotatableTlsServer,
   type TrustWatcher,

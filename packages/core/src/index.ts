@@ -66,6 +66,13 @@ export {
   type ForwardedDecoder,
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
+export {
+  broadcastTrust,
+  type ClusterTrust,
+  deriveTicketKeys,
+  type FollowClusterTrustOptions,
+  followClusterTrust,
+} from './trust/cluster.js'
 export type { CertificateInput } from './trust/load.js'
 export type { SpiffeTrustOptions } from './trust/spiffe.js'
 export {

@@ -32,7 +32,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 /** The repository this script belongs to (its tools: tsc, typedoc, @types). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const PACKAGES = ['core', 'express', 'fastify', 'grpc', 'nestjs', 'passport', 'testing']
+const PACKAGES = ['core', 'express', 'fastify', 'grpc', 'nestjs', 'passport', 'spiffe', 'testing']
 
 const toPosix = (p) => p.split(sep).join('/')
 
@@ -201,7 +201,7 @@ export async function errorCodes(root = REPO_ROOT) {
   const dist = join(root, 'packages', 'core', 'dist', 'index.js')
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`pnpm build\` first`)
   const core = await import(pathToFileURL(dist).href)
-  return [...core.CLIENT_CERT_ERROR_CODES, 'ERR_CLIENT_CERT_INVALID_OPTION']
+  return [...core.CLIENT_CERT_ERROR_CODES, 'ERR_CLIENT_CERT_INVALID_OPTION', 'ERR_CLIENT_CERT_TRUST_SOURCE']
 }
 
 export async function checkErrorPages({ root = REPO_ROOT, codes } = {}) {

@@ -192,6 +192,12 @@ const both = (
 ): Scenario[] =>
   (['socket', 'app'] as const).map((mode) => ({ name: `${name} [${mode}]`, threat, ...make(mode) }))
 
+/** example.org trusts the client root; evil.test (federated) the unrelated root. */
+const spiffeBundles = (f: Fixtures): NonNullable<ClientCertOptions['trust']> => ({
+  spiffe: { bundles: { 'example.org': f.pki.root.pem, 'evil.test': f.unknownRootPem } },
+  intermediates: f.intermediatesPem,
+})
+
 const spiffeAuth: Partial<ClientCertOptions> = {
   identity: 'spiffe',
   allow: { spiffe: { trustDomain: 'example.org', pathPrefix: '/ns/prod' } },
@@ -804,6 +810,49 @@ export const revocationScenarios: readonly Scenario[] = [
         headers: forwardedHeaders('rfc9440', f.clients.revoked),
       }),
     expect: { status: 401, code: 'ERR_CLIENT_CERT_REVOKED' },
+  },
+  {
+    name: 'spiffe bundles: control — the cross-domain mint passes when both trust domains are pooled in trust.anchors',
+    threat: 'ok',
+    mode: 'app',
+    auth: (f) => ({
+      ...spiffeAuth,
+      trust: { anchors: [f.pki.root.pem, f.unknownRootPem], intermediates: f.intermediatesPem },
+    }),
+    run: get('/whoami', 'spiffeCrossDomain'),
+    expect: { status: 200, id: 'spiffe://example.org/ns/prod/sa/api' },
+  },
+  {
+    name: "spiffe bundles: an ID in example.org minted by another trust domain's CA is refused",
+    threat: 'E',
+    mode: 'app',
+    auth: (f) => ({ ...spiffeAuth, trust: spiffeBundles(f) }),
+    run: get('/whoami', 'spiffeCrossDomain'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED' },
+  },
+  {
+    name: "spiffe bundles: an ID in example.org under example.org's bundle → 200",
+    threat: 'ok',
+    mode: 'app',
+    auth: (f) => ({ ...spiffeAuth, trust: spiffeBundles(f) }),
+    run: get('/whoami', 'spiffeProdSa'),
+    expect: { status: 200, id: 'spiffe://example.org/ns/prod/sa/api' },
+  },
+  {
+    name: 'spiffe bundles: a leaf without a SPIFFE ID is not judged against any bundle',
+    threat: 'E',
+    mode: 'app',
+    auth: (f) => ({ trust: spiffeBundles(f) }),
+    run: get('/whoami', 'alice'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED' },
+  },
+  {
+    name: 'spiffe bundles: an X509-SVID leaf that is a CA is refused',
+    threat: 'E',
+    mode: 'app',
+    auth: (f) => ({ ...spiffeAuth, trust: spiffeBundles(f) }),
+    run: get('/whoami', 'spiffeCaLeaf'),
+    expect: { status: 401, code: 'ERR_CLIENT_CERT_BASIC_CONSTRAINTS' },
   },
   {
     name: 'rotation: after updateTrust() removes the CA, the next request on the same keep-alive connection is rejected',

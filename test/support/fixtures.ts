@@ -74,6 +74,8 @@ export type ClientName =
   | 'spiffePercent'
   | 'spiffePort'
   | 'spiffeTwoUris'
+  | 'spiffeCrossDomain'
+  | 'spiffeCaLeaf'
   | 'dnsApi'
   | 'dnsEvilSuffix'
   | 'k8sMaster'
@@ -186,6 +188,17 @@ export async function createFixtures(): Promise<Fixtures> {
       spiffePercent: await spiffe(`${SPIFFE}/ns/prod%2Fadmin`),
       spiffePort: await spiffe('spiffe://example.org:443/ns/prod/sa/api'),
       spiffeTwoUris: await spiffe([`${SPIFFE}/ns/prod/sa/api`, `${SPIFFE}/ns/prod/sa/admin`]),
+      // Federation: the CA of another trust domain mints an ID in example.org.
+      spiffeCrossDomain: await unknownRoot.issueClient({
+        subject: 'CN=workload',
+        san: { uri: [`${SPIFFE}/ns/prod/sa/api`] },
+      }),
+      // X509-SVID §4.1: a leaf SVID is never a CA (and has no keyCertSign/cRLSign).
+      spiffeCaLeaf: await issue('CN=workload', {
+        san: { uri: [`${SPIFFE}/ns/prod/sa/api`] },
+        basicConstraints: { ca: true },
+        keyUsage: ['digitalSignature', 'keyCertSign'],
+      }),
       dnsApi: await issue('CN=api', { san: { dns: ['api.example.com'] } }),
       dnsEvilSuffix: await issue('CN=evil', { san: { dns: ['evilexample.com'] } }),
       k8sMaster: await issue('CN=jane, O=system:masters'),

@@ -183,6 +183,26 @@ export function rejection(code: ClientCertErrorCode, reason: string): Rejection 
   return { code, reason }
 }
 
+/** Code of {@link TrustSourceError}. */
+export type TrustSourceErrorCode = 'ERR_CLIENT_CERT_TRUST_SOURCE'
+
+/**
+ * A trust source (watched files, the SPIFFE Workload API) could not deliver a usable update.
+ * Never thrown at a request: it reaches the source's `onError`, and the last good trust stays in
+ * force. `source` names where it came from (`file:<path>`, `workload-api`), `cause` holds the
+ * underlying error (often a `ClientCertConfigError` naming the option that failed).
+ */
+export class TrustSourceError extends Error {
+  override readonly name = 'TrustSourceError'
+  readonly code: TrustSourceErrorCode = 'ERR_CLIENT_CERT_TRUST_SOURCE'
+  readonly source: string
+
+  constructor(source: string, message: string, options?: { cause?: unknown }) {
+    super(`clientcert trust source "${source}": ${message}`, options)
+    this.source = source
+  }
+}
+
 /** Every per-request error code, for docs and exhaustiveness checks. */
 export const CLIENT_CERT_ERROR_CODES: readonly ClientCertErrorCode[] = Object.freeze(
   Object.keys(CODES) as ClientCertErrorCode[],

@@ -29,6 +29,8 @@ export {
   type ErrorCategory,
   isClientCertError,
   publicMessage,
+  TrustSourceError,
+  type TrustSourceErrorCode,
 } from './errors.js'
 export type { CertificateFacts, IdentityFunction, IdentityMapping, IdentityName } from './identity/map.js'
 export type { ClientPrincipal, PrincipalKind, PrincipalSource } from './identity/principal.js'
@@ -73,4 +75,18 @@ export {
   type ForwardedDecoder,
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
+export {
+  broadcastTrust,
+  type ClusterTrust,
+  deriveTicketKeys,
+  type FollowClusterTrustOptions,
+  followClusterTrust,
+} from './trust/cluster.js'
 export type { CertificateInput } from './trust/load.js'
+export type { SpiffeTrustOptions } from './trust/spiffe.js'
+export {
+  type RotatableTlsServer,
+  type TrustWatcher,
+  type WatchTrustOptions,
+  watchTrust,
+} from './trust/watch.js'

@@ -14,6 +14,7 @@ import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from 
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
 import { isBundledRoot } from './trust/public-roots.js'
+import { type ResolvedSpiffeTrust, resolveSpiffeTrust, type SpiffeTrustOptions } from './trust/spiffe.js'
 import type { EkuRule } from './validate/leaf.js'
 import { checkKeyProfile } from './validate/profile.js'
 
@@ -39,6 +40,11 @@ export interface TrustOptions {
   readonly intermediates?: CertificateInput | readonly CertificateInput[]
   /** Self-signed client certificates, pinned by certificate SHA-256 hex or SPKI `sha256/<base64>`. */
   readonly pins?: readonly string[]
+  /**
+   * Per-trust-domain SPIFFE bundles: a leaf with a SPIFFE ID is validated only against its trust
+   * domain's bundle, a leaf without one only against `anchors`. See docs/guide/spiffe.md.
+   */
+  readonly spiffe?: SpiffeTrustOptions
 }
 
 export interface EkuOptions {
@@ -113,6 +119,8 @@ export interface ResolvedOptions {
   readonly anchors: readonly ParsedCertificate[]
   readonly intermediates: readonly ParsedCertificate[]
   readonly pins: readonly Pin[]
+  /** Per-trust-domain stores when `trust.spiffe` is set (`anchors` then holds every bundle too). */
+  readonly spiffe: ResolvedSpiffeTrust | undefined
   /** True when the app validates paths itself (anchors or pins configured). */
   readonly appTrust: boolean
   /** The forwarded source, when configured. */
@@ -160,11 +168,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   onlyKeys(o, CORE_OPTION_NAMES, '')
   const { forwarded, tlsSource } = resolveSource(o.source)
   const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
-  onlyKeys(trust, ['anchors', 'intermediates', 'pins'], 'trust.')
-  const anchors = loadCertificates(trust.anchors, 'trust.anchors')
-  if (trust.anchors !== undefined && anchors.length === 0)
+  onlyKeys(trust, ['anchors', 'intermediates', 'pins', 'spiffe'], 'trust.')
+  const plainAnchors = loadCertificates(trust.anchors, 'trust.anchors')
+  if (trust.anchors !== undefined && plainAnchors.length === 0)
     throw new ClientCertConfigError('trust.anchors', 'is empty')
-  anchors.forEach((a, i) => {
+  plainAnchors.forEach((a, i) => {
     if (a.basicConstraints?.ca !== true && a.version === 3) {
       throw new ClientCertConfigError(
         `trust.anchors[${i}]`,
@@ -173,6 +181,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     }
   })
   const intermediates = loadCertificates(trust.intermediates, 'trust.intermediates')
+  const spiffe = resolveSpiffeTrust(trust.spiffe, plainAnchors, intermediates)
+  // Every anchor in one list for what looks at all of them (public roots, revocation, counts);
+  // path building takes its store from storeFor(), per trust domain.
+  const anchors = spiffe ? [...plainAnchors, ...[...spiffe.bundles.values()].flat()] : plainAnchors
   // Configured keys verify client chains too: the same key profile as any issuer, at startup.
   for (const [list, name] of [
     [anchors, 'trust.anchors'],
@@ -192,14 +204,14 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       throw new ClientCertConfigError('trust.pins', 'must be a non-empty array')
     pins = trust.pins.map((p, i) => parsePin(p, `trust.pins[${i}]`))
   }
-  if (o.trust !== undefined && anchors.length === 0 && pins.length === 0) {
+  if (o.trust !== undefined && anchors.length === 0 && pins.length === 0 && spiffe === undefined) {
     throw new ClientCertConfigError(
       'trust',
       "set trust.anchors or trust.pins, or leave trust out to rely on the TLS server's verification",
     )
   }
 
-  if (forwarded !== undefined && anchors.length === 0 && pins.length === 0) {
+  if (forwarded !== undefined && anchors.length === 0 && pins.length === 0 && spiffe === undefined) {
     throw new ClientCertConfigError(
       'trust',
       'forwarded certificates are always validated by the application: set trust.anchors (or trust.pins)',
@@ -234,10 +246,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     anchors,
     intermediates,
     pins,
-    appTrust: anchors.length > 0 || pins.length > 0,
+    spiffe,
+    appTrust: anchors.length > 0 || pins.length > 0 || spiffe !== undefined,
     forwarded,
     tlsSource,
-    revocation: resolveRevocation(o.revocation, anchors.length),
+    revocation: resolveRevocation(o.revocation, spiffe ? Math.max(1, anchors.length) : anchors.length),
     identity: identity as IdentityMapping,
     allow,
     eku: resolveEku(o.eku),

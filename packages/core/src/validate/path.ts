@@ -15,6 +15,13 @@ import { checkWindow } from './window.js'
 export interface TrustStore {
   readonly anchors: ReadonlyMap<string, readonly ParsedCertificate[]>
   readonly intermediates: ReadonlyMap<string, readonly ParsedCertificate[]>
+  /**
+   * Rules the leaf must meet to be judged against this store at all (a SPIFFE trust domain's
+   * store holds X509-SVID rules, see trust/spiffe.ts); checked before any signature work.
+   */
+  readonly leafRule?:
+    | ((leaf: ParsedCertificate) => Extract<PathResult, { ok: false }> | undefined)
+    | undefined
 }
 
 export interface PathOptions {
@@ -82,6 +89,8 @@ export function buildPath(
   hints: readonly ParsedCertificate[],
   opts: PathOptions,
 ): PathResult {
+  const refused = store.leafRule?.(leaf)
+  if (refused) return refused
   const hintIndex = indexBySubject(hints)
   const names: NameCheckBudget = { left: MAX_NAME_CONSTRAINT_CHECKS }
   let budget = opts.maxSignatureChecks

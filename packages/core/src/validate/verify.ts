@@ -7,6 +7,7 @@ import type { ClientPrincipal, PrincipalSource } from '../identity/principal.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import { matchesPin } from '../trust/pins.js'
 import { isBundledRoot } from '../trust/public-roots.js'
+import { storeFor } from '../trust/spiffe.js'
 import { checkLeaf, checkTime } from './leaf.js'
 import { buildPath } from './path.js'
 import { checkKeyProfile } from './profile.js'
@@ -163,7 +164,8 @@ function validatePath(
   }
   if (o.anchors.length === 0)
     return failed('ERR_CLIENT_CERT_UNTRUSTED', 'the client certificate matches no pin')
-  const result = buildPath(leaf, epoch.store, hints, {
+  // With per-trust-domain bundles, the anchors are chosen by the leaf's SPIFFE trust domain.
+  const result = buildPath(leaf, storeFor(leaf, o.spiffe, epoch.store), hints, {
     now,
     skewMs: o.skewMs,
     maxDepth: o.maxChainDepth,

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster'
 import { hkdfSync } from 'node:crypto'
 import { createSecureContext } from 'node:tls'
-import type { ClientCertAuthenticator } from '../authenticator.js'
+import type { ClientCertAuthenticator } from '../api.js'
 import { ClientCertConfigError, TrustSourceError } from '../errors.js'
 import type { TrustOptions } from '../options.js'
 import { applyServerTrust } from '../server-options.js'

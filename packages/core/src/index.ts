@@ -64,4 +64,17 @@ export {
   type ForwardedDecoder,
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
+export {
+  type CloudflareAuthResult,
+  type CloudflareClient,
+  type CloudflareTlsClientAuth,
+  type CloudflareTlsClientAuthOptions,
+  createWebRequestAuthenticator,
+  readCloudflareTlsClientAuth,
+  type TrustedBoundary,
+  type WebClientCertOptions,
+  type WebForwardedOptions,
+  type WebRequestAuthenticator,
+  type WebRequestLike,
+} from './sources/web.js'
 export type { CertificateInput } from './trust/load.js'

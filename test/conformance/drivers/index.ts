@@ -1,6 +1,8 @@
 import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
 import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
+import { honoDriver } from './hono.js'
+import { koaDriver } from './koa.js'
 import { nestExpressDriver, nestFastifyDriver } from './nestjs.js'
 import { nodeHttpDriver } from './node-http.js'
 import { passportDriver } from './passport.js'
@@ -14,4 +16,6 @@ export const drivers: readonly Driver[] = [
   nestFastifyDriver,
   passportDriver,
   nodeHttpDriver,
+  koaDriver,
+  honoDriver,
 ]

@@ -178,13 +178,14 @@ function continueWith(
   markOn: object,
   fault: (err: unknown) => ClientCertError,
   authenticator?: ClientCertAuthenticator,
-): Promise<Response | void> {
-  const go = (admission: Admission): Promise<Response | void> | Response => {
+): Promise<Response | undefined> {
+  const go = (admission: Admission): Promise<Response | undefined> | Response => {
     if (!admission.ok) return reply(admission.error, markOn)
     if (authenticator !== undefined)
       markAuthenticated(markOn, { principal: admission.principal, authenticator })
     ;(c as Context<WebClientCertEnv>).set('clientCert', admission.principal)
-    return next()
+    // Hono's `next()` resolves to nothing; typed as such so the handler's type stays Hono's.
+    return next() as Promise<undefined>
   }
   if (!(value instanceof Promise)) return Promise.resolve(go(value))
   return value.then(go, (err: unknown) => reply(fault(err), markOn))

@@ -489,7 +489,7 @@ function socketState(fwd: ResolvedForwarded, socket: unknown): SocketState {
   if (typeof socket !== 'object' || socket === null) return UNTRUSTED
   if (fwd.boundary !== undefined) {
     const view = boundaryViews.get(socket)
-    return view !== undefined && view.trusted && view.label === fwd.boundary ? { trusted: true } : UNTRUSTED
+    return view?.trusted === true && view.label === fwd.boundary ? { trusted: true } : UNTRUSTED
   }
   const known = fwd.bySocket.get(socket)
   if (known !== undefined) return known

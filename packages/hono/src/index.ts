@@ -3,6 +3,7 @@ import type { Http2ServerRequest } from 'node:http2'
 import {
   type AllowPolicy,
   type ClientCertAuthenticator,
+  ClientCertConfigError,
   ClientCertError,
   type ClientCertOptions,
   type ClientPrincipal,
@@ -97,8 +98,8 @@ export function clientCert(options: HonoClientCertOptions): MiddlewareHandler<Cl
  * without one.
  */
 export function webClientCert(options: WebHonoClientCertOptions): MiddlewareHandler<WebClientCertEnv> {
-  if (typeof options !== 'object' || options === null)
-    throw new ClientCertError('ERR_CLIENT_CERT_MISCONFIGURED', 'webClientCert() needs options')
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ClientCertConfigError('options', 'must be an object')
   const { optional = false, logger = defaultLogger, ...web } = options
   adapterCheck.boolean(optional, 'optional')
   adapterCheck.function(logger, 'logger')

@@ -83,7 +83,8 @@ export function createWebRequestAuthenticator(options: WebClientCertOptions): We
     authenticator,
     boundary: boundary.label,
     viewOf(request) {
-      const headers: Record<string, string> = {}
+      // No prototype: a header named __proto__ or constructor is just a header.
+      const headers = Object.create(null) as Record<string, string>
       request.headers.forEach((value, name) => {
         headers[name.toLowerCase()] = value
       })

@@ -1,7 +1,7 @@
 import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
 import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
-import { honoDriver } from './hono.js'
+import { honoDriver, honoHttp2Driver } from './hono.js'
 import { koaDriver } from './koa.js'
 import { nestExpressDriver, nestFastifyDriver } from './nestjs.js'
 import { nodeHttpDriver } from './node-http.js'
@@ -18,4 +18,5 @@ export const drivers: readonly Driver[] = [
   nodeHttpDriver,
   koaDriver,
   honoDriver,
+  honoHttp2Driver,
 ]

@@ -153,6 +153,8 @@ async function abRound(pki, sc, loadMode) {
 const EX = (variant) => ({ framework: 'express', variant })
 const FA = (variant) => ({ framework: 'fastify', variant })
 const GR = (variant) => ({ framework: 'grpc', variant })
+const KO = (variant) => ({ framework: 'koa', variant })
+const HO = (variant) => ({ framework: 'hono', variant })
 const throughputScenarios = [
   {
     name: 'tls_keepalive_express_vs_bare',
@@ -167,6 +169,20 @@ const throughputScenarios = [
     load: 'throughput',
     baseline: FA('bare'),
     candidate: FA('clientcert'),
+  },
+  {
+    name: 'tls_keepalive_koa_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: KO('bare'),
+    candidate: KO('clientcert'),
+  },
+  {
+    name: 'tls_keepalive_hono_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: HO('bare'),
+    candidate: HO('clientcert'),
   },
   {
     name: 'tls_vs_passport_client_cert',
@@ -432,6 +448,8 @@ const budget = {
   tls_keepalive_express_vs_bare: ['>=', 0.97],
   tls_keepalive_fastify_vs_bare: ['>=', 0.97],
   tls_grpc_unary_vs_bare: ['>=', 0.95],
+  tls_keepalive_koa_vs_bare: ['>=', 0.97],
+  tls_keepalive_hono_vs_bare: ['>=', 0.97],
   tls_vs_passport_client_cert: ['>=', 1.0],
   tls_vs_client_certificate_auth: ['>=', 1.0],
   tls_p50_express_vs_bare: ['<=', 1.1],

@@ -1,5 +1,5 @@
 // One benchmark server process. Usage (spawned by run.mjs, pinned with taskset):
-//   node bench/server.mjs <pki.json> <framework: express|fastify> <variant> <mode: tls|forwarded>
+//   node bench/server.mjs <pki.json> <framework: express|fastify|koa|hono> <variant> <mode: tls|forwarded>
 // variant: bare | clientcert | passport-client-cert | client-certificate-auth, and the Express
 // references empty-middleware | minimal-auth (see docs/benchmarks.md)
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
@@ -148,12 +148,55 @@ async function grpcServer() {
   return { port, close: () => server.forceShutdown() }
 }
 
-const s =
-  framework === 'fastify'
-    ? await fastifyServer()
-    : framework === 'grpc'
-      ? await grpcServer()
-      : await expressServer()
+async function koaServer() {
+  const Koa = require('koa')
+  const app = new Koa()
+  if (variant === 'clientcert') {
+    const { clientCert } = await import('@clientcert/koa')
+    app.use(clientCert(clientcertOptions))
+  } else if (variant !== 'bare') throw new Error(`koa: unsupported variant ${variant}`)
+  app.use((ctx) => {
+    ctx.type = 'application/json'
+    ctx.body = BODY
+  })
+  const server =
+    mode === 'tls' ? https.createServer(tlsOptions, app.callback()) : http.createServer(app.callback())
+  await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  return { port: server.address().port, close: () => server.close() }
+}
+
+async function honoServer() {
+  const { Hono } = require('hono')
+  const { serve } = require('@hono/node-server')
+  const app = new Hono()
+  if (variant === 'clientcert') {
+    const { clientCert } = await import('@clientcert/hono')
+    app.use(clientCert(clientcertOptions))
+  } else if (variant !== 'bare') throw new Error(`hono: unsupported variant ${variant}`)
+  app.get('/', (c) => c.body(BODY, 200, { 'content-type': 'application/json' }))
+  const server = await new Promise((resolve) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: 0,
+        hostname: '127.0.0.1',
+        ...(mode === 'tls' ? { createServer: https.createServer, serverOptions: tlsOptions } : {}),
+      },
+      () => resolve(s),
+    )
+  })
+  return { port: server.address().port, close: () => server.close() }
+}
+
+const servers = {
+  fastify: fastifyServer,
+  koa: koaServer,
+  hono: honoServer,
+  grpc: grpcServer,
+  express: expressServer,
+}
+if (!(framework in servers)) throw new Error(`unknown framework ${framework}`)
+const s = await servers[framework]()
 process.stdout.write(`READY ${s.port}\n`)
 const stop = () => {
   s.close()

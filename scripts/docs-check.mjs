@@ -32,7 +32,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 /** The repository this script belongs to (its tools: tsc, typedoc, @types). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const PACKAGES = ['core', 'express', 'fastify', 'grpc', 'nestjs', 'passport', 'spiffe', 'testing']
+const PACKAGES = [
+  'core',
+  'express',
+  'fastify',
+  'grpc',
+  'hono',
+  'koa',
+  'nestjs',
+  'passport',
+  'spiffe',
+  'testing',
+]
 
 const toPosix = (p) => p.split(sep).join('/')
 

@@ -76,6 +76,19 @@ export {
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
 export {
+  type CloudflareAuthResult,
+  type CloudflareClient,
+  type CloudflareTlsClientAuth,
+  type CloudflareTlsClientAuthOptions,
+  createWebRequestAuthenticator,
+  readCloudflareTlsClientAuth,
+  type TrustedBoundary,
+  type WebClientCertOptions,
+  type WebForwardedOptions,
+  type WebRequestAuthenticator,
+  type WebRequestLike,
+} from './sources/web.js'
+export {
   broadcastTrust,
   type ClusterTrust,
   deriveTicketKeys,

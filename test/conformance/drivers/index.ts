@@ -1,6 +1,8 @@
 import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
 import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
+import { honoDriver, honoHttp2Driver } from './hono.js'
+import { koaDriver } from './koa.js'
 import { nestExpressDriver, nestFastifyDriver } from './nestjs.js'
 import { nodeHttpDriver } from './node-http.js'
 import { passportDriver } from './passport.js'
@@ -16,4 +18,7 @@ export const drivers: readonly Driver[] = [
   passportDriver,
   nodeHttpDriver,
   upgradeDriver,
+  koaDriver,
+  honoDriver,
+  honoHttp2Driver,
 ]

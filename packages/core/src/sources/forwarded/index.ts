@@ -61,6 +61,35 @@ export interface ResolvedForwarded {
    * certificate header, the verify header (when required), then `keyHeaders`. Read in one pass.
    */
   readonly wanted: ReadonlyMap<string, number>
+  /**
+   * Set for the Web `Request` source (sources/web.ts): the label of the explicit trust
+   * boundary. Peers are then never judged by address; only a view that source built, after
+   * checking the boundary, is trusted.
+   */
+  readonly boundary: string | undefined
+  /** Positions in `wanted` of headers that hold one value (all but the chain list). */
+  readonly singleValued: ReadonlySet<number>
+}
+
+/**
+ * The key under which the Web `Request` source passes its boundary label to
+ * `resolveForwarded`. Module-private (never exported from the package), so no user
+ * configuration can switch the address allowlist off.
+ */
+export const BOUNDARY: unique symbol = Symbol('clientcert.forwarded.boundary')
+
+/** Views built by the Web source: their boundary label, and whether the boundary held for that request. */
+const boundaryViews = new WeakMap<object, { readonly label: string; readonly trusted: boolean }>()
+
+/**
+ * A fresh stand-in for the socket of one Web request: trusted only by a forwarded source
+ * configured with the same boundary label, and only when the boundary held (`trusted`).
+ * Fresh per request so no per-connection memo ever spans two requests.
+ */
+export function boundarySocket(label: string, trusted: boolean): object {
+  const socket = Object.freeze({})
+  boundaryViews.set(socket, { label, trusted })
+  return socket
 }
 
 /**
@@ -102,6 +131,9 @@ const KNOWN = [
 
 export function resolveForwarded(v: unknown): ResolvedForwarded {
   const o = plainObject(v, 'source.forwarded')
+  const boundary = (v as { [BOUNDARY]?: unknown })[BOUNDARY]
+  if (boundary !== undefined && (typeof boundary !== 'string' || o.trustedProxies !== undefined))
+    throw new ClientCertConfigError('source.forwarded.trustedProxies', 'is not used behind a trust boundary')
   onlyKeys(o, KNOWN, 'source.forwarded.')
   const headers = plainObject(o.headers ?? {}, 'source.forwarded.headers')
   onlyKeys(headers, ['cert', 'chain', 'verify', 'verifyValue'], 'source.forwarded.headers.')
@@ -129,9 +161,15 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
   for (const h of [preset.certHeader, requireVerify ? preset.verify?.header : undefined, ...keyHeaders]) {
     if (h !== undefined && !wanted.has(h.toLowerCase())) wanted.set(h.toLowerCase(), wanted.size)
   }
+  const chainAt = preset.chainHeader === undefined ? undefined : wanted.get(preset.chainHeader.toLowerCase())
   return {
     preset,
-    proxies: createProxyMatcher(o.trustedProxies, 'source.forwarded.trustedProxies', allowUnixSocket),
+    proxies:
+      typeof boundary === 'string'
+        ? NO_PROXIES
+        : createProxyMatcher(o.trustedProxies, 'source.forwarded.trustedProxies', allowUnixSocket),
+    boundary: typeof boundary === 'string' ? boundary : undefined,
+    singleValued: new Set([...wanted.values()].filter((at) => at !== chainAt)),
     requireVerify,
     maxHeaderBytes: intIn(o.maxHeaderBytes, 'source.forwarded.maxHeaderBytes', 1024, 65536, 16384),
     limits: { maxChain: intIn(o.maxChainLength, 'source.forwarded.maxChainLength', 0, 8, 4), xfccElement },
@@ -218,7 +256,12 @@ export function readForwarded(
         }
       }
     }
-    const proxy = typeof remote === 'string' ? normalise(remote) : 'unix'
+    const proxy =
+      f.boundary !== undefined
+        ? `boundary:${f.boundary}`
+        : typeof remote === 'string'
+          ? normalise(remote)
+          : 'unix'
     const read: ForwardedRead = {
       kind: 'cert',
       cacheKey: cacheKey(f, proxy, [cert, ...f.keyHeaders.map(get)]),
@@ -347,9 +390,12 @@ function readWanted(req: HeaderSource, f: ResolvedForwarded): Slot[] | { readonl
     const line = oneLine(lower, value, f.maxHeaderBytes)
     out[at] = seen[at]
       ? { invalid: `header ${lower} appears more than once` }
-      : line.kind === 'value'
-        ? line.value
-        : { invalid: line.reason }
+      : line.kind !== 'value'
+        ? { invalid: line.reason }
+        : // Web Headers join repeated lines with ", ": behind a boundary that is the only trace of one.
+          f.boundary !== undefined && f.singleValued.has(at) && line.value.includes(', ')
+          ? { invalid: `header ${lower} holds ", " (a repeated header, joined by the Web Headers object)` }
+          : line.value
     seen[at] = true
   }
   return out
@@ -427,12 +473,21 @@ let directScreen: Uint8Array | undefined
 function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: ForwardedConnection): boolean {
   if (connection.trusted !== undefined) return connection.trusted
   if (typeof socket !== 'object' || socket === null) return false
+  if (fwd.boundary !== undefined) {
+    // Behind an explicit boundary (sources/web.ts) no peer is judged by address: only a view that
+    // source built, after the boundary held for that request, is trusted.
+    const view = boundaryViews.get(socket)
+    return view?.trusted === true && view.label === fwd.boundary
+  }
   const remote = remoteAddressOf(socket)
   const trusted = fwd.proxies.isTrusted(remote)
   // A socket whose address cannot be read (closing) is judged again, never remembered.
   if (remote !== null) connection.trusted = trusted
   return trusted
 }
+
+/** Behind a boundary no peer is trusted by its address. */
+const NO_PROXIES: ProxyMatcher = Object.freeze({ isTrusted: () => false })
 
 /**
  * The TCP peer address, `undefined` only for a live connection accepted by a Unix-socket

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { resolveAuthenticator } from '../adapter/options.js'
 import type { NodeRequestView } from '../adapter/view.js'
-import { type ClientCertAuthenticator, resolveAuthenticator } from '../authenticator.js'
+import type { ClientCertAuthenticator } from '../api.js'
 import { ClientCertConfigError, ClientCertError } from '../errors.js'
 import type { ClientCertOptions } from '../options.js'
 import { BOUNDARY, boundarySocket, type ForwardedOptions } from './forwarded/index.js'

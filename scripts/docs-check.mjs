@@ -32,7 +32,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 /** The repository this script belongs to (its tools: tsc, typedoc, @types). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-const PACKAGES = ['core', 'express', 'fastify', 'nestjs', 'passport', 'testing']
+const PACKAGES = ['core', 'express', 'fastify', 'nestjs', 'otel', 'passport', 'testing']
 
 const toPosix = (p) => p.split(sep).join('/')
 

@@ -56,6 +56,7 @@ export function renderSvg(spans: readonly ReadableSpan[]): string {
   }
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="ui-monospace, Menlo, monospace" font-size="12">`,
+    '<title>clientcert.authenticate spans under each request span, from a real run of examples/express</title>',
     '<style>.trace{font-weight:bold;fill:#333}.name{fill:#222}.dur{fill:#666}.attr{fill:#555;font-size:11px}.server{fill:#8fb8de}.cc{fill:#5b9a68}.failed{fill:#d9534f}</style>',
     `<rect width="${width}" height="${y}" fill="#fff"/>`,
     '<text x="10" y="20" class="trace">clientcert spans from examples/express (OpenTelemetry SDK, in-memory exporter)</text>',

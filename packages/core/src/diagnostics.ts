@@ -184,17 +184,27 @@ export function traceAuthenticate(
   })
 }
 
+/** One frozen summary per principal (shared by a connection's requests and cache hits). */
+const summaries = new WeakMap<ClientPrincipal, DiagnosticsCertificate>()
+const summariesWithDer = new WeakMap<ClientPrincipal, DiagnosticsCertificate>()
+
 /** The certificate part of a context, from an authenticated principal. */
 export function describePrincipal(principal: ClientPrincipal, includeDer: boolean): DiagnosticsCertificate {
-  return {
-    subject: principal.subject.dn,
-    issuer: principal.issuer.dn,
-    sha256: principal.fingerprint256,
-    serialNumber: principal.serialNumber,
-    notBefore: principal.notBefore.toISOString(),
-    notAfter: principal.notAfter.toISOString(),
-    ...(includeDer ? { der: new Uint8Array(principal.certificate.rawData) } : {}),
+  const memo = includeDer ? summariesWithDer : summaries
+  let summary = memo.get(principal)
+  if (summary === undefined) {
+    summary = Object.freeze({
+      subject: principal.subject.dn,
+      issuer: principal.issuer.dn,
+      sha256: principal.fingerprint256,
+      serialNumber: principal.serialNumber,
+      notBefore: principal.notBefore.toISOString(),
+      notAfter: principal.notAfter.toISOString(),
+      ...(includeDer ? { der: new Uint8Array(principal.certificate.rawData) } : {}),
+    })
+    memo.set(principal, summary)
   }
+  return summary
 }
 
 export function publishTrustUpdated(describe: () => TrustDescription): void {

@@ -3,6 +3,7 @@ import {
   type AuthenticateContext,
   CLIENTCERT_CHANNELS,
   type ClientCertAuthenticator,
+  type DiagnosticsCertificate,
   describeTrust,
   type ForwardedRefusedMessage,
   type RevocationFetchContext,
@@ -24,6 +25,32 @@ import {
 } from './attributes.js'
 
 export { CLIENTCERT_ATTRIBUTES, CLIENTCERT_METRICS, SEMCONV_ATTRIBUTES } from './attributes.js'
+
+/** The core hands out one certificate summary per principal: its attributes are built once. */
+const facts = new WeakMap<
+  DiagnosticsCertificate,
+  { readonly attributes: Attributes; readonly notAfter: number }
+>()
+function certificateFacts(cert: DiagnosticsCertificate): {
+  readonly attributes: Attributes
+  readonly notAfter: number
+} {
+  let f = facts.get(cert)
+  if (f === undefined) {
+    f = {
+      attributes: {
+        [SC.TLS_CLIENT_SUBJECT]: cert.subject,
+        [SC.TLS_CLIENT_ISSUER]: cert.issuer,
+        [SC.TLS_CLIENT_HASH_SHA256]: cert.sha256.toUpperCase(),
+        [SC.TLS_CLIENT_NOT_BEFORE]: cert.notBefore,
+        [SC.TLS_CLIENT_NOT_AFTER]: cert.notAfter,
+      },
+      notAfter: Date.parse(cert.notAfter),
+    }
+    facts.set(cert, f)
+  }
+  return f
+}
 
 const NAME = '@clientcert/otel'
 const VERSION = '0.1.0'
@@ -147,12 +174,9 @@ export function instrumentClientCert(
     }
     const cert = ctx.certificate
     if (cert !== undefined) {
-      attrs[SC.TLS_CLIENT_SUBJECT] = cert.subject
-      attrs[SC.TLS_CLIENT_ISSUER] = cert.issuer
-      attrs[SC.TLS_CLIENT_HASH_SHA256] = cert.sha256.toUpperCase()
-      attrs[SC.TLS_CLIENT_NOT_BEFORE] = cert.notBefore
-      attrs[SC.TLS_CLIENT_NOT_AFTER] = cert.notAfter
-      clientExpiry.record((Date.parse(cert.notAfter) - Date.now()) / DAY_MS, {
+      const facts = certificateFacts(cert)
+      Object.assign(attrs, facts.attributes)
+      clientExpiry.record((facts.notAfter - Date.now()) / DAY_MS, {
         [CC.SOURCE]: ctx.source?.type ?? 'tls',
       })
     }

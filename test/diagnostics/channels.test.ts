@@ -202,6 +202,18 @@ describe('clientcert.authenticate', () => {
       () => ({ identity: 'cn', allow: { ids: ['alice'] } }),
     ],
     [
+      'policy throws',
+      'alice',
+      'ERR_CLIENT_CERT_INTERNAL',
+      () => ({
+        allow: {
+          predicate: () => {
+            throw new Error('policy store down')
+          },
+        },
+      }),
+    ],
+    [
       'revoked (configured CRL)',
       'revoked',
       'ERR_CLIENT_CERT_REVOKED',

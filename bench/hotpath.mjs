@@ -63,4 +63,32 @@ out.base64_decode_leaf_and_chain = await time(
     Buffer.from(fwdReq.headers['client-cert-chain'].slice(1, -1), 'base64')
   },
 )
+// The same two paths with @clientcert/otel subscribed on the real SDK (spans batched, then
+// dropped by a discarding exporter; metrics recorded): the subscriber's cost per request.
+if (!process.argv.includes('--no-otel')) {
+  const { createRequire } = await import('node:module')
+  const otelRequire = createRequire(new URL('../packages/otel/package.json', import.meta.url))
+  const { BasicTracerProvider, BatchSpanProcessor } = otelRequire('@opentelemetry/sdk-trace-base')
+  const { MeterProvider } = otelRequire('@opentelemetry/sdk-metrics')
+  const { instrumentClientCert } = await import(
+    new URL('../packages/otel/dist/index.js', import.meta.url).href
+  )
+  const discard = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} }
+  const otel = instrumentClientCert({
+    tracerProvider: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(discard)] }),
+    meterProvider: new MeterProvider(),
+  })
+  out.tls_memo_hit_otel = await time('  … with @clientcert/otel subscribed', async () => {
+    const r = await tlsAuth.authenticate(tlsReq)
+    if (!r.ok) throw new Error(r.error.reason)
+  })
+  out.forwarded_cache_hit_otel = await time(
+    '  … forwarded cache hit with @clientcert/otel subscribed',
+    async () => {
+      const r = await fwdAuth.authenticate(fwdReq)
+      if (!r.ok) throw new Error(r.error.reason)
+    },
+  )
+  otel.close()
+}
 console.log(JSON.stringify(out))

@@ -219,6 +219,22 @@ const throughputScenarios = [
     baseline: GR('bare'),
     candidate: GR('clientcert'),
   },
+  // The cost of the OpenTelemetry subscriber (@clientcert/otel on the real SDK), not budgeted:
+  // against bare Express, and against clientcert without a subscriber.
+  {
+    name: 'tls_keepalive_express_otel_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('bare'),
+    candidate: EX('clientcert-otel'),
+  },
+  {
+    name: 'tls_keepalive_express_otel_vs_clientcert',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: EX('clientcert'),
+    candidate: EX('clientcert-otel'),
+  },
   // References (not budgeted): where the floor is for any Express middleware on this harness.
   {
     name: 'reference_express_empty_middleware_vs_bare',

@@ -1,7 +1,7 @@
 // One benchmark server process. Usage (spawned by run.mjs, pinned with taskset):
-//   node bench/server.mjs <pki.json> <framework: express|fastify|koa|hono> <variant> <mode: tls|forwarded>
-// variant: bare | clientcert | passport-client-cert | client-certificate-auth, and the Express
-// references empty-middleware | minimal-auth (see docs/benchmarks.md)
+//   node bench/server.mjs <pki.json> <framework: express|fastify|koa|hono|grpc> <variant> <mode: tls|forwarded>
+// variant: bare | clientcert | clientcert-otel | passport-client-cert | client-certificate-auth,
+// and the Express references empty-middleware | minimal-auth (see docs/benchmarks.md)
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference).
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
@@ -33,12 +33,35 @@ const clientcertOptions =
       }
 const BODY = '{"ok":true}'
 
+/**
+ * `@clientcert/otel` on the real SDK: every judgement becomes a span (batched, then dropped by
+ * a discarding exporter, so the cost measured is the subscriber's and the SDK's, not a
+ * network's) and is counted in the metrics (collected only on demand).
+ */
+async function instrument() {
+  const otelRequire = createRequire(new URL('../packages/otel/package.json', import.meta.url))
+  const { BasicTracerProvider, BatchSpanProcessor } = otelRequire('@opentelemetry/sdk-trace-base')
+  const { MeterProvider } = otelRequire('@opentelemetry/sdk-metrics')
+  const { instrumentClientCert } = await import(
+    new URL('../packages/otel/dist/index.js', import.meta.url).href
+  )
+  const discard = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} }
+  instrumentClientCert({
+    tracerProvider: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(discard)] }),
+    meterProvider: new MeterProvider(),
+  })
+}
+
 async function expressServer() {
   const express = require('express')
   const app = express()
   app.disable('x-powered-by')
   app.disable('etag')
   if (variant === 'clientcert') {
+    const { clientCert } = await import('@clientcert/express')
+    app.use(clientCert(clientcertOptions))
+  } else if (variant === 'clientcert-otel') {
+    await instrument()
     const { clientCert } = await import('@clientcert/express')
     app.use(clientCert(clientcertOptions))
   } else if (variant === 'passport-client-cert') {

@@ -40,6 +40,7 @@ const PACKAGES = [
   'hono',
   'koa',
   'nestjs',
+  'otel',
   'passport',
   'spiffe',
   'testing',

@@ -1,12 +1,15 @@
-import type { ClientCertOptions } from '@clientcert/core'
+import { type ClientCertOptions, createClientCertAuthenticator } from '@clientcert/core'
 import { clientCert, requireClientCert } from '@clientcert/express'
 import express, { type Express } from 'express'
+import type { Telemetry } from './telemetry.js'
 
 export interface ExampleAppOptions {
   /** Principal IDs allowed on GET /admin. */
   readonly adminIds: readonly string[]
   /** Extra core options (trust, identity, hooks...). */
   readonly auth?: Partial<ClientCertOptions>
+  /** OpenTelemetry (`OTEL=console` in server.ts; in-memory exporters in test/otel.test.ts). */
+  readonly telemetry?: Telemetry
 }
 
 /**
@@ -15,14 +18,19 @@ export interface ExampleAppOptions {
  */
 export function createApp(options: ExampleAppOptions): Express {
   const app = express()
-  app.use(
-    clientCert({
-      identity: 'cn',
-      allow: { authenticated: true },
-      onRejected: (err) => console.warn(`rejected: ${err.code} (${err.reason})`),
-      ...options.auth,
-    }),
-  )
+  const auth: ClientCertOptions = {
+    identity: 'cn',
+    allow: { authenticated: true },
+    onRejected: (err) => console.warn(`rejected: ${err.code} (${err.reason})`),
+    ...options.auth,
+  }
+  if (options.telemetry === undefined) app.use(clientCert(auth))
+  else {
+    // The authenticator is built here so the expiry gauges can watch its trust material.
+    const authenticator = createClientCertAuthenticator(auth)
+    options.telemetry.watch(authenticator)
+    app.use(options.telemetry.requestSpans, clientCert({ authenticator }))
+  }
   app.use(express.json({ limit: '100kb' }))
 
   app.get('/whoami', (req, res) => {

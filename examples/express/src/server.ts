@@ -4,17 +4,32 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { loadExampleConfig, urlFor } from '@clientcert/testing'
 import { createApp } from './app.js'
+import { startTelemetry, type Telemetry } from './telemetry.js'
 
 const config = await loadExampleConfig(
   process.env,
   fileURLToPath(new URL('../.certs', import.meta.url)),
   8443,
 )
+// OTEL=console: spans and metrics of every decision on stdout (see docs/guide/observability.md).
+let telemetry: Telemetry | undefined
+if (process.env.OTEL === 'console') {
+  const { ConsoleSpanExporter } = await import('@opentelemetry/sdk-trace-base')
+  const { ConsoleMetricExporter, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics')
+  telemetry = startTelemetry({
+    spanExporter: new ConsoleSpanExporter(),
+    metricReader: new PeriodicExportingMetricReader({
+      exporter: new ConsoleMetricExporter(),
+      exportIntervalMillis: 60_000,
+    }),
+  })
+}
 // One app: direct TLS clients by their socket certificate; with TRUSTED_PROXIES, also
 // certificates forwarded by those proxies on the plain-HTTP port.
 const app = createApp({
   adminIds: config.adminIds,
   ...(config.forwarded ? { auth: config.forwarded.auth } : {}),
+  ...(telemetry ? { telemetry } : {}),
 })
 
 const server = https.createServer(config.https, app)

@@ -43,6 +43,8 @@ export interface CertificateDetails {
   notAfter: string
   expired: boolean
   notYetValid: boolean
+  /** Whole days until notAfter, rounded down; negative once expired. */
+  daysLeft: number
   fingerprint256: string
   x5tS256: string
   spiffeId: string | null
@@ -98,6 +100,11 @@ function keyDescription(cert: X509Certificate): string {
   }
 }
 
+function daysLeftText(days: number): string {
+  if (days < 0) return `expired ${-days} day${days === -1 ? '' : 's'} ago`
+  return `${days} day${days === 1 ? '' : 's'} left`
+}
+
 export async function describeCertificate(
   cert: X509Certificate,
   now = Date.now(),
@@ -129,6 +136,7 @@ export async function describeCertificate(
     notAfter: p.notAfter.toISOString(),
     expired: now > notAfter,
     notYetValid: now < notBefore,
+    daysLeft: Math.floor((notAfter - now) / 86_400_000),
     fingerprint256: createHash('sha256').update(der).digest('hex'),
     x5tS256: createHash('sha256').update(der).digest('base64url'),
     spiffeId,
@@ -320,6 +328,7 @@ export async function inspectCommand(args: readonly string[], io: Io): Promise<n
           subject: c.subject,
           issuer: c.issuer,
           notAfter: c.notAfter,
+          daysLeft: c.daysLeft,
           fingerprint256: c.fingerprint256,
         })),
         ...(verdict ? { verdict } : {}),
@@ -338,7 +347,7 @@ export async function inspectCommand(args: readonly string[], io: Io): Promise<n
       ? paint(io, 'red', 'EXPIRED')
       : d.notYetValid
         ? paint(io, 'red', 'NOT YET VALID')
-        : paint(io, 'green', 'valid now')
+        : paint(io, d.daysLeft < 30 ? 'yellow' : 'green', `valid now, ${daysLeftText(d.daysLeft)}`)
     io.stdout(
       table([
         ['subject', d.subject || none],
@@ -360,7 +369,11 @@ export async function inspectCommand(args: readonly string[], io: Io): Promise<n
         ],
         ['keyUsage', d.keyUsage ? d.keyUsage.join(', ') : none],
         ...chainDetails.map(
-          (c, i) => [`chain[${i}]`, `${c.subject} (issuer ${c.issuer}, until ${c.notAfter})`] as const,
+          (c, i) =>
+            [
+              `chain[${i}]`,
+              `${c.subject} (issuer ${c.issuer}, until ${c.notAfter}, ${daysLeftText(c.daysLeft)})`,
+            ] as const,
         ),
       ]),
     )

@@ -102,8 +102,11 @@ describe('clientcert inspect', () => {
       key: 'EC P-256',
       expired: false,
     })
+    const days = (Date.parse(x.validTo) - Date.now()) / 86_400_000
+    expect(Math.abs((out.certificate.daysLeft as number) - days)).toBeLessThanOrEqual(1)
     const text = await runCli(['inspect', file], cwd)
     expect(text.code).toBe(0)
+    expect(text.stdout).toMatch(/valid now, \d+ days? left/)
     expect(text.stdout).toContain(`SPIFFE ID:`)
     expect(text.stdout).toContain(spiffe)
     expect(text.stdout).toContain(x.fingerprint256.replace(/:/g, '').toLowerCase())

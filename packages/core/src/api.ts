@@ -1,3 +1,4 @@
+import type { TrustDescription } from './diagnostics.js'
 import type { ClientCertError, ClientCertErrorCode } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import type { MaybePromise } from './maybe-promise.js'
@@ -38,6 +39,8 @@ export type JudgeOptions = AuthenticateOptions & { readonly optional?: boolean }
  */
 export const JUDGE: unique symbol = Symbol.for('clientcert.judge') as never
 export const DECIDE: unique symbol = Symbol.for('clientcert.decide') as never
+/** @internal How `describeTrust()` asks an authenticator for its trust settings' expiry facts. */
+export const DESCRIBE_TRUST: unique symbol = Symbol.for('clientcert.describeTrust') as never
 /** @internal Counters a test reads: `forwardedMemoHits`, requests answered from a connection's forwarded memo. */
 export const STATS: unique symbol = Symbol.for('clientcert.stats') as never
 
@@ -64,6 +67,8 @@ export interface ClientCertAuthenticator {
   updateTrust(update: TrustUpdate): void
   /** @internal The adapter kit's judgement (see `JUDGE`). */
   [JUDGE](request: RequestLike, options?: JudgeOptions): MaybePromise<OptionalAuthResult>
+  /** @internal See `describeTrust()`. */
+  [DESCRIBE_TRUST]?(): TrustDescription
   /** @internal The adapter kit's authorization (see `DECIDE`). */
   [DECIDE](principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): MaybePromise<AuthResult>
 }

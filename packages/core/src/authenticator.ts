@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
+import { TLSSocket } from 'node:tls'
 import {
   type AuthenticateOptions,
   type AuthResult,
   type ClientCertAuthenticator,
   DECIDE,
+  DESCRIBE_TRUST,
   JUDGE,
   type JudgeOptions,
   type OptionalAuthResult,
@@ -12,7 +14,18 @@ import {
   type TrustUpdate,
 } from './api.js'
 import { type ConnectionState, Connections, type Connections as ConnectionsType } from './connection.js'
-import { createEpoch, FAILED_FORWARDED_TTL_MS, nextEpoch, type TrustEpoch } from './epoch.js'
+import {
+  type AuthenticateContext,
+  type DiagnosticsSource,
+  describePrincipal,
+  peerName,
+  publishForwardedRefused,
+  publishTrustUpdated,
+  type TrustDescription,
+  traceAuthenticate,
+  tracingAuthenticate,
+} from './diagnostics.js'
+import { createEpoch, describeEpoch, FAILED_FORWARDED_TTL_MS, nextEpoch, type TrustEpoch } from './epoch.js'
 import { ClientCertError, type ClientCertErrorCode } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import type { MaybePromise } from './maybe-promise.js'
@@ -20,7 +33,7 @@ import type { ClientCertOptions } from './options.js'
 import { type CompiledPolicy, compilePolicy } from './policy/match.js'
 import { misdirection, servernameRule } from './servername.js'
 import { forwardedCertificates } from './sources/forwarded/certificates.js'
-import { type ForwardedRead, readForwarded } from './sources/forwarded/index.js'
+import { type ForwardedRead, readForwarded, remoteAddressOf } from './sources/forwarded/index.js'
 import { peerChainDer, readSocket, tlsRejection } from './sources/tls.js'
 import { anchoredPublicly, publicRootFix } from './trust/public-roots.js'
 import {
@@ -72,11 +85,37 @@ class Authenticator implements ClientCertAuthenticator {
     options: AuthenticateOptions & { readonly optional: true },
   ): Promise<OptionalAuthResult>
   async authenticate(request: RequestLike, options: JudgeOptions = NO_OPTIONS): Promise<OptionalAuthResult> {
-    return this.#judge(request, options)
+    return tracingAuthenticate() ? this.#traced(request, options) : this.#judge(request, options)
   }
 
   [JUDGE](request: RequestLike, options: JudgeOptions = NO_OPTIONS): MaybePromise<OptionalAuthResult> {
-    return this.#judge(request, options)
+    return tracingAuthenticate() ? this.#traced(request, options) : this.#judge(request, options)
+  }
+
+  /** The judgement inside `clientcert.authenticate` (diagnostics.ts), for subscribers only. */
+  #traced(request: RequestLike, options: JudgeOptions): MaybePromise<OptionalAuthResult> {
+    const context: AuthenticateContext = { cached: 'none' }
+    const socket = isObject(request) ? request.socket : undefined
+    if (socket instanceof TLSSocket)
+      context.tls = { protocol: socket.getProtocol() ?? undefined, resumed: socket.isSessionReused() }
+    const includeDer = this.#epoch.options.includeCertificate
+    return traceAuthenticate(
+      context,
+      () => this.#judge(request, options, context),
+      (answer) => {
+        if (answer.ok && answer.principal !== undefined)
+          context.certificate = describePrincipal(answer.principal, includeDer)
+        context.outcome = answer.ok
+          ? {
+              ok: true,
+              principal:
+                answer.principal === undefined
+                  ? undefined
+                  : { id: answer.principal.id, kind: answer.principal.kind },
+            }
+          : { ok: false, code: answer.error.code, reason: answer.error.reason, status: answer.error.status }
+      },
+    )
   }
 
   async authorize(
@@ -92,7 +131,11 @@ class Authenticator implements ClientCertAuthenticator {
   }
 
   /** The one judgement. Never throws or rejects: a fault is an `ERR_CLIENT_CERT_INTERNAL` answer. */
-  #judge(request: RequestLike, options: JudgeOptions): MaybePromise<OptionalAuthResult> {
+  #judge(
+    request: RequestLike,
+    options: JudgeOptions,
+    trace?: AuthenticateContext,
+  ): MaybePromise<OptionalAuthResult> {
     const epoch = this.#epoch
     try {
       const connection = this.#connections.of(request, epoch)
@@ -101,7 +144,7 @@ class Authenticator implements ClientCertAuthenticator {
       const misdirected = this.#misdirected(request, connection, epoch)
       if (misdirected !== undefined)
         return { ok: false, error: this.reject('ERR_CLIENT_CERT_MISDIRECTED', misdirected, request) }
-      const outcome = this.#readCertificate(request, connection, epoch)
+      const outcome = this.#readCertificate(request, connection, epoch, trace)
       const answer =
         outcome instanceof Promise
           ? outcome.then((o) => this.#admit(o, request, options, epoch))
@@ -134,27 +177,46 @@ class Authenticator implements ClientCertAuthenticator {
     request: RequestLike,
     connection: ConnectionState,
     epoch: TrustEpoch,
+    trace: AuthenticateContext | undefined,
   ): MaybePromise<Outcome> {
     const o = epoch.options
     const socket = isObject(request) ? request.socket : undefined
     const memo = connection.forwarded.last?.read
     const fwd = readForwarded(isObject(request) ? request : {}, o.forwarded, connection.forwarded)
     if (fwd === memo) this[STATS].forwardedMemoHits++
-    if (fwd.kind === 'reject' && fwd.code !== 'ERR_CLIENT_CERT_MISSING') return failed(fwd.code, fwd.reason)
+    if (fwd.kind === 'reject' && fwd.code !== 'ERR_CLIENT_CERT_MISSING') {
+      if (trace) trace.source = forwardedSource(o, peerName(remoteAddressOf(socket)))
+      return failed(fwd.code, fwd.reason)
+    }
     if (fwd.kind === 'cert') {
-      if (!this.#ownCertificate(socket, connection)) return this.#readForwarded(fwd, connection, epoch)
-      if (!o.tlsSource)
+      if (!this.#ownCertificate(socket, connection)) {
+        if (trace) {
+          trace.source = forwardedSource(o, fwd.proxy)
+          if (fwd === memo) trace.cached = 'connection'
+        }
+        return this.#readForwarded(fwd, connection, epoch, trace)
+      }
+      if (trace) trace.source = forwardedSource(o, fwd.proxy)
+      if (!o.tlsSource) {
+        publishForwardedRefused(() => ({
+          peer: fwd.proxy,
+          header: o.forwarded?.preset.certHeader.toLowerCase() ?? 'unknown',
+          preset: o.forwarded?.preset.name,
+          why: 'own-certificate',
+        }))
         return failed(
           'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
           'the connection presents its own client certificate; identity is never taken from a header on such a connection',
         )
+      }
     }
     if (!o.tlsSource) {
       // The proxy forwarded no certificate (or nobody sent a header): the client has none.
       const reason = fwd.kind === 'reject' ? fwd.reason : 'no forwarded client certificate'
       return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent: true }
     }
-    return this.#readTls(socket, connection, epoch)
+    if (trace) trace.source = TLS_SOURCE
+    return this.#readTls(socket, connection, epoch, trace)
   }
 
   #ownCertificate(socket: unknown, connection: ConnectionState): boolean {
@@ -171,6 +233,7 @@ class Authenticator implements ClientCertAuthenticator {
     fwd: Extract<ForwardedRead, { kind: 'cert' }>,
     connection: ConnectionState,
     epoch: TrustEpoch,
+    trace: AuthenticateContext | undefined,
   ): MaybePromise<Outcome> {
     const now = epoch.options.now()
     const last = connection.forwardedOutcome
@@ -178,12 +241,18 @@ class Authenticator implements ClientCertAuthenticator {
     const key = fwd.cacheKey
     const cached = epoch.validated?.entry(key, now)
     if (cached !== undefined) {
+      if (trace && trace.cached === 'none') trace.cached = 'cache'
       const outcome: Outcome = { ok: true, verified: cached.value }
       connection.forwardedOutcome = { read: fwd, outcome, expires: cached.expires }
       return outcome
     }
     const known = epoch.failedForwarded.get(key, now)
-    if (known !== undefined) return failed(known.code, known.reason)
+    if (known !== undefined) {
+      if (trace && trace.cached === 'none') trace.cached = 'cache'
+      return failed(known.code, known.reason)
+    }
+    // The connection's memo only saved re-reading the headers; the certificate is judged now.
+    if (trace) trace.cached = 'none'
     const sent = forwardedCertificates(fwd)
     const format = epoch.options.forwarded?.preset.name ?? 'custom'
     const outcome =
@@ -207,9 +276,17 @@ class Authenticator implements ClientCertAuthenticator {
    * The socket's certificate: the connection's remembered outcome (successes and stable
    * failures; shared while pending), or read, validate and map it.
    */
-  #readTls(socket: unknown, connection: ConnectionState, epoch: TrustEpoch): MaybePromise<Outcome> {
-    if (connection.tls !== undefined) return connection.tls
-    const outcome = this.#readTlsFresh(socket, epoch)
+  #readTls(
+    socket: unknown,
+    connection: ConnectionState,
+    epoch: TrustEpoch,
+    trace: AuthenticateContext | undefined,
+  ): MaybePromise<Outcome> {
+    if (connection.tls !== undefined) {
+      if (trace) trace.cached = 'connection'
+      return connection.tls
+    }
+    const outcome = this.#readTlsFresh(socket, epoch, trace)
     if (!(outcome instanceof Promise)) {
       if (isStable(outcome)) connection.tls = outcome
       return outcome
@@ -222,7 +299,11 @@ class Authenticator implements ClientCertAuthenticator {
     return outcome
   }
 
-  #readTlsFresh(socket: unknown, epoch: TrustEpoch): MaybePromise<Outcome> {
+  #readTlsFresh(
+    socket: unknown,
+    epoch: TrustEpoch,
+    trace: AuthenticateContext | undefined,
+  ): MaybePromise<Outcome> {
     const o = epoch.options
     const read = readSocket(socket)
     if (!read.ok) return read
@@ -231,7 +312,10 @@ class Authenticator implements ClientCertAuthenticator {
       return tlsRejection(read.der, read.authorizationError, o.eku, now, o.skewMs)
     const fingerprint = createHash('sha256').update(read.der).digest('hex')
     const cached = epoch.validated?.get(fingerprint, now)
-    if (cached !== undefined) return { ok: true, verified: cached }
+    if (cached !== undefined) {
+      if (trace) trace.cached = 'cache'
+      return { ok: true, verified: cached }
+    }
     const leaf = parseSent(read.der, 'the client certificate')
     if (!isParsed(leaf)) return leaf
     return validateAndMap(epoch, leaf, [], { type: 'tls' }, fingerprint, now, !o.appTrust)
@@ -354,6 +438,11 @@ class Authenticator implements ClientCertAuthenticator {
     const previous = this.#epoch
     this.#epoch = nextEpoch(previous, update)
     previous.revocation?.close()
+    publishTrustUpdated(() => this[DESCRIBE_TRUST]())
+  }
+
+  [DESCRIBE_TRUST](): TrustDescription {
+    return describeEpoch(this.#epoch)
   }
 
   reject(code: ClientCertErrorCode, reason: string, request?: unknown): ClientCertError {
@@ -373,6 +462,12 @@ class Authenticator implements ClientCertAuthenticator {
     }
     return out
   }
+}
+
+const TLS_SOURCE = Object.freeze({ type: 'tls' as const })
+
+function forwardedSource(o: TrustEpoch['options'], proxy: string): DiagnosticsSource {
+  return { type: 'forwarded', preset: o.forwarded?.preset.name ?? 'none', proxy }
 }
 
 function isObject(v: unknown): v is Record<PropertyKey, unknown> {

@@ -34,6 +34,11 @@ export class LruCache<K, V> {
     }
   }
 
+  /** The live entries, without touching their recency (for reports, not lookups). */
+  *live(now: number): IterableIterator<[K, V]> {
+    for (const [key, entry] of this.#map) if (entry.expires > now) yield [key, entry.value]
+  }
+
   clear(): void {
     this.#map.clear()
   }

@@ -1,5 +1,7 @@
 import type { TrustUpdate } from './api.js'
 import { LruCache } from './cache.js'
+import type { ParsedCertificate } from './cert/parse.js'
+import type { TrustCertificateDescription, TrustDescription } from './diagnostics.js'
 import { ClientCertConfigError, type Rejection } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import { type ClientCertOptions, type ResolvedOptions, resolveOptions } from './options.js'
@@ -33,6 +35,23 @@ export interface TrustEpoch {
   readonly revocation: RevocationChecker | undefined
   readonly publicRoot: WeakMap<ClientPrincipal, boolean>
   readonly tlsVerified: WeakSet<ClientPrincipal>
+}
+
+/** The epoch's expiry facts: anchors, intermediates, pins and CRLs (no key material). */
+export function describeEpoch(epoch: TrustEpoch): TrustDescription {
+  const cert = (c: ParsedCertificate): TrustCertificateDescription => ({
+    subject: c.subject.dn,
+    sha256: c.fingerprint256,
+    notBefore: new Date(c.notBefore).toISOString(),
+    notAfter: new Date(c.notAfter).toISOString(),
+  })
+  const o = epoch.options
+  return {
+    anchors: o.anchors.map(cert),
+    intermediates: o.intermediates.map(cert),
+    pins: o.pins.length,
+    crls: epoch.revocation?.describe() ?? [],
+  }
 }
 
 /** A forwarded certificate that failed is remembered this long under its header hash. */

@@ -20,6 +20,19 @@ export type { DistinguishedName, NameAttribute } from './asn1/name.js'
 export { createClientCertAuthenticator } from './authenticator.js'
 export type { SubjectAltNames } from './cert/parse.js'
 export {
+  type AuthenticateContext,
+  CLIENTCERT_CHANNELS,
+  type CrlDescription,
+  type DiagnosticsCertificate,
+  type DiagnosticsOutcome,
+  type DiagnosticsSource,
+  type ForwardedRefusedMessage,
+  type RevocationFetchContext,
+  type TrustCertificateDescription,
+  type TrustDescription,
+  type TrustUpdatedMessage,
+} from './diagnostics.js'
+export {
   CLIENT_CERT_ERROR_CODES,
   ClientCertConfigError,
   type ClientCertConfigErrorCode,
@@ -32,6 +45,14 @@ export {
   TrustSourceError,
   type TrustSourceErrorCode,
 } from './errors.js'
+export {
+  createExpiryMonitor,
+  describeTrust,
+  type ExpiringItem,
+  type ExpiryMonitor,
+  type ExpiryMonitorOptions,
+  type ServerCertificates,
+} from './expiry.js'
 export type { CertificateFacts, IdentityFunction, IdentityMapping, IdentityName } from './identity/map.js'
 export type { ClientPrincipal, PrincipalKind, PrincipalSource } from './identity/principal.js'
 export { parseSpiffeId, type SpiffeId } from './identity/spiffe.js'
@@ -39,6 +60,7 @@ export { type AuthenticationMark, authenticationOf, markAuthenticated } from './
 export type {
   CacheOptions,
   ClientCertOptions,
+  DiagnosticsOptions,
   EkuOptions,
   HookContext,
   SourceOptions,

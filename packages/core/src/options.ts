@@ -112,6 +112,16 @@ export interface ClientCertOptions<R = unknown> {
    * recognised and checked without it. Only `true` is accepted (see docs/guide/tls-server.md).
    */
   readonly requireServernameMatch?: true
+  /** What the `node:diagnostics_channel` events may carry (see docs/guide/observability.md). */
+  readonly diagnostics?: DiagnosticsOptions
+}
+
+export interface DiagnosticsOptions {
+  /**
+   * Add the presented certificate's DER to `clientcert.authenticate` contexts (`certificate.der`).
+   * Default false: a certificate names a person or a host, and subscribers ship what they get.
+   */
+  readonly includeCertificate?: boolean
 }
 
 /** Options after validation, in the shapes the core uses. */
@@ -140,6 +150,7 @@ export interface ResolvedOptions {
   readonly onAuthenticated?: ClientCertOptions['onAuthenticated']
   readonly onRejected?: ClientCertOptions['onRejected']
   readonly requireServernameMatch: boolean
+  readonly includeCertificate: boolean
 }
 
 /** The top-level option names of `createClientCertAuthenticator()`. */
@@ -158,6 +169,7 @@ export const CORE_OPTION_NAMES = [
   'onRejected',
   'revocation',
   'requireServernameMatch',
+  'diagnostics',
 ] as const
 
 /** Above this many anchors a trust set looks like a public root store. */
@@ -262,7 +274,15 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
     onRejected: optionalFn(o.onRejected, 'onRejected') as ResolvedOptions['onRejected'],
     requireServernameMatch: resolveServernameMatch(o.requireServernameMatch),
+    includeCertificate: resolveDiagnostics(o.diagnostics),
   }
+}
+
+function resolveDiagnostics(v: unknown): boolean {
+  if (v === undefined) return false
+  const d = plainObject(v, 'diagnostics')
+  onlyKeys(d, ['includeCertificate'], 'diagnostics.')
+  return bool(d.includeCertificate, 'diagnostics.includeCertificate')
 }
 
 function resolveServernameMatch(v: unknown): boolean {

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises'
 import { LruCache } from '../cache.js'
 import type { ParsedCertificate } from '../cert/parse.js'
 import { bool, intIn, isPlainObject, onlyKeys } from '../config-check.js'
+import { type CrlDescription, traceRevocationFetch } from '../diagnostics.js'
 import { ClientCertConfigError } from '../errors.js'
 import { crlFreshnessProblem, crlTrustProblem, decodeCrls, type ParsedCrl } from './crl.js'
 import { crlDistributionPointUrls, ocspUrls } from './der-util.js'
@@ -89,6 +90,8 @@ export interface RevocationChecker {
   reload(): Promise<void>
   /** Stops reload timers. */
   close(): void
+  /** The CRLs held now (configured, and fetched ones while cached): issuers and update times. */
+  describe(): CrlDescription[]
 }
 
 export const REVOCATION_DEFAULTS = {
@@ -376,12 +379,14 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
     const hit = cdpCache.get(url, now())
     if (hit !== undefined) return hit
     return dedupe(`crl ${url}`, async () => {
-      const body = await boundedFetch(
-        resolved.fetch,
-        url,
-        { method: 'GET', headers: { accept: 'application/pkix-crl' } },
-        opts.timeoutMs,
-        opts.maxBytes,
+      const body = await traceRevocationFetch('crl', url, () =>
+        boundedFetch(
+          resolved.fetch,
+          url,
+          { method: 'GET', headers: { accept: 'application/pkix-crl' } },
+          opts.timeoutMs,
+          opts.maxBytes,
+        ),
       )
       const crls = decodeCrls(body)
       const t = now()
@@ -452,16 +457,18 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
       const nonce = opts.nonce ? newNonce() : undefined
       let body: Uint8Array
       try {
-        body = await boundedFetch(
-          resolved.fetch,
-          responder,
-          {
-            method: 'POST',
-            body: buildOcspRequest(id, nonce),
-            headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
-          },
-          opts.timeoutMs,
-          opts.maxBytes,
+        body = await traceRevocationFetch('ocsp', responder, () =>
+          boundedFetch(
+            resolved.fetch,
+            responder,
+            {
+              method: 'POST',
+              body: buildOcspRequest(id, nonce),
+              headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' },
+            },
+            opts.timeoutMs,
+            opts.maxBytes,
+          ),
         )
       } catch (err) {
         return { kind: 'fail', reason: `OCSP request to ${responder} failed: ${errorText(err)}` }
@@ -516,6 +523,19 @@ export function createRevocationChecker(resolved: ResolvedRevocation, now: () =>
     close() {
       if (timer !== undefined) clearInterval(timer)
       timer = undefined
+    },
+    describe() {
+      const iso = (t: number): string => new Date(t).toISOString()
+      const one = (crl: ParsedCrl, origin: 'configured' | 'fetched', url?: string): CrlDescription => ({
+        issuer: crl.issuer.dn,
+        origin,
+        ...(url === undefined ? {} : { url }),
+        thisUpdate: iso(crl.thisUpdate),
+        ...(crl.nextUpdate === undefined ? {} : { nextUpdate: iso(crl.nextUpdate) }),
+      })
+      const out = loaded.flatMap((src) => src.crls.map((c) => one(c, 'configured')))
+      for (const [url, crls] of cdpCache.live(now())) for (const c of crls) out.push(one(c, 'fetched', url))
+      return out
     },
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { bool, intIn, onlyKeys, plainObject } from '../../config-check.js'
+import { peerName, publishForwardedRefused } from '../../diagnostics.js'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
 import { canonicalName, type HeaderSource, oneLine } from './headers.js'
 import {
@@ -200,6 +201,12 @@ export function readForwarded(
     // The common path (direct clients): one pass over the raw header names, no allocation.
     const name = firstForwardedHeader(req, fwd?.ownHeaders ?? NO_HEADERS)
     if (name === undefined) return NONE
+    publishForwardedRefused(() => ({
+      peer: peerName(remoteAddressOf(socket)),
+      header: name,
+      preset: fwd?.preset.name,
+      why: 'untrusted-peer',
+    }))
     return {
       kind: 'reject',
       code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
@@ -214,10 +221,16 @@ export function readForwarded(
   const remote = remoteAddressOf(socket)
   const scan = readWanted(req, f)
   if (!Array.isArray(scan)) {
+    publishForwardedRefused(() => ({
+      peer: peerName(remote),
+      header: scan.twin,
+      preset: f.preset.name,
+      why: 'spelling',
+    }))
     return {
       kind: 'reject',
       code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
-      reason: `header ${scan.twin} is not the spelling the ${f.preset.name} proxy sets (${[...f.exactNames].join(', ')}); the proxy strips and sets headers by exact name, so another spelling came from its client`,
+      reason: `header ${JSON.stringify(scan.twin)} is not the spelling the ${f.preset.name} proxy sets (${[...f.exactNames].join(', ')}); the proxy strips and sets headers by exact name, so another spelling came from its client`,
     }
   }
   const values = scan
@@ -374,7 +387,7 @@ function readWanted(req: HeaderSource, f: ResolvedForwarded): Slot[] | { readonl
     const lower = name.toLowerCase()
     const at = f.wanted.get(lower)
     if (at === undefined) {
-      if (isTwin(lower, f)) return { twin: JSON.stringify(lower.slice(0, 64)) }
+      if (isTwin(lower, f)) return { twin: lower.slice(0, 64) }
       continue
     }
     let value = fromRaw ? raw[i + 1] : (req.headers as Record<string, unknown>)[name]
@@ -494,7 +507,7 @@ const NO_PROXIES: ProxyMatcher = Object.freeze({ isTrusted: () => false })
  * server, and `null` when it cannot be told. Node also reports no address for a TCP socket
  * that has already closed, so "no address" alone must never mean "Unix socket".
  */
-function remoteAddressOf(socket: unknown): unknown {
+export function remoteAddressOf(socket: unknown): unknown {
   if (typeof socket !== 'object' || socket === null) return null
   try {
     const s = socket as { remoteAddress?: unknown; destroyed?: unknown; server?: { address?: () => unknown } }

@@ -64,6 +64,8 @@ export interface Outcome {
   readonly status: number
   readonly body: string
   readonly headers: Record<string, string | string[] | undefined>
+  /** Whether the request had a body (set by the plain request helper; unknown otherwise). */
+  readonly sentBody?: boolean
 }
 
 export interface Scenario {
@@ -99,14 +101,16 @@ const get =
     client: ClientName | null,
     extra: { method?: string; body?: string; headers?: Record<string, string> } = {},
   ) =>
-  async ({ url, f, h2 }: ScenarioContext): Promise<Outcome> =>
-    requestWithUndici(url, {
+  async ({ url, f, h2 }: ScenarioContext): Promise<Outcome> => ({
+    ...(await requestWithUndici(url, {
       path,
       client: client === null ? null : f.clients[client],
       ca: f.pki.serverCa.pem,
       allowH2: h2 && url.startsWith('https'),
       ...extra,
-    })
+    })),
+    sentBody: extra.body !== undefined,
+  })
 
 /**
  * Two requests from alice on ONE connection (HTTP/2: one session): the first must pass (200,
@@ -676,9 +680,11 @@ export const scenarios: readonly Scenario[] = [
         ca: f.pki.serverCa.pem,
         headers: { 'content-type': 'application/json' },
       })
-      return { status: r.status, body: '', headers: {} }
+      return { status: r.status, body: '', headers: r.headers }
     },
     expect: { status: 401 },
+    // The announced body is unread: the connection must not be kept (nor drained).
+    check: (o) => expect(o.headers.connection).toBe('close'),
   },
   {
     name: 'expired certificate + slow body → 401 before the body is sent',
@@ -691,9 +697,11 @@ export const scenarios: readonly Scenario[] = [
         client: f.clients.expired as ClientIdentity,
         headers: { 'content-type': 'application/json' },
       })
-      return { status: r.status, body: '', headers: {} }
+      return { status: r.status, body: '', headers: r.headers }
     },
     expect: { status: 401 },
+    // The announced body is unread: the connection must not be kept (nor drained).
+    check: (o) => expect(o.headers.connection).toBe('close'),
   },
 ]
 

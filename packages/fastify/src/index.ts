@@ -129,7 +129,9 @@ function sendProblem(error: ClientCertError, request: FastifyRequest, reply: Fas
     request.raw,
   )
   const answer = problemResponse(error, request.raw)
-  return reply.code(answer.status).headers(answer.headers).send(answer.body)
+  // A Buffer, because Fastify appends "; charset=utf-8" to a string body's content-type: the
+  // problem media type is sent exactly as every other adapter sends it.
+  return reply.code(answer.status).headers(answer.headers).send(Buffer.from(answer.body))
 }
 
 /** The Fastify plugin. Register it before your routes: `await app.register(clientCert, options)`. */

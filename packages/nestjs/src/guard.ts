@@ -1,4 +1,11 @@
-import { ClientCertError, PROBLEM_CONTENT_TYPE, toProblemDetails } from '@clientcert/core'
+import {
+  ClientCertError,
+  type CompiledPolicy,
+  compilePolicy,
+  problemResponse,
+  toProblemDetails,
+} from '@clientcert/core'
+import { checkRoute, logRejection, type RouteRule, writeProblem } from '@clientcert/core/adapter'
 import {
   type ArgumentsHost,
   type CanActivate,
@@ -9,19 +16,22 @@ import {
   Inject,
   Injectable,
 } from '@nestjs/common'
-import { HttpAdapterHost } from '@nestjs/core'
 import { ruleOf } from './decorators.js'
 import { markOf, rawRequest } from './request.js'
-import { CLIENT_CERT_MODULE_OPTIONS, type ClientCertModuleOptions } from './tokens.js'
+import { CLIENT_CERT_RESOLVED, type ResolvedModule } from './tokens.js'
 
 /**
  * Reads what the pre-parse stage stored and applies the route's rule (`@AllowClients`,
- * `@OptionalClientCert`). Without that stored result — the stage was not installed, or ran
- * for another request — it refuses (500), never lets the request through.
+ * `@OptionalClientCert`) with the adapter kit's `checkRoute`, the rule every adapter applies.
+ * Without that stored result — the stage was not installed, or ran for another request — it
+ * refuses (500), never lets the request through.
  */
 @Injectable()
 export class ClientCertGuard implements CanActivate {
-  constructor(@Inject(CLIENT_CERT_MODULE_OPTIONS) private readonly options: ClientCertModuleOptions) {}
+  /** Each handler's rule, per controller (a handler inherited by two controllers has two). */
+  readonly #rules = new WeakMap<object, WeakMap<object, RouteRule>>()
+
+  constructor(@Inject(CLIENT_CERT_RESOLVED) private readonly module: Pick<ResolvedModule, 'optional'>) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') {
@@ -33,8 +43,7 @@ export class ClientCertGuard implements CanActivate {
       )
     }
     const request = context.switchToHttp().getRequest<unknown>()
-    const mark = markOf(request)
-    if (mark === undefined) {
+    if (markOf(request) === undefined) {
       throw httpError(
         new ClientCertError(
           'ERR_CLIENT_CERT_MISCONFIGURED',
@@ -42,25 +51,35 @@ export class ClientCertGuard implements CanActivate {
         ),
       )
     }
-    const raw = rawRequest(request)
-    const rule = ruleOf(context.getHandler(), context.getClass())
-    const policies = rule.policies
-    // As in the other adapters: a route with its own policy needs a client unless it is
-    // marked optional itself; other routes follow the module's `optional`.
-    const optional = rule.optional || (policies.length === 0 && this.options.optional === true)
-    const principal = mark.principal
-    if (principal === undefined) {
-      if (optional) return true
-      throw httpError(
-        mark.authenticator.reject('ERR_CLIENT_CERT_MISSING', 'this route requires a client certificate', raw),
-      )
-    }
-    for (const policy of policies) {
-      const result = await mark.authenticator.authorize(principal, policy, raw)
-      if (!result.ok) throw httpError(result.error)
-    }
+    const admission = await checkRoute(
+      rawRequest(request) as object,
+      this.ruleFor(context.getHandler(), context.getClass()),
+    )
+    if (!admission.ok) throw httpError(admission.error)
     return true
   }
+
+  private ruleFor(handler: object, controller: object): RouteRule {
+    let byHandler = this.#rules.get(controller)
+    if (byHandler === undefined) this.#rules.set(controller, (byHandler = new WeakMap()))
+    let rule = byHandler.get(handler)
+    if (rule === undefined) {
+      const { policies, optional } = ruleOf(handler, controller)
+      // As in the other adapters: a route with its own policy needs a client unless it is
+      // marked optional itself; other routes follow the module's `optional`.
+      rule = {
+        policy: combine(policies),
+        optional: optional || (policies.length === 0 && this.module.optional),
+      }
+      byHandler.set(handler, rule)
+    }
+    return rule
+  }
+}
+
+function combine(policies: readonly CompiledPolicy[]): CompiledPolicy | undefined {
+  if (policies.length <= 1) return policies[0]
+  return compilePolicy({ all: [...policies] }, '@AllowClients(policy)')
 }
 
 /** A Nest HttpException carrying a ClientCertError; its body is the problem document. */
@@ -74,16 +93,35 @@ export function httpError(error: ClientCertError): ClientCertException {
   return new ClientCertException(error)
 }
 
-/** Renders ClientCertExceptions as `application/problem+json`, as the other adapters do. */
+interface FastifyReplyLike {
+  readonly raw: object
+  code(status: number): FastifyReplyLike
+  headers(headers: Readonly<Record<string, string>>): FastifyReplyLike
+  send(body: Buffer): unknown
+}
+
+/**
+ * Renders ClientCertExceptions with the kit's problem response, as the other adapters do, and
+ * logs each once. Not through Nest's `httpAdapter.reply`: on Express it goes through `res.send`,
+ * which adds an `ETag` to a `no-store` answer, and on Fastify a string body gets a charset
+ * appended to the problem media type.
+ */
 @Catch(ClientCertException)
 export class ClientCertExceptionFilter implements ExceptionFilter {
-  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+  constructor(@Inject(CLIENT_CERT_RESOLVED) private readonly module: Pick<ResolvedModule, 'logger'>) {}
 
   catch(exception: ClientCertException, host: ArgumentsHost): void {
-    const adapter = this.adapterHost.httpAdapter
-    const response = host.switchToHttp().getResponse<unknown>()
-    adapter.setHeader(response, 'content-type', PROBLEM_CONTENT_TYPE)
-    adapter.setHeader(response, 'cache-control', 'no-store')
-    adapter.reply(response, JSON.stringify(exception.getResponse()), exception.getStatus())
+    const http = host.switchToHttp()
+    const request = rawRequest(http.getRequest<unknown>()) as object
+    const response = http.getResponse<object>()
+    const error = exception.error
+    logRejection(this.module.logger, error, request)
+    if ('raw' in response && typeof (response as Partial<FastifyReplyLike>).code === 'function') {
+      const answer = problemResponse(error, request)
+      const reply = response as FastifyReplyLike
+      reply.code(answer.status).headers(answer.headers).send(Buffer.from(answer.body))
+      return
+    }
+    writeProblem(response as Parameters<typeof writeProblem>[0], error, request)
   }
 }

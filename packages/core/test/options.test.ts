@@ -355,7 +355,13 @@ describe('trust', () => {
     })
 
     it('says so when a file path is given instead of PEM text (and reads no file)', () => {
-      for (const path of ['./ca.pem', '/etc/pki/tls/ca.crt', 'certs\\root.cer', 'ca.pem', ' ./pki/root.pem\n']) {
+      for (const path of [
+        './ca.pem',
+        '/etc/pki/tls/ca.crt',
+        'certs\\root.cer',
+        'ca.pem',
+        ' ./pki/root.pem\n',
+      ]) {
         expectInvalid(
           { allow: ALLOW, trust: { anchors: [path] } },
           'trust.anchors[0]',

@@ -5,7 +5,13 @@ import {
   problemResponse,
   toProblemDetails,
 } from '@clientcert/core'
-import { checkRoute, logRejection, type RouteRule, writeProblem } from '@clientcert/core/adapter'
+import {
+  type AdapterLogger,
+  checkRoute,
+  logRejection,
+  type RouteRule,
+  writeProblem,
+} from '@clientcert/core/adapter'
 import {
   type ArgumentsHost,
   type CanActivate,
@@ -15,8 +21,11 @@ import {
   HttpException,
   Inject,
   Injectable,
+  Optional,
 } from '@nestjs/common'
+import { HttpAdapterHost } from '@nestjs/core'
 import { ruleOf } from './decorators.js'
+import { nestLogger } from './logger.js'
 import { markOf, rawRequest } from './request.js'
 import { CLIENT_CERT_RESOLVED, type ResolvedModule } from './tokens.js'
 
@@ -31,7 +40,9 @@ export class ClientCertGuard implements CanActivate {
   /** Each handler's rule, per controller (a handler inherited by two controllers has two). */
   readonly #rules = new WeakMap<object, WeakMap<object, RouteRule>>()
 
-  constructor(@Inject(CLIENT_CERT_RESOLVED) private readonly module: Pick<ResolvedModule, 'optional'>) {}
+  constructor(
+    @Inject(CLIENT_CERT_RESOLVED) private readonly module: { readonly optional?: boolean | undefined },
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') {
@@ -61,7 +72,10 @@ export class ClientCertGuard implements CanActivate {
 
   private ruleFor(handler: object, controller: object): RouteRule {
     let byHandler = this.#rules.get(controller)
-    if (byHandler === undefined) this.#rules.set(controller, (byHandler = new WeakMap()))
+    if (byHandler === undefined) {
+      byHandler = new WeakMap()
+      this.#rules.set(controller, byHandler)
+    }
     let rule = byHandler.get(handler)
     if (rule === undefined) {
       const { policies, optional } = ruleOf(handler, controller)
@@ -69,7 +83,7 @@ export class ClientCertGuard implements CanActivate {
       // marked optional itself; other routes follow the module's `optional`.
       rule = {
         policy: combine(policies),
-        optional: optional || (policies.length === 0 && this.module.optional),
+        optional: optional || (policies.length === 0 && this.module.optional === true),
       }
       byHandler.set(handler, rule)
     }
@@ -108,14 +122,25 @@ interface FastifyReplyLike {
  */
 @Catch(ClientCertException)
 export class ClientCertExceptionFilter implements ExceptionFilter {
-  constructor(@Inject(CLIENT_CERT_RESOLVED) private readonly module: Pick<ResolvedModule, 'logger'>) {}
+  private readonly logger: AdapterLogger
+
+  /**
+   * `new ClientCertExceptionFilter(adapterHost)` (a catch-all filter delegating to it) logs
+   * through Nest's `Logger`; the instance the module registers uses the module's `logger`.
+   */
+  constructor(
+    @Inject(HttpAdapterHost) _adapterHost?: unknown,
+    @Optional() @Inject(CLIENT_CERT_RESOLVED) module?: Pick<ResolvedModule, 'logger'>,
+  ) {
+    this.logger = module?.logger ?? nestLogger
+  }
 
   catch(exception: ClientCertException, host: ArgumentsHost): void {
     const http = host.switchToHttp()
     const request = rawRequest(http.getRequest<unknown>()) as object
     const response = http.getResponse<object>()
     const error = exception.error
-    logRejection(this.module.logger, error, request)
+    logRejection(this.logger, error, request)
     if ('raw' in response && typeof (response as Partial<FastifyReplyLike>).code === 'function') {
       const answer = problemResponse(error, request)
       const reply = response as FastifyReplyLike

@@ -4,7 +4,6 @@ import { adapterCheck, loggerOption, splitAdapterOptions } from '@clientcert/cor
 import {
   type DynamicModule,
   Global,
-  Inject,
   Injectable,
   type InjectionToken,
   Module,

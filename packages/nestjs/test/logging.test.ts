@@ -121,7 +121,12 @@ for (const platform of ['express', 'fastify'] as const) {
         requestWithUndici(url, { path, client, ca: pki.serverCa.pem })
       expect((await get('/open?token=secret', null)).status).toBe(401) // pre-parse stage
       expect((await get('/ops', alice)).status).toBe(403) // route table / onRequest
-      expect((await get('/late', alice)).status).toBe(403) // the guard (asynchronous policy)
+      const late = await get('/late', alice) // the guard (asynchronous policy) and its filter
+      expect(late.status).toBe(403)
+      // The filter's answer is the kit's: no ETag on a no-store answer, the media type exactly.
+      expect(late.headers['content-type']).toBe('application/problem+json')
+      expect(late.headers.etag).toBeUndefined()
+      expect(late.headers['cache-control']).toBe('no-store')
       expect((await get('/late', ops)).status).toBe(200)
       expect((await get('/open', alice)).status).toBe(200)
       const lines = capture.ours()

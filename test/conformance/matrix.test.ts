@@ -172,7 +172,15 @@ async function runScenario(driver: Driver, scenario: Scenario): Promise<void> {
         expect(Object.keys(problem).sort()).toEqual(['code', 'detail', 'status', 'title', 'type'])
         expect(problem.code).toBe(want.code)
         expect(problem.status).toBe(want.status)
-        expect(String(outcome.headers['content-type'])).toMatch(/^application\/problem\+json/)
+        // One media type, exactly, in every adapter; no validator on a no-store answer.
+        expect(outcome.headers['content-type']).toBe('application/problem+json')
+        expect(outcome.headers.etag, 'an ETag on a problem response').toBeUndefined()
+        expect(outcome.headers['cache-control']).toBe('no-store')
+        // RFC 9110 §11.6.1: a 401 carries a challenge (docs/errors/README.md, "WWW-Authenticate").
+        if (want.status === 401) expect(outcome.headers['www-authenticate']).toBe('ClientCertificate')
+        else expect(outcome.headers['www-authenticate']).toBeUndefined()
+        // A request without a body has nothing unread: its connection is kept.
+        if (outcome.sentBody === false) expect(outcome.headers.connection).not.toBe('close')
         expect(outcome.body).not.toMatch(OPENSSL_WORDS)
         expect(outcome.body).not.toContain(rejected.at(-1)?.reason ?? '\u0000')
       }

@@ -67,6 +67,8 @@ export interface Outcome {
   readonly status: number
   readonly body: string
   readonly headers: Record<string, string | string[] | undefined>
+  /** Whether the request had a body (set by the plain request helper; unknown otherwise). */
+  readonly sentBody?: boolean
 }
 
 export interface Scenario {
@@ -115,13 +117,16 @@ const get =
         ...(extra.headers ? { headers: extra.headers } : {}),
       })
     }
-    return requestWithUndici(url, {
-      path,
-      client: client === null ? null : f.clients[client],
-      ca: f.pki.serverCa.pem,
-      allowH2: h2 && url.startsWith('https'),
-      ...extra,
-    })
+    return {
+      ...(await requestWithUndici(url, {
+        path,
+        client: client === null ? null : f.clients[client],
+        ca: f.pki.serverCa.pem,
+        allowH2: h2 && url.startsWith('https'),
+        ...extra,
+      })),
+      sentBody: extra.body !== undefined,
+    }
   }
 
 /**
@@ -698,9 +703,11 @@ export const scenarios: readonly Scenario[] = [
         ca: f.pki.serverCa.pem,
         headers: { 'content-type': 'application/json' },
       })
-      return { status: r.status, body: '', headers: {} }
+      return { status: r.status, body: '', headers: r.headers }
     },
     expect: { status: 401 },
+    // The announced body is unread: the connection must not be kept (nor drained).
+    check: (o) => expect(o.headers.connection).toBe('close'),
   },
   {
     name: 'expired certificate + slow body → 401 before the body is sent',
@@ -713,9 +720,11 @@ export const scenarios: readonly Scenario[] = [
         client: f.clients.expired as ClientIdentity,
         headers: { 'content-type': 'application/json' },
       })
-      return { status: r.status, body: '', headers: {} }
+      return { status: r.status, body: '', headers: r.headers }
     },
     expect: { status: 401 },
+    // The announced body is unread: the connection must not be kept (nor drained).
+    check: (o) => expect(o.headers.connection).toBe('close'),
   },
 ]
 

@@ -76,6 +76,7 @@ export {
 } from './policy/match.js'
 export {
   bodyAlreadyRead,
+  CLIENT_CERT_CHALLENGE,
   PROBLEM_CONTENT_TYPE,
   type ProblemDetails,
   type ProblemResponse,

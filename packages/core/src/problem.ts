@@ -46,22 +46,49 @@ export interface ProblemResponse {
 }
 
 /**
- * The response for a rejection: the problem body, `no-store`, and — for an HTTP/1 request
- * whose body has not been received — `Connection: close`, so the server does not drain an
- * unread (possibly endless) body. HTTP/2 forbids the Connection header; streams reset instead.
+ * The challenge sent with every 401. RFC 9110 §11.6.1 requires a 401 to carry a
+ * `WWW-Authenticate` with at least one challenge, and no scheme is registered for TLS client
+ * certificates: this is an unregistered scheme name (a valid `token`) that says which credential
+ * is missing. Browsers ignore unknown schemes (no login prompt); clients should key on the
+ * body's `code`, not on this header. See docs/errors/README.md.
+ */
+export const CLIENT_CERT_CHALLENGE = 'ClientCertificate'
+
+/**
+ * The response for a rejection: the problem body, `no-store`, a `WWW-Authenticate` challenge on
+ * 401, and — for an HTTP/1 request whose body has not been received — `Connection: close`, so
+ * the server does not drain an unread (possibly endless) body. A request without a body
+ * (neither `Content-Length` above 0 nor `Transfer-Encoding`, RFC 9112 §6.3) keeps its
+ * connection even when Node has not yet marked it complete. HTTP/2 forbids the Connection
+ * header; streams reset instead.
  */
 export function problemResponse(error: ClientCertError, request?: unknown): ProblemResponse {
   const headers: Record<string, string> = {
     'content-type': PROBLEM_CONTENT_TYPE,
     'cache-control': 'no-store',
   }
+  if (error.status === 401) headers['www-authenticate'] = CLIENT_CERT_CHALLENGE
   const r = (typeof request === 'object' && request !== null ? request : {}) as {
     complete?: unknown
     httpVersionMajor?: unknown
+    headers?: unknown
   }
-  if (r.complete === false && (typeof r.httpVersionMajor !== 'number' || r.httpVersionMajor < 2))
+  if (
+    r.complete === false &&
+    (typeof r.httpVersionMajor !== 'number' || r.httpVersionMajor < 2) &&
+    mayHaveBody(r.headers)
+  )
     headers.connection = 'close'
   return { status: error.status, headers, body: JSON.stringify(toProblemDetails(error)) }
+}
+
+/** False only when the headers say for sure that no body follows; anything unreadable may have one. */
+function mayHaveBody(headers: unknown): boolean {
+  if (typeof headers !== 'object' || headers === null) return true
+  const h = headers as Record<string, unknown>
+  if (h['transfer-encoding'] !== undefined) return true
+  const length = h['content-length']
+  return length !== undefined && length !== '0'
 }
 
 /**

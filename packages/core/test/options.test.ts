@@ -354,6 +354,28 @@ describe('trust', () => {
       )
     })
 
+    it('says so when a file path is given instead of PEM text (and reads no file)', () => {
+      for (const path of [
+        './ca.pem',
+        '/etc/pki/tls/ca.crt',
+        'certs\\root.cer',
+        'ca.pem',
+        ' ./pki/root.pem\n',
+      ]) {
+        expectInvalid(
+          { allow: ALLOW, trust: { anchors: [path] } },
+          'trust.anchors[0]',
+          `"${path.trim()}" looks like a file path; certificates are given as PEM text or DER bytes, not paths: pass readFileSync(${JSON.stringify(path.trim())})`,
+        )
+      }
+      // Not paths: plain junk keeps the PEM message.
+      expectInvalid(
+        { allow: ALLOW, trust: { anchors: 'not a certificate' } },
+        'trust.anchors',
+        'unexpected text after the last PEM certificate block',
+      )
+    })
+
     it('rejects text between PEM blocks (including a private key before a certificate)', () => {
       const between = 'unexpected text between PEM blocks'
       const bundle = `${pki.root.pem}Bag Attributes: friendlyName=root\n${otherRoot.pem}`

@@ -1,6 +1,7 @@
 import {
   type AllowPolicy,
   type ClientCertAuthenticator,
+  ClientCertConfigError,
   type ClientCertError,
   type ClientCertOptions,
   type ClientPrincipal,
@@ -8,10 +9,12 @@ import {
   problemResponse,
 } from '@clientcert/core'
 import {
+  type AdapterLogger,
   type Admission,
   adapterCheck,
   admitRequest,
   compileRouteRule,
+  loggerOption,
   logRejection,
   type MaybePromise,
   type RouteRule,
@@ -51,6 +54,12 @@ export type FastifyClientCertOptions = (
    * handler. For hosts that own the error handler (NestJS replaces it during init). Default false.
    */
   readonly replyDirectly?: boolean
+  /**
+   * Where rejections (one line each at `info`, never the certificate) and deployment mistakes
+   * (`warn`) go: a logger with `info`, `warn` and `error`, a function for every line, or
+   * `false`. Default: Fastify's request logger (`request.log`), with the code and reason as fields.
+   */
+  readonly logger?: AdapterLogger | ((message: string) => void) | false
 }
 
 /**
@@ -59,10 +68,16 @@ export type FastifyClientCertOptions = (
  * error handler renders them as the same RFC 9457 body the other adapters send.
  */
 async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClientCertOptions): Promise<void> {
-  const { settings, authenticator } = splitAdapterOptions(options, {
+  const { settings, authenticator } = splitAdapterOptions<{
+    optional: boolean
+    replyDirectly: boolean
+    logger: AdapterLogger | undefined
+  }>(options, {
     optional: { check: adapterCheck.boolean, default: false },
     replyDirectly: { check: adapterCheck.boolean, default: false },
+    logger: { check: loggerOption, default: undefined },
   })
+  refuseEarlierRoutes(fastify)
   const rules = new WeakMap<object, RouteRule>()
   const defaultRule: RouteRule = { policy: undefined, optional: settings.optional }
 
@@ -96,7 +111,7 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
           request.clientCert = a.principal
           done()
         } else if (!settings.replyDirectly) done(a.error)
-        else sendProblem(a.error, request, reply)
+        else sendProblem(a.error, request, reply, settings.logger)
       }
       whenSettled(admission(request), finish, (err) =>
         finish({
@@ -110,17 +125,44 @@ async function clientCertPlugin(fastify: FastifyInstance, options: FastifyClient
   if (!settings.replyDirectly) {
     fastify.setErrorHandler((error: FastifyError | ClientCertError, request, reply: FastifyReply) => {
       if (!isClientCertError(error)) throw error
-      return sendProblem(error, request, reply)
+      return sendProblem(error, request, reply, settings.logger)
     })
   }
 }
 
-function sendProblem(error: ClientCertError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  // Through Fastify's logger: one line per rejection at info, with the code as a field; a server
-  // without requestCert is reported once at warn.
+/**
+ * Routes declared before the plugin never pass its `onRoute` check (a typo in their
+ * `config.clientCert` is not caught), keep Fastify's default error handler (its body, not the
+ * problem) and, declared in a sibling scope, never get its `onRequest` hook at all: they would
+ * be served without authentication. Fastify's router is shared by every scope, so any route in
+ * it now was declared before this plugin: refuse, and `register()`/`ready()` fail at startup.
+ */
+function refuseEarlierRoutes(fastify: FastifyInstance): void {
+  const tree = fastify.printRoutes({ commonPrefix: false })
+  // A route line ends with its methods, "(GET, HEAD)"; an empty router prints "(empty tree)".
+  const routes = tree
+    .split('\n')
+    .filter((line) => /\([A-Z][A-Z-]*(, [A-Z][A-Z-]*)*\)\s*$/.test(line))
+    .map((line) => line.replace(/^[\s│├└─]+/, '').trim())
+  if (routes.length === 0) return
+  const named = routes.length > 5 ? [...routes.slice(0, 5), '…'] : routes
+  throw new ClientCertConfigError(
+    '@clientcert/fastify',
+    `registered after routes were declared (${named.join('; ')}): those routes would skip its route checks, its error handler and, in another scope, authentication itself. Register the plugin before any route: await app.register(clientCert, options)`,
+  )
+}
+
+function sendProblem(
+  error: ClientCertError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  logger: AdapterLogger | undefined,
+): FastifyReply {
+  // Through Fastify's logger unless one was given: one line per rejection at info, with the code
+  // as a field; a server without requestCert is reported once at warn.
   const log = request.log
   logRejection(
-    {
+    logger ?? {
       info: (m) => log.info({ code: error.code, reason: error.reason }, m),
       warn: (m) => log.warn(m),
       error: (m) => log.error(m),
@@ -129,7 +171,9 @@ function sendProblem(error: ClientCertError, request: FastifyRequest, reply: Fas
     request.raw,
   )
   const answer = problemResponse(error, request.raw)
-  return reply.code(answer.status).headers(answer.headers).send(answer.body)
+  // A Buffer, because Fastify appends "; charset=utf-8" to a string body's content-type: the
+  // problem media type is sent exactly as every other adapter sends it.
+  return reply.code(answer.status).headers(answer.headers).send(Buffer.from(answer.body))
 }
 
 /** The Fastify plugin. Register it before your routes: `await app.register(clientCert, options)`. */

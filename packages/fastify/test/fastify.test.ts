@@ -81,6 +81,58 @@ describe('@clientcert/fastify registration', () => {
   })
 })
 
+describe('@clientcert/fastify registered after routes', () => {
+  it('refuses at startup when a route was declared before the plugin (same scope)', async () => {
+    const app = tlsApp()
+    app.get('/early', { config: { clientCert: { alow: { ids: ['a'] } } as never } }, async () => 'x')
+    app.register(clientCert, { allow: { authenticated: true } })
+    await expectConfigError(app.ready(), '@clientcert/fastify')
+  })
+
+  it('refuses at startup when a sibling scope declared routes first (they would get no onRequest hook at all)', async () => {
+    const app = tlsApp()
+    app.register(async (early) => {
+      early.get('/unprotected', async () => 'x')
+    })
+    app.register(clientCert, { allow: { authenticated: true } })
+    app.get('/late', async () => 'ok')
+    const err = await app.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(ClientCertConfigError)
+    // Also /late: app.get() on the root runs now, while register() only queues the plugin.
+    expect((err as Error).message).toMatch(
+      /registered after routes were declared \(.*\/unprotected \(GET, HEAD\)/,
+    )
+  })
+
+  it('a route declared after the plugin, in the same or a child scope, is fine', async () => {
+    const app = tlsApp()
+    await app.register(clientCert, { allow: { authenticated: true } })
+    app.get('/a', async () => 'ok')
+    app.register(async (child) => {
+      child.get('/b', async () => 'ok')
+    })
+    const url = await listenOnLoopback(app)
+    const res = await requestWithUndici(`${url}/b`, { ca: pki.serverCa.pem })
+    expect(res.status).toBe(401)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+  })
+
+  it("a logger option takes the lines instead of Fastify's logger", async () => {
+    const lines: string[] = []
+    const app = tlsApp()
+    await app.register(clientCert, { allow: { authenticated: true }, logger: (m) => lines.push(m) })
+    app.get('/', async () => 'ok')
+    const url = await listenOnLoopback(app)
+    expect((await requestWithUndici(url, { ca: pki.serverCa.pem })).status).toBe(401)
+    expect(lines).toEqual([
+      expect.stringMatching(/^clientcert: rejected GET \/: 401 ERR_CLIENT_CERT_MISSING/),
+    ])
+  })
+})
+
 describe('@clientcert/fastify before the body', () => {
   it('rejects malformed JSON and a slow 10 MB body with 401 before any content-type parser runs', async () => {
     const app = tlsApp()

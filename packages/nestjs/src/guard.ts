@@ -1,11 +1,21 @@
 import {
   type ClientCertAuthenticator,
   ClientCertError,
+  type CompiledPolicy,
+  compilePolicy,
   markAuthenticated,
-  PROBLEM_CONTENT_TYPE,
+  problemResponse,
   toProblemDetails,
 } from '@clientcert/core'
-import { admitRequest, grpcCallView } from '@clientcert/core/adapter'
+import {
+  type AdapterLogger,
+  admitRequest,
+  checkRoute,
+  grpcCallView,
+  logRejection,
+  type RouteRule,
+  writeProblem,
+} from '@clientcert/core/adapter'
 import {
   type ArgumentsHost,
   type CanActivate,
@@ -20,25 +30,26 @@ import {
 import { HttpAdapterHost } from '@nestjs/core'
 import { type Observable, throwError } from 'rxjs'
 import { ruleOf } from './decorators.js'
+import { nestLogger } from './logger.js'
 import { grpcCallOf, markOf, rawRequest } from './request.js'
-import {
-  CLIENT_CERT_AUTHENTICATOR,
-  CLIENT_CERT_MODULE_OPTIONS,
-  type ClientCertModuleOptions,
-} from './tokens.js'
+import { CLIENT_CERT_AUTHENTICATOR, CLIENT_CERT_RESOLVED, type ResolvedModule } from './tokens.js'
 
 /** Trailing-metadata key of the stable code on a rejected gRPC call (as `@clientcert/grpc`). */
 const ERROR_CODE_METADATA_KEY = 'clientcert-error-code'
 
 /**
  * Reads what the pre-parse stage stored and applies the route's rule (`@AllowClients`,
- * `@OptionalClientCert`). Without that stored result — the stage was not installed, or ran
- * for another request — it refuses (500), never lets the request through.
+ * `@OptionalClientCert`) with the adapter kit's `checkRoute`, the rule every adapter applies.
+ * Without that stored result — the stage was not installed, or ran for another request — it
+ * refuses (500), never lets the request through.
  */
 @Injectable()
 export class ClientCertGuard implements CanActivate {
+  /** Each handler's rule, per controller (a handler inherited by two controllers has two). */
+  readonly #rules = new WeakMap<object, WeakMap<object, RouteRule>>()
+
   constructor(
-    @Inject(CLIENT_CERT_MODULE_OPTIONS) private readonly options: ClientCertModuleOptions,
+    @Inject(CLIENT_CERT_RESOLVED) private readonly module: { readonly optional?: boolean | undefined },
     @Optional() @Inject(CLIENT_CERT_AUTHENTICATOR) private readonly authenticator?: ClientCertAuthenticator,
   ) {}
 
@@ -57,8 +68,7 @@ export class ClientCertGuard implements CanActivate {
     // there by the app's upgrade listener (docs/guide/websockets.md). Nothing there, nothing passes.
     const request =
       type === 'ws' ? context.switchToWs().getClient<unknown>() : context.switchToHttp().getRequest<unknown>()
-    const mark = markOf(request)
-    if (mark === undefined && type === 'ws') {
+    if (markOf(request) === undefined && type === 'ws') {
       throw httpError(
         new ClientCertError(
           'ERR_CLIENT_CERT_MISCONFIGURED',
@@ -66,7 +76,7 @@ export class ClientCertGuard implements CanActivate {
         ),
       )
     }
-    if (mark === undefined) {
+    if (markOf(request) === undefined) {
       throw httpError(
         new ClientCertError(
           'ERR_CLIENT_CERT_MISCONFIGURED',
@@ -74,29 +84,17 @@ export class ClientCertGuard implements CanActivate {
         ),
       )
     }
-    const raw = rawRequest(request)
-    const rule = ruleOf(context.getHandler(), context.getClass())
-    const policies = rule.policies
-    // As in the other adapters: a route with its own policy needs a client unless it is
-    // marked optional itself; other routes follow the module's `optional`.
-    const optional = rule.optional || (policies.length === 0 && this.options.optional === true)
-    const principal = mark.principal
-    if (principal === undefined) {
-      if (optional) return true
-      throw httpError(
-        mark.authenticator.reject('ERR_CLIENT_CERT_MISSING', 'this route requires a client certificate', raw),
-      )
-    }
-    for (const policy of policies) {
-      const result = await mark.authenticator.authorize(principal, policy, raw)
-      if (!result.ok) throw httpError(result.error)
-    }
+    const admission = await checkRoute(
+      rawRequest(request) as object,
+      this.ruleFor(context.getHandler(), context.getClass()),
+    )
+    if (!admission.ok) throw httpError(admission.error)
     return true
   }
 
   /**
    * A gRPC microservice handler (`@GrpcMethod`): the certificate is read from the grpc-js call
-   * (the handler's third argument) and judged here, with the handler's rules, before it runs.
+   * (the handler's third argument) and judged here, with the handler's rule, before it runs.
    * Other RPC transports (TCP, Redis, NATS, ...) carry no client certificate: refused.
    */
   private async canActivateRpc(context: ExecutionContext): Promise<boolean> {
@@ -112,20 +110,40 @@ export class ClientCertGuard implements CanActivate {
         ),
       )
     }
-    const rule = ruleOf(context.getHandler(), context.getClass())
-    const optional = rule.optional || (rule.policies.length === 0 && this.options.optional === true)
-    const admission = await admitRequest(authenticator, grpcCallView(call), { policy: undefined, optional })
+    const admission = await admitRequest(
+      authenticator,
+      grpcCallView(call),
+      this.ruleFor(context.getHandler(), context.getClass()),
+    )
     if (!admission.ok) throw httpError(admission.error)
-    const principal = admission.principal
-    if (principal !== undefined) {
-      for (const policy of rule.policies) {
-        const result = await authenticator.authorize(principal, policy, call)
-        if (!result.ok) throw httpError(result.error)
-      }
-    }
-    markAuthenticated(call, { principal, authenticator })
+    markAuthenticated(call, { principal: admission.principal, authenticator })
     return true
   }
+
+  private ruleFor(handler: object, controller: object): RouteRule {
+    let byHandler = this.#rules.get(controller)
+    if (byHandler === undefined) {
+      byHandler = new WeakMap()
+      this.#rules.set(controller, byHandler)
+    }
+    let rule = byHandler.get(handler)
+    if (rule === undefined) {
+      const { policies, optional } = ruleOf(handler, controller)
+      // As in the other adapters: a route with its own policy needs a client unless it is
+      // marked optional itself; other routes follow the module's `optional`.
+      rule = {
+        policy: combine(policies),
+        optional: optional || (policies.length === 0 && this.module.optional === true),
+      }
+      byHandler.set(handler, rule)
+    }
+    return rule
+  }
+}
+
+function combine(policies: readonly CompiledPolicy[]): CompiledPolicy | undefined {
+  if (policies.length <= 1) return policies[0]
+  return compilePolicy({ all: [...policies] }, '@AllowClients(policy)')
 }
 
 /** A Nest HttpException carrying a ClientCertError; its body is the problem document. */
@@ -139,18 +157,51 @@ export function httpError(error: ClientCertError): ClientCertException {
   return new ClientCertException(error)
 }
 
-/** Renders ClientCertExceptions as `application/problem+json`, as the other adapters do. */
+interface FastifyReplyLike {
+  readonly raw: object
+  code(status: number): FastifyReplyLike
+  headers(headers: Readonly<Record<string, string>>): FastifyReplyLike
+  send(body: Buffer): unknown
+}
+
+/**
+ * Renders ClientCertExceptions with the kit's problem response, as the other adapters do, and
+ * logs each once. Not through Nest's `httpAdapter.reply`: on Express it goes through `res.send`,
+ * which adds an `ETag` to a `no-store` answer, and on Fastify a string body gets a charset
+ * appended to the problem media type.
+ */
 @Catch(ClientCertException)
 export class ClientCertExceptionFilter implements ExceptionFilter {
-  constructor(@Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost) {}
+  private readonly logger: AdapterLogger
+
+  /**
+   * `new ClientCertExceptionFilter(adapterHost)` (a catch-all filter delegating to it) logs
+   * through Nest's `Logger`; the instance the module registers uses the module's `logger`.
+   */
+  constructor(
+    @Inject(HttpAdapterHost) _adapterHost?: unknown,
+    @Optional() @Inject(CLIENT_CERT_RESOLVED) module?: Pick<ResolvedModule, 'logger'>,
+  ) {
+    this.logger = module?.logger ?? nestLogger
+  }
 
   catch(exception: ClientCertException, host: ArgumentsHost): Observable<never> | undefined {
-    if (host.getType() === 'rpc') return throwError(() => grpcErrorOf(exception.error, host))
-    const adapter = this.adapterHost.httpAdapter
-    const response = host.switchToHttp().getResponse<unknown>()
-    adapter.setHeader(response, 'content-type', PROBLEM_CONTENT_TYPE)
-    adapter.setHeader(response, 'cache-control', 'no-store')
-    adapter.reply(response, JSON.stringify(exception.getResponse()), exception.getStatus())
+    if (host.getType() === 'rpc') {
+      logRejection(this.logger, exception.error, {})
+      return throwError(() => grpcErrorOf(exception.error, host))
+    }
+    const http = host.switchToHttp()
+    const request = rawRequest(http.getRequest<unknown>()) as object
+    const response = http.getResponse<object>()
+    const error = exception.error
+    logRejection(this.logger, error, request)
+    if ('raw' in response && typeof (response as Partial<FastifyReplyLike>).code === 'function') {
+      const answer = problemResponse(error, request)
+      const reply = response as FastifyReplyLike
+      reply.code(answer.status).headers(answer.headers).send(Buffer.from(answer.body))
+      return undefined
+    }
+    writeProblem(response as Parameters<typeof writeProblem>[0], error, request)
     return undefined
   }
 }

@@ -1,8 +1,9 @@
-import { type ClientCertAuthenticator, ClientCertConfigError, resolveAuthenticator } from '@clientcert/core'
+import type { IncomingMessage } from 'node:http'
+import { ClientCertConfigError } from '@clientcert/core'
+import { adapterCheck, loggerOption, splitAdapterOptions } from '@clientcert/core/adapter'
 import {
   type DynamicModule,
   Global,
-  Inject,
   Injectable,
   type InjectionToken,
   Module,
@@ -15,22 +16,26 @@ import {
 } from '@nestjs/common'
 import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core'
 import { ClientCertExceptionFilter, ClientCertGuard } from './guard.js'
+import { nestLogger } from './logger.js'
 import {
   CLIENT_CERT_AUTHENTICATOR,
   CLIENT_CERT_MODULE_OPTIONS,
+  CLIENT_CERT_RESOLVED,
   type ClientCertModuleOptions,
+  type ResolvedModule,
 } from './tokens.js'
 
 /** For `forRootAsync({ useClass | useExisting })`. */
-export interface ClientCertOptionsFactory {
-  createClientCertOptions(): ClientCertModuleOptions | Promise<ClientCertModuleOptions>
+export interface ClientCertOptionsFactory<R extends object = IncomingMessage> {
+  createClientCertOptions(): ClientCertModuleOptions<R> | Promise<ClientCertModuleOptions<R>>
 }
 
-export interface ClientCertModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
-  readonly useFactory?: (...args: never[]) => ClientCertModuleOptions | Promise<ClientCertModuleOptions>
+export interface ClientCertModuleAsyncOptions<R extends object = IncomingMessage>
+  extends Pick<ModuleMetadata, 'imports'> {
+  readonly useFactory?: (...args: never[]) => ClientCertModuleOptions<R> | Promise<ClientCertModuleOptions<R>>
   readonly inject?: ReadonlyArray<InjectionToken | OptionalFactoryDependency>
-  readonly useClass?: Type<ClientCertOptionsFactory>
-  readonly useExisting?: Type<ClientCertOptionsFactory>
+  readonly useClass?: Type<ClientCertOptionsFactory<R>>
+  readonly useExisting?: Type<ClientCertOptionsFactory<R>>
   /** Register `ClientCertGuard` for every route. Default true. */
   readonly globalGuard?: boolean
 }
@@ -62,19 +67,25 @@ export class ClientCertInstallation implements OnApplicationBootstrap {
   }
 }
 
-function authenticatorFrom(options: ClientCertModuleOptions): ClientCertAuthenticator {
+/** The options checked by the adapter kit: an unknown key is named with every option the module takes. */
+function resolveModule(options: ClientCertModuleOptions): ResolvedModule {
   if (typeof options !== 'object' || options === null)
     throw new ClientCertConfigError('ClientCertModule options', 'must be an object')
-  const { optional, globalGuard, ...core } = options as ClientCertModuleOptions & Record<string, unknown>
-  if (optional !== undefined && typeof optional !== 'boolean')
-    throw new ClientCertConfigError('optional', 'must be a boolean')
-  if (globalGuard !== undefined && typeof globalGuard !== 'boolean')
-    throw new ClientCertConfigError('globalGuard', 'must be a boolean')
-  return resolveAuthenticator(core)
+  const { settings, authenticator } = splitAdapterOptions(options, {
+    optional: { check: adapterCheck.boolean, default: false },
+    globalGuard: { check: adapterCheck.boolean, default: true },
+    logger: { check: loggerOption, default: nestLogger },
+  })
+  return { authenticator, ...settings }
 }
 
 const sharedProviders: Provider[] = [
-  { provide: CLIENT_CERT_AUTHENTICATOR, useFactory: authenticatorFrom, inject: [CLIENT_CERT_MODULE_OPTIONS] },
+  { provide: CLIENT_CERT_RESOLVED, useFactory: resolveModule, inject: [CLIENT_CERT_MODULE_OPTIONS] },
+  {
+    provide: CLIENT_CERT_AUTHENTICATOR,
+    useFactory: (r: ResolvedModule) => r.authenticator,
+    inject: [CLIENT_CERT_RESOLVED],
+  },
   ClientCertInstallation,
 ]
 
@@ -90,7 +101,7 @@ const guardProvider = (on: boolean): Provider[] => [
 @Global()
 @Module({})
 export class ClientCertModule {
-  static forRoot(options: ClientCertModuleOptions): DynamicModule {
+  static forRoot<R extends object = IncomingMessage>(options: ClientCertModuleOptions<R>): DynamicModule {
     return {
       module: ClientCertModule,
       providers: [
@@ -98,11 +109,18 @@ export class ClientCertModule {
         ...sharedProviders,
         ...guardProvider(options.globalGuard !== false),
       ],
-      exports: [CLIENT_CERT_AUTHENTICATOR, CLIENT_CERT_MODULE_OPTIONS, ClientCertInstallation],
+      exports: [
+        CLIENT_CERT_AUTHENTICATOR,
+        CLIENT_CERT_MODULE_OPTIONS,
+        CLIENT_CERT_RESOLVED,
+        ClientCertInstallation,
+      ],
     }
   }
 
-  static forRootAsync(options: ClientCertModuleAsyncOptions): DynamicModule {
+  static forRootAsync<R extends object = IncomingMessage>(
+    options: ClientCertModuleAsyncOptions<R>,
+  ): DynamicModule {
     return {
       module: ClientCertModule,
       imports: [...(options.imports ?? [])],
@@ -111,12 +129,17 @@ export class ClientCertModule {
         ...sharedProviders,
         ...guardProvider(options.globalGuard !== false),
       ],
-      exports: [CLIENT_CERT_AUTHENTICATOR, CLIENT_CERT_MODULE_OPTIONS, ClientCertInstallation],
+      exports: [
+        CLIENT_CERT_AUTHENTICATOR,
+        CLIENT_CERT_MODULE_OPTIONS,
+        CLIENT_CERT_RESOLVED,
+        ClientCertInstallation,
+      ],
     }
   }
 }
 
-function asyncOptionsProviders(options: ClientCertModuleAsyncOptions): Provider[] {
+function asyncOptionsProviders<R extends object>(options: ClientCertModuleAsyncOptions<R>): Provider[] {
   const ways = [options.useFactory, options.useClass, options.useExisting].filter(
     (x) => x !== undefined,
   ).length
@@ -137,7 +160,7 @@ function asyncOptionsProviders(options: ClientCertModuleAsyncOptions): Provider[
   const factory = (options.useClass ?? options.useExisting)!
   const fromFactory: Provider = {
     provide: CLIENT_CERT_MODULE_OPTIONS,
-    useFactory: (f: ClientCertOptionsFactory) => f.createClientCertOptions(),
+    useFactory: (f: ClientCertOptionsFactory<R>) => f.createClientCertOptions(),
     inject: [factory],
   }
   return options.useClass ? [{ provide: factory, useClass: factory }, fromFactory] : [fromFactory]

@@ -4,9 +4,8 @@ import {
   type ClientCertAuthenticator,
   type ClientCertError,
   type CompiledPolicy,
-  problemResponse,
 } from '@clientcert/core'
-import { authorizePrincipal } from '@clientcert/core/adapter'
+import { type AdapterLogger, authorizePrincipal, logRejection, writeProblem } from '@clientcert/core/adapter'
 import { type INestApplication, RequestMethod, VERSION_NEUTRAL, VersioningType } from '@nestjs/common'
 import { MetadataScanner, ModulesContainer } from '@nestjs/core'
 import { ruleOf } from './decorators.js'
@@ -62,6 +61,7 @@ export class RouteRules {
   constructor(
     private readonly authenticator: ClientCertAuthenticator,
     private readonly moduleOptional: boolean,
+    private readonly logger: AdapterLogger,
   ) {}
 
   /** Reads the routes from Nest's metadata; call once routes, prefix and versioning are final (at bootstrap). */
@@ -153,6 +153,7 @@ export class RouteRules {
     const first = matches[0]!
     if (principal === undefined) {
       send(
+        this.logger,
         res,
         req,
         this.authenticator.reject('ERR_CLIENT_CERT_MISSING', 'this route requires a client certificate', req),
@@ -168,7 +169,7 @@ export class RouteRules {
       )
       if (result instanceof Promise) break
       if (!result.ok) {
-        send(res, req, result.error)
+        send(this.logger, res, req, result.error)
         return
       }
     }
@@ -293,12 +294,11 @@ function deniesSync(
 }
 
 function send(
+  logger: AdapterLogger,
   res: { headersSent?: boolean; writeHead(s: number, h: object): unknown; end(b: string): unknown },
   req: unknown,
   error: ClientCertError,
 ): void {
-  if (res.headersSent === true) return
-  const answer = problemResponse(error, req)
-  res.writeHead(answer.status, answer.headers)
-  res.end(answer.body)
+  logRejection(logger, error, req as object)
+  writeProblem(res as unknown as Parameters<typeof writeProblem>[0], error, req as object)
 }

@@ -275,7 +275,7 @@ describe('@clientcert/nestjs configuration', () => {
   })
 
   it('the guard fails closed when the pre-parse stage did not run for a request', async () => {
-    const guard = new ClientCertGuard(auth)
+    const guard = new ClientCertGuard({ optional: true })
     const context = {
       getType: () => 'http',
       switchToHttp: () => ({ getRequest: () => ({ headers: {} }) }),

@@ -1,19 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ClientCertConfigError, type ClientCertError, isClientCertError } from '@clientcert/core'
 import {
-  ClientCertConfigError,
-  type ClientCertError,
-  isClientCertError,
-  problemResponse,
-} from '@clientcert/core'
+  type AdapterLogger,
+  consoleLogger,
+  loggerOption,
+  logRejection,
+  writeProblem,
+} from '@clientcert/core/adapter'
 import { getClientCertError } from './request.js'
 
 /** Options of {@link clientCertErrorHandler}. */
 export interface ClientCertErrorHandlerOptions {
   /**
-   * Receives server-side failures (status ≥ 500: a misordered strategy, an internal fault) with
-   * their `reason`, which the response never carries. Default `console.error`.
+   * Where the handler logs: every rendered rejection once at `info` (unless the strategy already
+   * logged this request), and server-side failures (status ≥ 500: a misordered strategy, an
+   * internal fault) at `error` with their `reason`, which the response never carries. A logger
+   * with `info`, `warn` and `error`, a function for every line, or `false`. Default: the console.
    */
-  readonly logger?: (message: string) => void
+  readonly logger?: AdapterLogger | ((message: string) => void) | false
 }
 
 /** An Express (or Connect) error-handling middleware. */
@@ -42,21 +46,16 @@ export type ClientCertErrorMiddleware = (
 export function clientCertErrorHandler(
   options: ClientCertErrorHandlerOptions = {},
 ): ClientCertErrorMiddleware {
-  if (typeof options !== 'object' || options === null)
-    throw new ClientCertConfigError('options', 'must be an object')
-  const { logger = defaultLogger, ...extra } = options
-  const unknown = Object.keys(extra)[0]
-  if (unknown !== undefined) throw new ClientCertConfigError(unknown, 'unknown option; expected logger')
-  if (typeof logger !== 'function') throw new ClientCertConfigError('logger', 'must be a function')
-
+  const logger = handlerOptions(options)
   return function clientCertErrorHandlerMiddleware(err, req, res, next) {
     const error = clientCertErrorFor(err, req)
     if (error === undefined) {
       next(err)
       return
     }
-    if (error.status >= 500) logger(`clientcert: ${error.code}: ${error.reason}`)
-    send(req, res, error)
+    if (error.status >= 500) logger.error(`clientcert: ${error.code}: ${error.reason}`)
+    logRejection(logger, error, req)
+    writeProblem(res, error, req)
   }
 }
 
@@ -78,16 +77,12 @@ function isAuthenticationError(err: unknown): err is { name: 'AuthenticationErro
   )
 }
 
-function send(req: IncomingMessage, res: ServerResponse, error: ClientCertError): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  const answer = problemResponse(error, req)
-  res.writeHead(answer.status, answer.headers)
-  res.end(answer.body)
-}
-
-function defaultLogger(message: string): void {
-  console.error(message)
+/** The handler's only option (it builds no authenticator, so the kit's option splitting does not apply). */
+function handlerOptions(options: unknown): AdapterLogger {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ClientCertConfigError('options', 'must be an object')
+  const { logger, ...extra } = options as { logger?: unknown }
+  const unknown = Object.keys(extra)[0]
+  if (unknown !== undefined) throw new ClientCertConfigError(unknown, 'unknown option; expected logger')
+  return logger === undefined ? consoleLogger : loggerOption(logger, 'logger')
 }

@@ -9,9 +9,17 @@ import {
   type ClientPrincipal,
   markAuthenticated,
   type OptionalAuthResult,
-  resolveAuthenticator,
 } from '@clientcert/core'
-import { judgeRequest, whenSettled } from '@clientcert/core/adapter'
+import {
+  type AdapterLogger,
+  adapterCheck,
+  consoleLogger,
+  judgeRequest,
+  loggerOption,
+  logRejection,
+  splitAdapterOptions,
+  whenSettled,
+} from '@clientcert/core/adapter'
 import type { Request } from 'express'
 import { Strategy } from 'passport-strategy'
 import { nodeRequest, recordFailure } from './request.js'
@@ -52,10 +60,22 @@ interface StrategySettings {
   readonly optional?: boolean
   /** Call `verify(req, principal, done)` instead of `verify(principal, done)`. Default false. */
   readonly passReqToCallback?: boolean
+  /**
+   * Where the strategy's rejections go (one line each at `info`: method, path, status, code and
+   * reason, never the certificate): a logger with `info`, `warn` and `error` (the console, pino,
+   * winston), a function for every line, or `false`. A request without a certificate in
+   * `optional` mode is not logged: the next strategy of the chain decides. Default: the console.
+   */
+  readonly logger?: AdapterLogger | ((message: string) => void) | false
 }
 
-/** The core options, or an authenticator from `createClientCertAuthenticator()` to share. */
-export type AuthenticatorOptions = ClientCertOptions | { readonly authenticator: ClientCertAuthenticator }
+/**
+ * The core options, or an authenticator from `createClientCertAuthenticator()` to share. Hook
+ * contexts (`onRejected(error, { request })`) carry the Express request.
+ */
+export type AuthenticatorOptions =
+  | ClientCertOptions<Request>
+  | { readonly authenticator: ClientCertAuthenticator }
 
 /** Options of `new ClientCertStrategy(options, verify)`. */
 export type ClientCertStrategyOptions = AuthenticatorOptions &
@@ -106,6 +126,8 @@ export class ClientCertStrategy extends Strategy {
   readonly _verify: VerifyFunction | VerifyFunctionWithRequest
   /** @internal */
   readonly _passReqToCallback: boolean
+  /** @internal */
+  readonly _logger: AdapterLogger
 
   constructor(options: ClientCertStrategyOptions, verify: VerifyFunction)
   constructor(options: ClientCertStrategyOptionsWithRequest, verify: VerifyFunctionWithRequest)
@@ -114,29 +136,24 @@ export class ClientCertStrategy extends Strategy {
     verify: VerifyFunction | VerifyFunctionWithRequest,
   ) {
     super()
-    if (typeof options !== 'object' || options === null || Array.isArray(options))
-      throw new ClientCertConfigError('options', 'must be an object')
-    const {
-      name = 'client-cert',
-      optional = false,
-      passReqToCallback = false,
-      ...rest
-    } = options as unknown as StrategySettings & Record<string, unknown>
-    if (typeof name !== 'string' || name === '')
-      throw new ClientCertConfigError('name', 'must be a non-empty string')
-    if (typeof optional !== 'boolean') throw new ClientCertConfigError('optional', 'must be a boolean')
-    if (typeof passReqToCallback !== 'boolean')
-      throw new ClientCertConfigError('passReqToCallback', 'must be a boolean')
+    // The kit checks every option, so an unknown key is named with all the strategy takes.
+    const { settings, authenticator } = splitAdapterOptions(options, {
+      name: { check: adapterCheck.nonEmptyString, default: 'client-cert' },
+      optional: { check: adapterCheck.boolean, default: false },
+      passReqToCallback: { check: adapterCheck.boolean, default: false },
+      logger: { check: loggerOption, default: consoleLogger },
+    })
     if (typeof verify !== 'function')
       throw new ClientCertConfigError(
         'verify',
-        `must be a function ${passReqToCallback ? '(req, principal, done)' : '(principal, done)'}`,
+        `must be a function ${settings.passReqToCallback ? '(req, principal, done)' : '(principal, done)'}`,
       )
-    this.name = name
-    this.optional = optional
-    this._passReqToCallback = passReqToCallback
+    this.name = settings.name
+    this.optional = settings.optional
+    this._passReqToCallback = settings.passReqToCallback
+    this._logger = settings.logger
     this._verify = verify
-    this.authenticator = resolveAuthenticator(rest)
+    this.authenticator = authenticator
   }
 
   /** Called by Passport for each request; do not call it yourself. */
@@ -159,16 +176,23 @@ export class ClientCertStrategy extends Strategy {
     }
     if (this.bodyAlreadyRead(req)) {
       const reason = `${this.name}: ClientCertStrategy ran after the request body was read. Mount passport.authenticate('${this.name}') before express.json(), express.urlencoded() and any other body parser.`
-      actions.error(this.authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', reason, req))
+      const error = this.authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', reason, req)
+      logRejection(this._logger, error, req)
+      actions.error(error)
       return
     }
     whenSettled(
       judgeRequest(this.authenticator, raw, { optional: this.optional }),
       (result) => settle(this, req, result, actions),
-      (err: unknown) =>
-        actions.error(
-          this.authenticator.reject('ERR_CLIENT_CERT_INTERNAL', `authenticate threw: ${String(err)}`, req),
-        ),
+      (err: unknown) => {
+        const error = this.authenticator.reject(
+          'ERR_CLIENT_CERT_INTERNAL',
+          `authenticate threw: ${String(err)}`,
+          req,
+        )
+        logRejection(this._logger, error, req)
+        actions.error(error)
+      },
     )
   }
 
@@ -206,6 +230,7 @@ function settle(
 ): void {
   if (!result.ok) {
     const { error } = result
+    logRejection(strategy._logger, error, req)
     // A misdirected request (421) is no failed credential a later strategy could make up for.
     if (error.category === 'server' || error.category === 'misdirected') {
       actions.error(error)
@@ -235,6 +260,8 @@ function settle(
       : `${strategy.name}: no client certificate on this request (an optional stage let it through)`,
     req,
   )
+  // Optional: not a rejection yet, the next strategy of the chain decides.
+  if (!strategy.optional) logRejection(strategy._logger, missing, req)
   refuse(strategy, req, missing, actions)
 }
 

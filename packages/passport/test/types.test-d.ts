@@ -50,6 +50,30 @@ describe('@clientcert/passport types', () => {
     new ClientCertStrategy({ allow: { authenticated: true } }, (_p, done) => done(null, false, 'nope'))
   })
 
+  it('types hook contexts with the Express request, and the logger option', () => {
+    new ClientCertStrategy(
+      {
+        allow: { authenticated: true },
+        logger: { info() {}, warn() {}, error() {} },
+        onRejected: (err, { request }) => {
+          expectTypeOf(err.code).toBeString()
+          // No cast to read the path of the rejected request.
+          expectTypeOf(request).toEqualTypeOf<Request>()
+          expectTypeOf(request.originalUrl).toBeString()
+        },
+        onAuthenticated: (_principal, { request }) => expectTypeOf(request).toEqualTypeOf<Request>(),
+      },
+      (_p, done) => done(null, {}),
+    )
+    new ClientCertStrategy({ allow: { authenticated: true }, logger: false }, (_p, done) => done(null, {}))
+    clientCertErrorHandler({ logger: (m: string) => void m })
+    clientCertErrorHandler({ logger: false })
+    // @ts-expect-error a logger needs info, warn and error
+    new ClientCertStrategy({ allow: { authenticated: true }, logger: { info() {} } }, (_p, done) =>
+      done(null, {}),
+    )
+  })
+
   it('fits a mixin that drops the trailing verify from the constructor parameters', () => {
     // What @nestjs/passport's PassportStrategy() offers subclasses: each overload's parameters
     // without the callback, so `super({ ...options })` type-checks.

@@ -33,6 +33,8 @@ export interface SlowBodyResult {
   status: number
   /** Milliseconds from sending the headers to receiving the response. */
   elapsedMs: number
+  /** Headers of that response (e.g. `connection: close`, since the body was left unread). */
+  headers: http.IncomingHttpHeaders
 }
 
 function slowRequestOptions(url: URL, opts: SlowBodyRequestOptions): https.RequestOptions {
@@ -90,7 +92,11 @@ export function slowBodyRequest(url: string, opts: SlowBodyRequestOptions = {}):
     req.on('error', (error) => finish(error))
     req.on('response', (res) => {
       res.resume()
-      finish(undefined, { status: res.statusCode ?? 0, elapsedMs: Math.round(performance.now() - started) })
+      finish(undefined, {
+        status: res.statusCode ?? 0,
+        elapsedMs: Math.round(performance.now() - started),
+        headers: res.headers,
+      })
     })
     req.flushHeaders()
   })

@@ -1,6 +1,7 @@
 import type { ClientCertError } from '../errors.js'
 import { ClientCertConfigError } from '../errors.js'
 import { SERVER_DID_NOT_REQUEST, serverDidNotRequest } from '../sources/tls.js'
+import { nodeRequestOf } from './view.js'
 
 /** Where an adapter writes: one line per rejected request at `info`, deployment mistakes at `warn`/`error`. */
 export interface AdapterLogger {
@@ -41,6 +42,9 @@ export function loggerOption(value: unknown, name: string): AdapterLogger {
   throw new ClientCertConfigError(name, 'must be a logger { info, warn, error }, a function or false')
 }
 
+/** Requests already logged: two stages of one request (a strategy and its error handler) log it once. */
+const logged = new WeakSet<object>()
+
 /** Servers already warned about, so a server without `requestCert` is reported once, not per request. */
 const warned = new WeakSet<object>()
 
@@ -50,13 +54,16 @@ const warned = new WeakSet<object>()
  * for a certificate is also reported once at `warn`, with the fix.
  */
 export function logRejection(logger: AdapterLogger, error: ClientCertError, request: object): void {
+  const node = nodeRequestOf(request)
+  if (logged.has(node)) return
+  logged.add(node)
   const r = request as { method?: unknown; url?: unknown; originalUrl?: unknown; socket?: unknown }
   const url = typeof r.originalUrl === 'string' ? r.originalUrl : typeof r.url === 'string' ? r.url : ''
   const path = url.split('?')[0]
   const method = typeof r.method === 'string' ? r.method : ''
   logger.info(`clientcert: rejected ${method} ${path}: ${error.status} ${error.code} (${error.reason})`)
-  if (error.code !== 'ERR_CLIENT_CERT_MISSING' || !serverDidNotRequest(r.socket)) return
-  const server = (r.socket as { server: object }).server
+  if (error.code !== 'ERR_CLIENT_CERT_MISSING' || !serverDidNotRequest(node.socket)) return
+  const server = (node.socket as { server: object }).server
   if (warned.has(server)) return
   warned.add(server)
   logger.warn(`clientcert: ${SERVER_DID_NOT_REQUEST}; every client is rejected as having no certificate`)

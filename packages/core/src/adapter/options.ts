@@ -26,7 +26,10 @@ export function splitAdapterOptions<T>(
   const known = [...Object.keys(own), ...('authenticator' in rest ? ['authenticator'] : CORE_OPTION_NAMES)]
   for (const key of Object.keys(rest)) {
     if (!known.includes(key) && !('authenticator' in rest && CORE_OPTION_NAMES.includes(key as never)))
-      throw new ClientCertConfigError(key, `unknown option; expected one of ${known.join(', ')}`)
+      throw new ClientCertConfigError(
+        key,
+        `unknown option; expected one of ${known.join(', ')}${'authenticator' in rest ? '' : ' (or authenticator, in place of the core options)'}`,
+      )
   }
   const settings = {} as { -readonly [K in keyof T]: T[K] }
   for (const key of Object.keys(own) as (keyof T & string)[]) {

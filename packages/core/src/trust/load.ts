@@ -60,8 +60,28 @@ export function loadCertificates(inputs: unknown, option: string): ParsedCertifi
 
 const PEM_PREFIX = Buffer.from('-----BEGIN')
 
+/**
+ * A string that is no PEM but a file name (`'./ca.pem'`, `'/etc/pki/ca.crt'`, `'C:\\ca.pem'`):
+ * one short line, no PEM armour, a path separator or a certificate file extension. Never
+ * treated as a path (the core reads no files): it only gets a message that says what happened.
+ */
+function looksLikePath(input: string): boolean {
+  const s = input.trim()
+  if (s === '' || s.length > 4096 || s.includes('-----BEGIN') || /[\r\n]/.test(s)) return false
+  return /[/\\]/.test(s) || /\.(pem|crt|cer|der|ca-bundle|p7b)$/i.test(s)
+}
+
 function toDerList(input: unknown, at: string): Uint8Array[] {
-  if (typeof input === 'string') return pemToDer(input, at)
+  if (typeof input === 'string') {
+    // Not read as a path: the application owns its files (which one, its permissions, when it
+    // is reloaded through updateTrust), and a PEM typo must never turn into a file lookup.
+    if (looksLikePath(input))
+      throw new ClientCertConfigError(
+        at,
+        `"${input.trim()}" looks like a file path; certificates are given as PEM text or DER bytes, not paths: pass readFileSync(${JSON.stringify(input.trim())})`,
+      )
+    return pemToDer(input, at)
+  }
   if (input instanceof Uint8Array) {
     // readFileSync('ca.pem') gives PEM text in a Buffer; DER starts with a SEQUENCE tag instead.
     const head = Buffer.from(input.buffer, input.byteOffset, Math.min(input.byteLength, 64))

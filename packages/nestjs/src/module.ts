@@ -4,6 +4,7 @@ import { adapterCheck, loggerOption, splitAdapterOptions } from '@clientcert/cor
 import {
   type DynamicModule,
   Global,
+  Inject,
   Injectable,
   type InjectionToken,
   Module,

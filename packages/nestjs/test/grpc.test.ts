@@ -221,7 +221,7 @@ describe('@clientcert/nestjs: gRPC microservice contexts (Transport.GRPC over mT
   })
 
   it('other RPC transports (no client certificate) fail closed with ERR_CLIENT_CERT_MISCONFIGURED', async () => {
-    const guard = new ClientCertGuard({ allow: { authenticated: true } })
+    const guard = new ClientCertGuard({ optional: false })
     const tcpContext = {
       getType: () => 'rpc',
       getArgByIndex: (i: number) => [{ data: 1 }, { getPattern: () => 'sum' }, undefined][i],
@@ -231,7 +231,11 @@ describe('@clientcert/nestjs: gRPC microservice contexts (Transport.GRPC over mT
     await expect(guard.canActivate(tcpContext)).rejects.toMatchObject({
       error: { code: 'ERR_CLIENT_CERT_MISCONFIGURED' },
     })
-    const wsContext = { getType: () => 'ws' } as unknown as ExecutionContext
+    // A gateway client that no authenticated upgrade marked.
+    const wsContext = {
+      getType: () => 'ws',
+      switchToWs: () => ({ getClient: () => ({}) }),
+    } as unknown as ExecutionContext
     await expect(guard.canActivate(wsContext)).rejects.toMatchObject({
       error: { code: 'ERR_CLIENT_CERT_MISCONFIGURED' },
     })

@@ -8,7 +8,7 @@
  * reports and each adapter's answer are real. See packages/core/test/public-roots.test.ts.
  */
 import type { ClientCertError, ClientCertOptions } from '@clientcert/core'
-import { requestWithUndici } from '@clientcert/testing'
+import { requestUpgrade, requestWithUndici } from '@clientcert/testing'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createFixtures, type Fixtures } from '../support/fixtures.js'
 import type { Probes } from './driver.js'
@@ -55,16 +55,23 @@ for (const driver of drivers) {
         }
         const app = await driver.start({ auth }, probes, { tls, host: '127.0.0.1' })
         try {
-          const res = await requestWithUndici(app.url, {
-            path: '/echo',
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            // Malformed where the client must be refused: a 400 would mean the parser ran.
-            body: status === 500 ? '{"not json' : '{"hello":"world"}',
-            client: f.clients.alice,
-            ca: f.pki.serverCa.pem,
-            allowH2: driver.http2 === true,
-          })
+          // An upgrade driver answers handshakes only: the same judgement, over a WebSocket upgrade.
+          const res = driver.upgrade
+            ? await requestUpgrade(app.url, {
+                path: '/whoami',
+                client: f.clients.alice,
+                ca: f.pki.serverCa.pem,
+              })
+            : await requestWithUndici(app.url, {
+                path: '/echo',
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                // Malformed where the client must be refused: a 400 would mean the parser ran.
+                body: status === 500 ? '{"not json' : '{"hello":"world"}',
+                client: f.clients.alice,
+                ca: f.pki.serverCa.pem,
+                allowH2: driver.http2 === true,
+              })
           expect(res.status, res.body).toBe(status)
           if (status === 500) {
             expect(JSON.parse(res.body)).toMatchObject({ code: 'ERR_CLIENT_CERT_MISCONFIGURED', status: 500 })

@@ -10,11 +10,11 @@
 // `npm init -y` and `npm pkg set` are the real npm.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { freePort } from '../support/ports.js'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const page = readFileSync(join(repo, 'docs/getting-started.md'), 'utf8')
@@ -28,16 +28,6 @@ const WORKSPACE_PACKAGES: Readonly<Record<string, string>> = {
   '@clientcert/express': join(repo, 'packages/express'),
   '@clientcert/core': join(repo, 'packages/core'),
   express: realpathSync(join(repo, 'node_modules/express')),
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-    s.on('error', reject)
-  })
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'clientcert-getting-started-'))

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import * as http from 'node:http'
-import { type AddressInfo, connect, createServer } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import type { ClientCertError, ClientPrincipal, ForwardedFormat, ForwardedOptions } from '@clientcert/core'
@@ -14,6 +14,8 @@ import {
   type TestPki,
 } from '@clientcert/testing'
 import express, { type RequestHandler } from 'express'
+
+export { freePort } from '../support/ports.js'
 
 /**
  * Harness of the real-proxy suites: finds and starts nginx, HAProxy and Caddy (Debian packages)
@@ -54,18 +56,6 @@ export function versionOf(binary: string, args: string[]): string {
   const r = spawnSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 })
   const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim()
   return text.split('\n')[0] ?? (r.error ? String(r.error) : '')
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; the proxy binds it right after). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -52,6 +52,42 @@ async function instrument() {
   })
 }
 
+/**
+ * Issue 19's micro-variants (diagnostics, not products): each is one thing an authentication
+ * middleware does, alone, so bench/cpu.mjs can price it against `empty-middleware`.
+ */
+const PROBE_MARK = Symbol.for('bench.mark')
+const probeValue = Object.freeze({ id: CLIENT_CN })
+const probeMap = new WeakMap()
+const expressProbes = {
+  // the reads of mountedAfterBody(): absent properties looked up through the prototype chain
+  'probe-read-absent': (req, _res, next) => {
+    if (req._body === true || req.body !== undefined || req.readableDidRead === true || req.raw?.x) return
+    next()
+  },
+  'probe-write-symbol': (req, _res, next) => {
+    req[PROBE_MARK] = probeValue
+    next()
+  },
+  'probe-write-prop': (req, _res, next) => {
+    req.clientCert = probeValue
+    next()
+  },
+  'probe-write-both': (req, _res, next) => {
+    req[PROBE_MARK] = probeValue
+    req.clientCert = probeValue
+    next()
+  },
+  'probe-weakmap-req': (req, _res, next) => {
+    probeMap.set(req, probeValue)
+    next()
+  },
+  'probe-weakmap-socket': (req, _res, next) => {
+    if (probeMap.get(req.socket) === undefined) probeMap.set(req.socket, probeValue)
+    next()
+  },
+}
+
 async function expressServer() {
   const express = require('express')
   const app = express()
@@ -105,6 +141,8 @@ async function expressServer() {
       req.clientCert = entry.principal
       next()
     })
+  } else if (variant in expressProbes) {
+    app.use(expressProbes[variant])
   } else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
   app.get('/', (_req, res) => {
     res.type('application/json').send(BODY)
@@ -227,4 +265,11 @@ const stop = () => {
 }
 process.on('SIGTERM', stop)
 process.stdin.on('end', stop)
+// `cpu` on stdin: print this process's CPU time so far (bench/cpu.mjs, CPU time per request).
+process.stdin.on('data', (d) => {
+  if (String(d).includes('cpu')) {
+    const u = process.cpuUsage()
+    process.stdout.write(`CPU ${u.user + u.system}\n`)
+  }
+})
 process.stdin.resume()

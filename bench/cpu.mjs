@@ -1,0 +1,122 @@
+// Diagnostic: server CPU time per request, variant by variant (issue 19's evidence tool).
+//   node bench/cpu.mjs [--framework=express] [--mode=tls|forwarded] [--rounds=5] [--ms=4000] variant...
+// Each round runs every variant alone (shuffled): one server pinned to CPU 1, one undici load
+// generator pinned to CPU 0 (keep-alive, 10 connections x pipelining 10). The server reports its
+// own CPU time (user + system) at the start and end of the measurement window; CPU time per
+// request = that difference / requests completed in the window. Unlike req/s, this barely moves
+// when other processes share the machine, so small differences (a few µs) can be compared on a
+// noisy host. Prints a table of medians and each variant's ratio to the first one.
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
+const framework = opt('framework', 'express')
+const mode = opt('mode', 'tls')
+const rounds = Number(opt('rounds', '5'))
+const ms = Number(opt('ms', '4000'))
+const warmupMs = 2000
+const variants = argv.filter((a) => !a.startsWith('--'))
+if (variants.length === 0) variants.push('bare', 'empty-middleware', 'minimal-auth', 'clientcert')
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function startServer(pki, variant) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'taskset',
+      ['-c', '1', process.execPath, join(here, 'server.mjs'), pki, framework, variant, mode],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    let buf = ''
+    const waiters = []
+    child.stdout.on('data', (d) => {
+      buf += d
+      let m
+      while ((m = /CPU (\d+)\n/.exec(buf))) {
+        buf = buf.slice(m.index + m[0].length)
+        waiters.shift()?.(Number(m[1]))
+      }
+      const r = /READY (\d+)\n/.exec(buf)
+      if (r) {
+        buf = buf.slice(r.index + r[0].length)
+        resolve({
+          port: Number(r[1]),
+          cpu: () =>
+            new Promise((res) => {
+              waiters.push(res)
+              child.stdin.write('cpu\n')
+            }),
+          stop: () =>
+            new Promise((res) => {
+              child.once('exit', res)
+              child.kill('SIGTERM')
+            }),
+        })
+      }
+    })
+    child.on('exit', (code) => code && reject(new Error(`server ${variant} exited ${code}`)))
+  })
+}
+
+function load(pki, port) {
+  const opts = {
+    port,
+    scheme: mode === 'tls' ? 'https' : 'http',
+    mode: 'throughput',
+    warmupMs,
+    durationMs: ms,
+    connections: 10,
+    pipelining: 10,
+    forwarded: mode === 'forwarded',
+    ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen ${code}`))))
+  })
+}
+
+const pki = await writePkiMaterial()
+const samples = Object.fromEntries(variants.map((v) => [v, []]))
+const rps = Object.fromEntries(variants.map((v) => [v, []]))
+try {
+  for (let r = 0; r < rounds; r++) {
+    for (const v of [...variants].sort(() => Math.random() - 0.5)) {
+      const server = await startServer(pki, v)
+      const running = load(pki, server.port)
+      await new Promise((res) => setTimeout(res, warmupMs))
+      const a = await server.cpu()
+      await new Promise((res) => setTimeout(res, ms))
+      const b = await server.cpu()
+      const result = await running
+      await server.stop()
+      if (result.errors) throw new Error(`${v}: ${result.errors} errors ${JSON.stringify(result.statuses)}`)
+      samples[v].push((b - a) / result.ok)
+      rps[v].push(result.rps)
+    }
+    process.stderr.write(`round ${r + 1}/${rounds}\n`)
+  }
+} finally {
+  rmSync(pki, { force: true })
+}
+const base = median(samples[variants[0]])
+console.log(`${framework} ${mode}: server CPU µs per request (median of ${rounds} rounds), ratio to ${variants[0]}`)
+for (const v of variants) {
+  const m = median(samples[v])
+  console.log(
+    `${v.padEnd(28)} ${m.toFixed(1).padStart(7)} µs  x${(m / base).toFixed(3)}  [${Math.min(...samples[v]).toFixed(1)}, ${Math.max(...samples[v]).toFixed(1)}]  ~${median(rps[v]).toFixed(0)} req/s`,
+  )
+}

@@ -1,0 +1,161 @@
+// Diagnostic (issue 19): the JavaScript cost of one Express keep-alive request, in process, with
+// the I/O taken out. One real mTLS connection is opened on loopback; then every "request" is a
+// Node IncomingMessage on that connection's server-side TLS socket (as Node's HTTP parser makes
+// them) and a ServerResponse, pushed through the Express app. With no sockets written and no
+// other process involved, differences of ~100 ns per request are visible on a busy machine,
+// which the load benchmark cannot resolve. Not a budget line: a request here costs a fraction
+// of a real one, so percentages here are larger than in `pnpm bench`.
+//   node bench/pipeline.mjs [--n=20000] [--batches=7] variant...   (variants of bench/server.mjs)
+// Each variant runs in its own process (V8 state never shared), alternating, min over batches.
+import { spawnSync } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import { createRequire } from 'node:module'
+import tls from 'node:tls'
+import { fileURLToPath } from 'node:url'
+import { CLIENT_CN, writePkiMaterial } from './lib/pki.mjs'
+
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
+
+if (process.env.PIPELINE_CHILD) {
+  const [pkiFile, variant] = argv
+  const n = Number(opt('n', '20000'))
+  const m = JSON.parse(readFileSync(pkiFile, 'utf8'))
+  const require = createRequire(import.meta.url)
+  const express = require('express')
+  const app = express()
+  app.disable('x-powered-by')
+  app.disable('etag')
+  const MARK = Symbol('authenticated')
+  const known = new WeakMap()
+  const principal = Object.freeze({ id: CLIENT_CN })
+  const until = Date.now() + 3_600_000
+  if (variant === 'clientcert') {
+    const { clientCert } = await import('@clientcert/express')
+    app.use(clientCert({ identity: 'cn', allow: { ids: [CLIENT_CN] }, logger: false }))
+  } else if (variant === 'empty-middleware') app.use((_req, _res, next) => next())
+  else if (variant === 'minimal-auth')
+    app.use((req, res, next) => {
+      let entry = known.get(req.socket)
+      if (entry === undefined) known.set(req.socket, (entry = { principal }))
+      if (Date.now() > until) return res.end()
+      req[MARK] = entry
+      req.clientCert = entry.principal
+      next()
+    })
+  else if (variant === 'minimal-auth-weakmap')
+    app.use((req, res, next) => {
+      let entry = known.get(req.socket)
+      if (entry === undefined) known.set(req.socket, (entry = { principal }))
+      if (Date.now() > until) return res.end()
+      known.set(req, entry)
+      next()
+    })
+  else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
+  let served = 0
+  app.get('/', (_req, res) => {
+    served++
+    res.type('application/json').send('{"ok":true}')
+  })
+
+  // One real mTLS connection; its server-side socket carries every synthetic request.
+  const socket = await new Promise((resolve, reject) => {
+    const server = tls.createServer(
+      { cert: m.serverCert, key: m.serverKey, ca: m.clientRootPem, requestCert: true, rejectUnauthorized: true },
+      (s) => resolve(s),
+    )
+    server.listen(0, '127.0.0.1', () => {
+      const c = tls.connect({
+        port: server.address().port,
+        host: '127.0.0.1',
+        servername: 'localhost',
+        ca: m.serverCaPem,
+        cert: m.clientCert,
+        key: m.clientKey,
+      })
+      c.on('error', reject)
+    })
+  })
+  const one = () => {
+    const req = new http.IncomingMessage(socket)
+    req.method = 'GET'
+    req.url = '/'
+    req.httpVersionMajor = 1
+    req.httpVersionMinor = 1
+    req.httpVersion = '1.1'
+    req.headers = { host: 'localhost' }
+    req.rawHeaders = ['Host', 'localhost']
+    req.complete = true
+    const res = new http.ServerResponse(req)
+    app(req, res)
+  }
+  for (let i = 0; i < 5000; i++) one()
+  const t = process.hrtime.bigint()
+  for (let i = 0; i < n; i++) one()
+  const ns = Number(process.hrtime.bigint() - t) / n
+  if (served !== n + 5000) throw new Error(`${variant}: served ${served} of ${n + 5000}`)
+  process.stdout.write(`${ns}\n`)
+  process.exit(0)
+}
+
+const batches = Number(opt('batches', '7'))
+if (argv.includes('--ic')) {
+  // Deterministic counts instead of time: V8's inline-cache misses (each a call into the runtime)
+  // and new hidden classes (maps) per request, from --log-ic/--log-maps runs of n and 2n requests.
+  const variants = argv.filter((a) => !a.startsWith('--'))
+  const pki = await writePkiMaterial()
+  const { mkdtempSync, readFileSync: read } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'clientcert-ic-'))
+  const n = 1000
+  const count = (v, k) => {
+    const log = join(dir, `${v}-${k}.log`)
+    const r = spawnSync(
+      process.execPath,
+      ['--log-ic', '--log-maps', `--logfile=${log}`, '--no-logfile-per-isolate', fileURLToPath(import.meta.url), pki, v, `--n=${k}`],
+      { env: { ...process.env, PIPELINE_CHILD: '1' }, encoding: 'utf8' },
+    )
+    if (r.status !== 0) throw new Error(`${v}: ${r.stderr}`)
+    const lines = read(log, 'utf8').split('\n')
+    return {
+      ic: lines.filter((l) => /^(Keyed)?(Load|Store)(Global)?IC,/.test(l)).length,
+      maps: lines.filter((l) => l.startsWith('map-create,')).length,
+    }
+  }
+  console.log('per request: inline-cache misses, new maps (hidden classes)')
+  try {
+    for (const v of variants) {
+      const a = count(v, n)
+      const b = count(v, 2 * n)
+      console.log(`${v.padEnd(22)} ${((b.ic - a.ic) / n).toFixed(1).padStart(6)} IC misses  ${((b.maps - a.maps) / n).toFixed(1).padStart(5)} maps`)
+    }
+  } finally {
+    rmSync(pki, { force: true })
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.exit(0)
+}
+const variants = argv.filter((a) => !a.startsWith('--'))
+if (variants.length === 0) variants.push('bare', 'empty-middleware', 'minimal-auth', 'clientcert')
+const pki = await writePkiMaterial()
+const ns = Object.fromEntries(variants.map((v) => [v, []]))
+try {
+  for (let b = 0; b < batches; b++)
+    for (const v of variants) {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), pki, v, `--n=${opt('n', '20000')}`], {
+        env: { ...process.env, PIPELINE_CHILD: '1' },
+        encoding: 'utf8',
+      })
+      if (r.status !== 0) throw new Error(`${v}: ${r.stderr}`)
+      ns[v].push(Number(r.stdout.trim()))
+    }
+} finally {
+  rmSync(pki, { force: true })
+}
+const best = (v) => Math.min(...ns[v])
+const base = best(variants[0])
+console.log(`Express pipeline, in process (min of ${batches} batches): ns per request, and the difference to ${variants[0]}`)
+for (const v of variants)
+  console.log(`${v.padEnd(22)} ${best(v).toFixed(0).padStart(6)} ns  ${(best(v) - base >= 0 ? '+' : '') + (best(v) - base).toFixed(0)} ns`)

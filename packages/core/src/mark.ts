@@ -13,14 +13,30 @@ export interface AuthenticationMark {
   readonly authenticator: ClientCertAuthenticator
 }
 
-// A registered symbol, so two copies of this package (ESM and CommonJS) agree on it.
-const MARK = Symbol.for('clientcert.authentication')
+/**
+ * Marks live in a WeakMap keyed by the request, never in a property of it. Express gives every
+ * request object a hidden class of its own (it swaps the prototype with `setPrototypeOf`, after
+ * which V8 caches no property-add transition), so each property added to `req` copies that
+ * class (~3 µs) and every later property access on `req` misses its inline cache: a symbol
+ * property cost ~2 % of an Express request, a WeakMap entry costs ~70 ns (see
+ * docs/benchmarks.md, "Where the Express cost went"). A WeakMap also cannot be forged by code
+ * that writes properties on the request. One map per process, under a registered symbol, so the
+ * ESM and CommonJS copies of this package share it.
+ */
+const REGISTRY = Symbol.for('clientcert.authentication.marks')
+const requestMarks: WeakMap<object, AuthenticationMark> = ((globalThis as Record<symbol, unknown>)[
+  REGISTRY
+] ??= new WeakMap<object, AuthenticationMark>()) as WeakMap<object, AuthenticationMark>
 
 /** Frozen marks, one per principal (and one per authenticator for anonymous requests). */
 const marks = new WeakMap<object, AuthenticationMark>()
 
 /** Records the outcome of the authentication stage on the raw request. */
 export function markAuthenticated(request: object, mark: AuthenticationMark): void {
+  if (typeof mark?.authenticator !== 'object' || mark.authenticator === null)
+    throw new TypeError(
+      'markAuthenticated(request, mark): mark.authenticator must be the authenticator that judged the request',
+    )
   const owner: object = mark.principal ?? mark.authenticator
   let value = marks.get(owner)
   if (
@@ -31,18 +47,11 @@ export function markAuthenticated(request: object, mark: AuthenticationMark): vo
     value = Object.freeze({ principal: mark.principal, authenticator: mark.authenticator })
     marks.set(owner, value)
   }
-  // A plain store (an inline-cached transition), not defineProperty: this runs on every request.
-  // Symbol-keyed, so JSON, Object.keys and for...in never see it.
-  ;(request as { [MARK]?: AuthenticationMark })[MARK] = value
+  requestMarks.set(request, value)
 }
 
 /** The mark left by the authentication stage, or undefined when it did not run for this request. */
 export function authenticationOf(request: unknown): AuthenticationMark | undefined {
   if (typeof request !== 'object' || request === null) return undefined
-  const mark = (request as { [MARK]?: unknown })[MARK]
-  if (typeof mark !== 'object' || mark === null) return undefined
-  const m = mark as Partial<AuthenticationMark>
-  return typeof m.authenticator === 'object' && m.authenticator !== null
-    ? (m as AuthenticationMark)
-    : undefined
+  return requestMarks.get(request)
 }

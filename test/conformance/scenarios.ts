@@ -916,4 +916,18 @@ export const misorderScenarios: readonly Scenario[] = [
       expect(probes.logged.join('\n')).toMatch(/before express\.json\(\)|before the body|body parser/i)
     },
   },
+  {
+    // The body-read evidence is the stream (data emitted or its end reached): a parser that
+    // read an empty body emitted no data, only the end.
+    name: 'body parser mounted before authentication, empty JSON body → still fails closed',
+    threat: 'I',
+    mode: 'socket',
+    misordered: true,
+    run: get('/echo', null, {
+      method: 'POST',
+      body: '',
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    }),
+    expect: { status: 500, code: 'ERR_CLIENT_CERT_BODY_ALREADY_READ', parsed: true },
+  },
 ]

@@ -40,6 +40,11 @@ export class Connections {
    * a state of its own that nothing keeps.
    */
   of(request: unknown, epoch: TrustEpoch): ConnectionState {
+    // A known HTTP/1.1 socket answers first: under Express every distinct property read on the
+    // request costs an inline-cache miss (see mark.ts), and `stream` is absent there.
+    const socket = isObject(request) ? request.socket : undefined
+    const byKnownSocket = isObject(socket) ? this.#states.get(socket) : undefined
+    if (byKnownSocket !== undefined && byKnownSocket.epoch === epoch) return byKnownSocket
     const key = connectionKey(request)
     const known = key === undefined ? undefined : this.#states.get(key)
     if (known !== undefined && known.epoch === epoch) return known

@@ -97,8 +97,74 @@ function proceed(
     reject(logger, res, admission.error, req)
     return
   }
-  req.clientCert = admission.principal
+  setClientCert(req, admission.principal)
   next()
+}
+
+/**
+ * `req.clientCert` without adding a property to `req`. Express swaps each request's prototype
+ * (`setPrototypeOf(req, app.request)`), after which V8 gives every property added to that
+ * request a fresh hidden class: one `req.clientCert = …` cost ~3 µs, about 2 % of a keep-alive
+ * request, and slowed every later property access on `req` (docs/benchmarks.md, "Where the
+ * Express cost went"). So the value lives in a WeakMap and `clientCert` is an accessor on the
+ * request prototypes Express installed (its own request prototype and each app's, found by
+ * walking up from `req` to Node's `IncomingMessage.prototype`). Reading works as before;
+ * assigning `req.clientCert` in application code makes an own property, as before. What
+ * changes: `clientCert` is not an own property, so `Object.keys(req)` and `{ ...req }` do not
+ * list it. A request whose prototype Express did not swap gets an own property.
+ */
+const clientCerts = new WeakMap<object, ClientPrincipal | undefined>()
+/** For each prototype seen: whether `clientCert` is our accessor on it (decided once). */
+const hosts = new WeakMap<object, boolean>()
+
+function setClientCert(req: Request, principal: ClientPrincipal | undefined): void {
+  const proto: unknown = Object.getPrototypeOf(req)
+  if (typeof proto === 'object' && proto !== null) {
+    let hosted = hosts.get(proto)
+    if (hosted === undefined) {
+      hosted = installAccessor(proto)
+      hosts.set(proto, hosted)
+    }
+    if (hosted) {
+      clientCerts.set(req, principal)
+      return
+    }
+  }
+  req.clientCert = principal
+}
+
+/**
+ * Installs the accessor on each of Express's request prototypes from `from` up to Node's
+ * `IncomingMessage.prototype` (the first with its own `constructor`); false when there are none,
+ * or when something else already defines `clientCert` there.
+ */
+function installAccessor(from: object): boolean {
+  const chain: object[] = []
+  for (
+    let p: object | null = from;
+    p !== null && !Object.hasOwn(p, 'constructor');
+    p = Object.getPrototypeOf(p)
+  ) {
+    const own = Object.getOwnPropertyDescriptor(p, 'clientCert')
+    if (own !== undefined && own.get !== readClientCert) return false
+    chain.push(p)
+  }
+  for (const p of chain)
+    Object.defineProperty(p, 'clientCert', {
+      configurable: true,
+      enumerable: false,
+      get: readClientCert,
+      set: writeClientCert,
+    })
+  return chain.length > 0
+}
+
+function readClientCert(this: object): ClientPrincipal | undefined {
+  return clientCerts.get(this)
+}
+
+function writeClientCert(this: object, value: unknown): void {
+  Object.defineProperty(this, 'clientCert', { value, writable: true, enumerable: true, configurable: true })
 }
 
 /**

@@ -34,7 +34,18 @@ export function nodeRequestOf(request: object): NodeRequestView & object {
 /**
  * True when the adapter runs after something read the request body: it was mounted too late
  * (after a body parser), so an anonymous client may already have been answered by the parser.
+ *
+ * For a Node request (the view's contract) the evidence is the stream itself: data emitted or
+ * the end reached means a consumer read it — every body parser does, also for an empty body.
+ * One property of the request is read (`_readableState`, the state behind Node's public
+ * `readableDidRead` and `readableEnded`): under Express each property read on `req` misses V8's
+ * inline caches (see mark.ts), and this runs on every request. A parser that only sets
+ * `req.body` on a request without a body (body-parser 1.x on a GET) is caught on the first
+ * request that has one. Anything that is not a Node request gets the generic check.
  */
 export function mountedAfterBody(request: object): boolean {
-  return bodyAlreadyRead(request)
+  const state = (request as { _readableState?: unknown })._readableState
+  if (typeof state !== 'object' || state === null) return bodyAlreadyRead(request)
+  const s = state as { dataEmitted?: unknown; endEmitted?: unknown }
+  return s.dataEmitted === true || s.endEmitted === true
 }

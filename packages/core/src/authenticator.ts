@@ -33,7 +33,12 @@ import type { ClientCertOptions } from './options.js'
 import { type CompiledPolicy, compilePolicy } from './policy/match.js'
 import { misdirection, servernameRule } from './servername.js'
 import { forwardedCertificates } from './sources/forwarded/certificates.js'
-import { type ForwardedRead, readForwarded, remoteAddressOf } from './sources/forwarded/index.js'
+import {
+  certificateProxy,
+  type ForwardedRead,
+  readForwarded,
+  remoteAddressOf,
+} from './sources/forwarded/index.js'
 import { peerChainDer, readSocket, tlsRejection } from './sources/tls.js'
 import { anchoredPublicly, publicRootFix } from './trust/public-roots.js'
 import {
@@ -188,8 +193,10 @@ class Authenticator implements ClientCertAuthenticator {
       if (trace) trace.source = forwardedSource(o, peerName(remoteAddressOf(socket)))
       return failed(fwd.code, fwd.reason)
     }
+    // A proxy that proved itself by its certificate: that certificate is the proxy's, never the client's.
+    const viaProxyCertificate = certificateProxy(o.forwarded, connection.forwarded)
     if (fwd.kind === 'cert') {
-      if (!this.#ownCertificate(socket, connection)) {
+      if (viaProxyCertificate || !this.#ownCertificate(socket, connection)) {
         if (trace) {
           trace.source = forwardedSource(o, fwd.proxy)
           if (fwd === memo) trace.cached = 'connection'
@@ -210,7 +217,7 @@ class Authenticator implements ClientCertAuthenticator {
         )
       }
     }
-    if (!o.tlsSource) {
+    if (!o.tlsSource || viaProxyCertificate) {
       // The proxy forwarded no certificate (or nobody sent a header): the client has none.
       const reason = fwd.kind === 'reject' ? fwd.reason : 'no forwarded client certificate'
       return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent: true }

@@ -98,6 +98,7 @@ export {
   type ForwardedDecoder,
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
+export type { ProxyCertificateOptions } from './sources/proxy-identity.js'
 export {
   type CloudflareAuthResult,
   type CloudflareClient,

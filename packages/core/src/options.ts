@@ -11,6 +11,7 @@ import {
   resolveRevocationOptions,
 } from './revocation/index.js'
 import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from './sources/forwarded/index.js'
+import { assertProxyTrustApart, type ProxyJudgeContext } from './sources/proxy-identity.js'
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
 import { isBundledRoot } from './trust/public-roots.js'
@@ -178,7 +179,10 @@ const PUBLIC_STORE_SIZE = 20
 export function resolveOptions(input: unknown): ResolvedOptions {
   const o = plainObject(input, 'options')
   onlyKeys(o, CORE_OPTION_NAMES, '')
-  const { forwarded, tlsSource } = resolveSource(o.source)
+  const skewMs = intIn(o.clockToleranceSec, 'clockToleranceSec', 0, 300, 0) * 1000
+  const maxChainDepth = intIn(o.maxChainDepth, 'maxChainDepth', 1, 16, 8)
+  const now = resolveNow(o.now)
+  const { forwarded, tlsSource } = resolveSource(o.source, { now, skewMs, maxChainDepth })
   const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
   onlyKeys(trust, ['anchors', 'intermediates', 'pins', 'spiffe'], 'trust.')
   const plainAnchors = loadCertificates(trust.anchors, 'trust.anchors')
@@ -207,6 +211,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       if (bad) throw new ClientCertConfigError(`${name}[${i}]`, bad.reason)
     })
   }
+  if (forwarded?.proxyCertificate !== undefined)
+    assertProxyTrustApart(forwarded.proxyCertificate.rules, [...anchors, ...intermediates])
   if (trust.intermediates !== undefined && anchors.length === 0) {
     throw new ClientCertConfigError('trust.intermediates', 'needs trust.anchors to build paths to')
   }
@@ -266,9 +272,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     identity: identity as IdentityMapping,
     allow,
     eku: resolveEku(o.eku),
-    skewMs: intIn(o.clockToleranceSec, 'clockToleranceSec', 0, 300, 0) * 1000,
-    maxChainDepth: intIn(o.maxChainDepth, 'maxChainDepth', 1, 16, 8),
-    now: resolveNow(o.now),
+    skewMs,
+    maxChainDepth,
+    now,
     ...resolveStatus(o.status),
     cache: resolveCache(o.cache),
     onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
@@ -305,7 +311,10 @@ function resolveRevocation(v: unknown, anchors: number): ResolvedRevocation | un
   return resolveRevocationOptions(v, 'revocation')
 }
 
-function resolveSource(v: unknown): { forwarded: ResolvedForwarded | undefined; tlsSource: boolean } {
+function resolveSource(
+  v: unknown,
+  context: ProxyJudgeContext,
+): { forwarded: ResolvedForwarded | undefined; tlsSource: boolean } {
   if (v === undefined || v === 'tls') return { forwarded: undefined, tlsSource: true }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new ClientCertConfigError(
@@ -317,7 +326,7 @@ function resolveSource(v: unknown): { forwarded: ResolvedForwarded | undefined; 
   onlyKeys(s, ['forwarded', 'tls'], 'source.')
   if (s.forwarded === undefined)
     throw new ClientCertConfigError('source.forwarded', 'is required in an object source')
-  return { forwarded: resolveForwarded(s.forwarded), tlsSource: bool(s.tls, 'source.tls') }
+  return { forwarded: resolveForwarded(s.forwarded, context), tlsSource: bool(s.tls, 'source.tls') }
 }
 
 const EKU_NAMES: Readonly<Record<string, string>> = {

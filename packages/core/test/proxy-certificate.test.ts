@@ -1,6 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   type CertificateAuthority,
   createRootCA,
@@ -17,6 +20,8 @@ import {
   ClientCertConfigError,
   type ClientCertOptions,
   createClientCertAuthenticator,
+  type TrustSourceError,
+  watchTrust,
 } from '../src/index.js'
 
 /**
@@ -250,6 +255,53 @@ describe('forwarded source: proxies authenticated by their own certificate', () 
       expect((await once()).status).toBe(200)
     } finally {
       await agent.destroy()
+    }
+  })
+})
+
+describe('forwarded source: proxy CA files followed by watchTrust', () => {
+  it('a new proxy CA file is applied, a proxy CA equal to the client CA is refused and the last good kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-proxy-ca-'))
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text)
+      return join(dir, name)
+    }
+    const anchors = file('ca.pem', pki.root.pem)
+    const intermediates = file('int.pem', pki.intermediate.pem)
+    const proxyAnchors = file('proxy-ca.pem', proxyCa.pem)
+    const auth = createClientCertAuthenticator(options())
+    const errors: TrustSourceError[] = []
+    const watcher = watchTrust({
+      authenticator: auth,
+      anchors,
+      intermediates,
+      proxyAnchors,
+      proxyCertificate: { allowedNames: ['front-proxy-client'] },
+      intervalMs: 0,
+      onError: (e) => errors.push(e),
+    })
+    try {
+      const url = await serve(auth)
+      const other = await otherProxyCa.issueClient({ subject: 'CN=front-proxy-client' })
+      expect((await call(url, PROXY, front)).status).toBe(200)
+      expect((await call(url, PROXY, other)).status).toBe(401)
+      file('proxy-ca.pem', otherProxyCa.pem)
+      expect(watcher.reload()).toBe(true)
+      expect(await call(url, PROXY, other)).toMatchObject({ status: 200, id: 'alice' })
+      expect(await call(url, PROXY, front)).toMatchObject({
+        status: 401,
+        code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      })
+      // allowedNames is kept with every update.
+      const otherName = await otherProxyCa.issueClient({ subject: 'CN=intruder' })
+      expect((await call(url, PROXY, otherName)).status).toBe(401)
+      // The trap, arriving by file: refused, the last good proxy CA stays in force.
+      file('proxy-ca.pem', pki.root.pem)
+      expect(watcher.reload()).toBe(false)
+      expect(errors.at(-1)?.message).toMatch(/proxyCertificate\.anchors/)
+      expect((await call(url, PROXY, other)).status).toBe(200)
+    } finally {
+      watcher.close()
     }
   })
 })

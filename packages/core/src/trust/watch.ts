@@ -7,6 +7,7 @@ import { ClientCertConfigError, TrustSourceError } from '../errors.js'
 import type { TrustOptions } from '../options.js'
 import type { RevocationOptions } from '../revocation/index.js'
 import { applyServerTrust } from '../server-options.js'
+import type { ProxyCertificateOptions } from '../sources/proxy-identity.js'
 
 /** A TLS server whose certificate and client CAs can be replaced (`https.Server`, `tls.Server`). */
 export interface RotatableTlsServer {
@@ -26,6 +27,15 @@ export interface WatchTrustOptions {
   readonly crls?: string | readonly string[]
   /** Other trust settings kept with every update (e.g. `pins`, `spiffe`). */
   readonly trust?: Omit<TrustOptions, 'anchors' | 'intermediates'>
+  /**
+   * PEM bundles of the front-proxy CA (`source.forwarded.proxyCertificate.anchors`, see
+   * docs/guide/front-proxy.md); the authenticator must have been built with a proxyCertificate.
+   */
+  readonly proxyAnchors?: string | readonly string[]
+  /** PEM bundles of front-proxy intermediates (`source.forwarded.proxyCertificate.intermediates`). */
+  readonly proxyIntermediates?: string | readonly string[]
+  /** Other proxy-certificate settings kept with every update when `proxyAnchors` is set (`allowedNames`). */
+  readonly proxyCertificate?: Omit<ProxyCertificateOptions, 'anchors' | 'intermediates'>
   /** Other revocation settings kept with every update when `crls` is set. */
   readonly revocation?: Omit<RevocationOptions, 'crls'>
   /** The server's own certificate chain (PEM); needs `serverKey` and `server`. */
@@ -59,6 +69,8 @@ export interface TrustWatcher {
 interface Files {
   readonly anchors: readonly string[]
   readonly intermediates: readonly string[]
+  readonly proxyAnchors: readonly string[]
+  readonly proxyIntermediates: readonly string[]
   readonly crls: readonly string[]
   readonly serverCert: string | undefined
   readonly serverKey: string | undefined
@@ -67,6 +79,8 @@ interface Files {
 interface Read {
   readonly anchors: string[]
   readonly intermediates: string[]
+  readonly proxyAnchors: string[]
+  readonly proxyIntermediates: string[]
   readonly crls: string[]
   readonly serverCert: string | undefined
   readonly serverKey: string | undefined
@@ -96,12 +110,18 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
   const files: Files = {
     anchors: pathList(options.anchors, 'watchTrust.anchors', true),
     intermediates: pathList(options.intermediates, 'watchTrust.intermediates', false),
+    proxyAnchors: pathList(options.proxyAnchors, 'watchTrust.proxyAnchors', false),
+    proxyIntermediates: pathList(options.proxyIntermediates, 'watchTrust.proxyIntermediates', false),
     crls: pathList(options.crls, 'watchTrust.crls', false),
     serverCert: optionalPath(options.serverCert, 'watchTrust.serverCert'),
     serverKey: optionalPath(options.serverKey, 'watchTrust.serverKey'),
   }
   if ((files.serverCert === undefined) !== (files.serverKey === undefined))
     throw new ClientCertConfigError('watchTrust.serverKey', 'serverCert and serverKey go together')
+  if (files.proxyAnchors.length === 0 && files.proxyIntermediates.length > 0)
+    throw new ClientCertConfigError('watchTrust.proxyIntermediates', 'needs watchTrust.proxyAnchors')
+  if (files.proxyAnchors.length === 0 && options.proxyCertificate !== undefined)
+    throw new ClientCertConfigError('watchTrust.proxyCertificate', 'needs watchTrust.proxyAnchors')
   const server = options.server
   if (files.serverCert !== undefined && server === undefined)
     throw new ClientCertConfigError('watchTrust.server', 'is required with serverCert/serverKey')
@@ -113,7 +133,13 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
     if (options[fn] !== undefined && typeof options[fn] !== 'function')
       throw new ClientCertConfigError(`watchTrust.${fn}`, 'must be a function')
   }
-  const all = [...files.anchors, ...files.intermediates, ...files.crls]
+  const all = [
+    ...files.anchors,
+    ...files.intermediates,
+    ...files.proxyAnchors,
+    ...files.proxyIntermediates,
+    ...files.crls,
+  ]
   if (files.serverCert !== undefined) all.push(files.serverCert, files.serverKey as string)
 
   let applied = ''
@@ -142,14 +168,14 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
     const update = buildUpdate(read, options)
     if (read.serverCert !== undefined) {
       // Load the identity first so a wrong key or cert fails before anything is swapped.
-      createSecureContext({ cert: read.serverCert, key: read.serverKey, ca: read.anchors })
+      createSecureContext({ cert: read.serverCert, key: read.serverKey, ca: clientCas(read) })
     }
     auth.updateTrust(update)
     if (server !== undefined && read.serverCert !== undefined && read.serverKey !== undefined) {
       applyServerTrust(server, {
         cert: read.serverCert,
         key: read.serverKey,
-        clientCa: read.anchors,
+        clientCa: clientCas(read),
         ...(read.crls.length === 0 ? {} : { crl: read.crls }),
       })
     }
@@ -258,10 +284,29 @@ function readAll(files: Files): Read {
   }
   const anchors = files.anchors.map(read)
   const intermediates = files.intermediates.map(read)
+  const proxyAnchors = files.proxyAnchors.map(read)
+  const proxyIntermediates = files.proxyIntermediates.map(read)
   const crls = files.crls.map(read)
   const serverCert = files.serverCert === undefined ? undefined : read(files.serverCert)
   const serverKey = files.serverKey === undefined ? undefined : read(files.serverKey)
-  return { anchors, intermediates, crls, serverCert, serverKey, digest: hash.digest('hex') }
+  return {
+    anchors,
+    intermediates,
+    proxyAnchors,
+    proxyIntermediates,
+    crls,
+    serverCert,
+    serverKey,
+    digest: hash.digest('hex'),
+  }
+}
+
+/**
+ * The CAs the handshake asks client certificates of: a front proxy presents its own, so its CA
+ * is asked for too (which certificate counts as whose is the authenticator's to judge).
+ */
+function clientCas(read: Read): string[] {
+  return [...read.anchors, ...read.proxyAnchors]
 }
 
 function buildUpdate(read: Read, options: WatchTrustOptions): TrustUpdate {
@@ -270,10 +315,21 @@ function buildUpdate(read: Read, options: WatchTrustOptions): TrustUpdate {
     anchors: read.anchors,
     ...(read.intermediates.length === 0 ? {} : { intermediates: read.intermediates }),
   }
-  if (read.crls.length === 0) return { trust }
+  // Client and proxy trust in one update, so the two slots are checked apart as one set.
+  const proxyCertificate: ProxyCertificateOptions | undefined =
+    read.proxyAnchors.length === 0
+      ? undefined
+      : {
+          ...options.proxyCertificate,
+          anchors: read.proxyAnchors,
+          ...(read.proxyIntermediates.length === 0 ? {} : { intermediates: read.proxyIntermediates }),
+        }
   return {
     trust,
-    revocation: { ...options.revocation, crls: { sources: read.crls.map((c) => Buffer.from(c)) } },
+    ...(proxyCertificate === undefined ? {} : { proxyCertificate }),
+    ...(read.crls.length === 0
+      ? {}
+      : { revocation: { ...options.revocation, crls: { sources: read.crls.map((c) => Buffer.from(c)) } } }),
   }
 }
 

@@ -757,6 +757,11 @@ function proxyCertificates(): Scenario[] {
         },
       }) as Partial<ClientCertOptions>
   const aliceNginx = (f: Fixtures) => headersFor(f, 'nginx', 'alice')
+  const requestHeaders = (f: Fixtures): Partial<ClientCertOptions> => ({
+    source: {
+      requestHeader: { proxyCertificate: { anchors: f.proxyCaPem, allowedNames: ['front-proxy-client'] } },
+    },
+  })
   return [
     {
       name: 'proxy certificate: the proxy presents its certificate and forwards alice → 200',
@@ -802,6 +807,32 @@ function proxyCertificates(): Scenario[] {
       mode: 'forwarded-tls',
       auth: byCertificate(),
       run: httpsFrom(PROXY, '/whoami', 'proxyFromClientCa', aliceNginx),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+    {
+      name: 'request headers: the certificate-authenticated proxy asserts X-Remote-User and groups → 200 request-header principal',
+      threat: 'ok',
+      mode: 'forwarded-tls',
+      auth: requestHeaders,
+      run: httpsFrom(PROXY, '/whoami', 'frontProxy', () => ({
+        'X-Remote-User': 'alice',
+        // One line: over HTTP/2 undici joins repeated lines into one field (one group, as in Kubernetes).
+        'X-Remote-Group': 'ops',
+      })),
+      expect: { status: 200, id: 'alice' },
+      check: (o) => {
+        const p = JSON.parse(o.body).principal
+        expect(p.kind).toBe('request-header')
+        expect(p.groups).toEqual(['ops'])
+        expect(p.fingerprint256).toBe('')
+      },
+    },
+    {
+      name: 'request headers: a stranger (or the proxy address without its certificate) sends X-Remote-User → 401',
+      threat: 'A',
+      mode: 'forwarded-tls',
+      auth: requestHeaders,
+      run: httpsFrom(PROXY, '/whoami', 'proxyWrongName', () => ({ 'X-Remote-User': 'admin' })),
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     },
     {

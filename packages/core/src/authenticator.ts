@@ -39,6 +39,7 @@ import {
   readForwarded,
   remoteAddressOf,
 } from './sources/forwarded/index.js'
+import { readRequestHeader } from './sources/request-header.js'
 import { peerChainDer, readSocket, tlsRejection } from './sources/tls.js'
 import { anchoredPublicly, publicRootFix } from './trust/public-roots.js'
 import {
@@ -186,6 +187,7 @@ class Authenticator implements ClientCertAuthenticator {
   ): MaybePromise<Outcome> {
     const o = epoch.options
     const socket = isObject(request) ? request.socket : undefined
+    if (o.requestHeader !== undefined) return this.#readRequestHeader(request, connection, epoch, trace)
     const memo = connection.forwarded.last?.read
     const fwd = readForwarded(isObject(request) ? request : {}, o.forwarded, connection.forwarded)
     if (fwd === memo) this[STATS].forwardedMemoHits++
@@ -222,6 +224,34 @@ class Authenticator implements ClientCertAuthenticator {
       const reason = fwd.kind === 'reject' ? fwd.reason : 'no forwarded client certificate'
       return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent: true }
     }
+    if (trace) trace.source = TLS_SOURCE
+    return this.#readTls(socket, connection, epoch, trace)
+  }
+
+  /** The request-header source (sources/request-header.ts): the proxy's user, else a direct client's socket. */
+  #readRequestHeader(
+    request: RequestLike,
+    connection: ConnectionState,
+    epoch: TrustEpoch,
+    trace: AuthenticateContext | undefined,
+  ): MaybePromise<Outcome> {
+    const socket = isObject(request) ? request.socket : undefined
+    const read = readRequestHeader(
+      isObject(request) ? request : {},
+      epoch.options.requestHeader!,
+      connection.forwarded,
+    )
+    if (trace && read.kind !== 'none')
+      trace.source = { type: 'forwarded', preset: 'request-header', proxy: peerName(remoteAddressOf(socket)) }
+    if (read.kind === 'user') return { ok: true, verified: read.verified }
+    if (read.kind === 'reject') return failed(read.code, read.reason)
+    if (read.kind === 'missing' || !epoch.options.tlsSource)
+      return {
+        ok: false,
+        code: 'ERR_CLIENT_CERT_MISSING',
+        reason: read.kind === 'missing' ? read.reason : 'no identity headers from an authenticated proxy',
+        absent: true,
+      }
     if (trace) trace.source = TLS_SOURCE
     return this.#readTls(socket, connection, epoch, trace)
   }

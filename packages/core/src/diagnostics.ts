@@ -200,7 +200,10 @@ export function describePrincipal(principal: ClientPrincipal, includeDer: boolea
       serialNumber: principal.serialNumber,
       notBefore: principal.notBefore.toISOString(),
       notAfter: principal.notAfter.toISOString(),
-      ...(includeDer ? { der: new Uint8Array(principal.certificate.rawData) } : {}),
+      // A request-header principal has no certificate of its own to include.
+      ...(includeDer && principal.kind !== 'request-header'
+        ? { der: new Uint8Array(principal.certificate.rawData) }
+        : {}),
     })
     memo.set(principal, summary)
   }

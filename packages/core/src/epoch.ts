@@ -112,10 +112,16 @@ export function nextEpoch(current: TrustEpoch, update: TrustUpdate): TrustEpoch 
  */
 function withProxyCertificate(current: TrustEpoch, proxyCertificate: unknown): unknown {
   const source = current.raw.source
-  if (current.options.forwarded?.proxyCertificate === undefined || typeof source !== 'object')
+  if (typeof source === 'object' && 'requestHeader' in source && current.options.requestHeader !== undefined)
+    return { ...source, requestHeader: { ...source.requestHeader, proxyCertificate } }
+  if (
+    current.options.forwarded?.proxyCertificate === undefined ||
+    typeof source !== 'object' ||
+    !('forwarded' in source)
+  )
     throw new ClientCertConfigError(
       'updateTrust.proxyCertificate',
-      'needs a forwarded source configured with source.forwarded.proxyCertificate',
+      'needs source.requestHeader, or a forwarded source configured with source.forwarded.proxyCertificate',
     )
   return { ...source, forwarded: { ...source.forwarded, proxyCertificate } }
 }

@@ -4,6 +4,7 @@ import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { rootCertificates } from 'node:tls'
 import {
   type CertificateAuthority,
   createRootCA,
@@ -331,6 +332,24 @@ describe('forwarded source: proxyCertificate configuration', () => {
         options({ proxyCertificate: { anchors: proxyCa.pem, allowedNames: [name] } }),
         'source.forwarded.proxyCertificate.allowedNames[0]',
       )
+  })
+
+  it('a public root as proxy anchor needs allowedNames (any of its certificates would be a proxy)', () => {
+    const root = rootCertificates.find((pem) => {
+      try {
+        createClientCertAuthenticator(
+          options({ proxyCertificate: { anchors: pem, allowedNames: ['proxy'] } }),
+        )
+        return true
+      } catch {
+        return false
+      }
+    })
+    expect(root).toBeDefined()
+    configError(
+      options({ proxyCertificate: { anchors: root } }),
+      'source.forwarded.proxyCertificate.allowedNames',
+    )
   })
 
   it('proxy anchors that are client anchors (or intermediates) are a configuration error', () => {

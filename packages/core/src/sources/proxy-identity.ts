@@ -2,6 +2,7 @@ import { OID, type ParsedCertificate } from '../cert/parse.js'
 import { onlyKeys, plainObject } from '../config-check.js'
 import { ClientCertConfigError } from '../errors.js'
 import { type CertificateInput, loadCertificates } from '../trust/load.js'
+import { isBundledRoot } from '../trust/public-roots.js'
 import { checkLeaf, type EkuRule } from '../validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from '../validate/path.js'
 import { checkKeyProfile } from '../validate/profile.js'
@@ -33,6 +34,8 @@ export interface ResolvedProxyCertificate {
   readonly anchors: readonly ParsedCertificate[]
   readonly intermediates: readonly ParsedCertificate[]
   readonly store: TrustStore
+  /** The option's path, for messages. */
+  readonly option: string
   /** Names as configured (CN, URI SAN) and lower-cased (DNS SAN); undefined: any name. */
   readonly allowedNames:
     | { readonly exact: ReadonlySet<string>; readonly dns: ReadonlySet<string> }
@@ -47,16 +50,27 @@ export interface ProxyJudgeContext {
 }
 
 export type ProxyVerdict =
-  | { readonly ok: true; readonly validUntil: number }
+  | { readonly ok: true; readonly facts: ProxyFacts }
   /** `final`: the same certificate can never pass under this configuration (remembered per connection). */
   | { readonly ok: false; readonly reason: string; readonly final: boolean }
 
-const OPTION = 'source.forwarded.proxyCertificate'
+/** What an authenticated proxy's certificate says about it, for principals it vouches for. */
+export interface ProxyFacts {
+  readonly subject: string
+  /** Lower-case hex SHA-256 of the proxy certificate. */
+  readonly sha256: string
+  /** The validated path's window: the proxy is trusted within it only. */
+  readonly validFrom: number
+  readonly validUntil: number
+}
 
 /** Proxy certificates always need clientAuth, whatever `eku` allows for clients. */
 const PROXY_EKU: EkuRule = { required: OID.ekuClientAuth, allowAny: false, allowMissing: false }
 
-export function resolveProxyCertificate(v: unknown): ResolvedProxyCertificate | undefined {
+export function resolveProxyCertificate(
+  v: unknown,
+  OPTION = 'source.forwarded.proxyCertificate',
+): ResolvedProxyCertificate | undefined {
   if (v === undefined) return undefined
   const o = plainObject(v, OPTION)
   onlyKeys(o, ['anchors', 'intermediates', 'allowedNames'], `${OPTION}.`)
@@ -82,13 +96,26 @@ export function resolveProxyCertificate(v: unknown): ResolvedProxyCertificate | 
     anchors,
     intermediates,
     store: { anchors: indexBySubject(anchors), intermediates: indexBySubject(intermediates) },
-    allowedNames: resolveNames(o.allowedNames),
+    allowedNames: resolveNames(o.allowedNames, `${OPTION}.allowedNames`, anchors),
+    option: OPTION,
   }
 }
 
-function resolveNames(v: unknown): ResolvedProxyCertificate['allowedNames'] {
-  if (v === undefined) return undefined
-  const option = `${OPTION}.allowedNames`
+function resolveNames(
+  v: unknown,
+  option: string,
+  anchors: readonly ParsedCertificate[],
+): ResolvedProxyCertificate['allowedNames'] {
+  if (v === undefined) {
+    // A public CA issues client certificates to anyone who asks: by itself it names no proxy.
+    const publicRoot = anchors.find((a) => isBundledRoot(a.der))
+    if (publicRoot !== undefined)
+      throw new ClientCertConfigError(
+        option,
+        `is required: "${publicRoot.subject.dn}" is one of Node's bundled public roots, so any of its certificates would be a proxy`,
+      )
+    return undefined
+  }
   // An empty list would read as "no proxy" to some and "any proxy" to others.
   if (!Array.isArray(v) || v.length === 0)
     throw new ClientCertConfigError(
@@ -132,7 +159,7 @@ export function assertProxyTrustApart(
       const same = clientKeys.get(c.spkiSha256)
       if (same !== undefined)
         throw new ClientCertConfigError(
-          `${OPTION}.${name}`,
+          `${proxy.option}.${name}`,
           `"${c.subject.dn}" has the key of client trust CA "${same.subject.dn}"; proxy certificates need a CA of their own, or every client could act as a proxy`,
         )
     }
@@ -164,16 +191,24 @@ export function judgeProxyCertificate(
     if (!result.ok)
       return {
         ok: false,
-        reason: `its certificate does not validate to source.forwarded.proxyCertificate.anchors (${proxyWords(result.reason)})`,
+        reason: `its certificate does not validate to ${proxy.option}.anchors (${proxyWords(result.reason)})`,
         final: result.code !== 'ERR_CLIENT_CERT_NOT_YET_VALID' && result.exhausted === undefined,
       }
     if (proxy.allowedNames !== undefined && !nameAllowed(leaf, proxy.allowedNames))
       return {
         ok: false,
-        reason: `its certificate "${leaf.subject.dn.slice(0, 200)}" carries no name in source.forwarded.proxyCertificate.allowedNames`,
+        reason: `its certificate "${leaf.subject.dn.slice(0, 200)}" carries no name in ${proxy.option}.allowedNames`,
         final: true,
       }
-    return { ok: true, validUntil: result.validUntil }
+    return {
+      ok: true,
+      facts: {
+        subject: leaf.subject.dn,
+        sha256: leaf.fingerprint256,
+        validFrom: result.validFrom,
+        validUntil: result.validUntil,
+      },
+    }
   } catch (err) {
     return { ok: false, reason: `judging its certificate failed: ${String(err)}`, final: false }
   }

@@ -5,6 +5,7 @@ import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js
 import {
   judgeProxyCertificate,
   type ProxyCertificateOptions,
+  type ProxyFacts,
   type ProxyJudgeContext,
   type ResolvedProxyCertificate,
   resolveProxyCertificate,
@@ -122,8 +123,8 @@ export function boundarySocket(label: string, trusted: boolean): object {
  */
 export interface ForwardedConnection {
   trusted?: boolean
-  /** Set when the proxy was judged by its certificate: trusted until then (the path's notAfter). */
-  proxyUntil?: number
+  /** Set when the proxy was judged by its certificate: trusted within the path's window. */
+  proxy?: ProxyFacts
   /** Why the peer is not a proxy, when its certificate said so. */
   refusal?: string
   last?: { readonly values: readonly Slot[]; readonly read: ForwardedRead }
@@ -521,18 +522,21 @@ function screenFor(of: ReadonlySet<string>): Uint8Array {
 /** The screen for TLS-only authenticators (no own headers), looked up on every request. */
 let directScreen: Uint8Array | undefined
 
+/** What decides who is a proxy: addresses, a proxy certificate, or a Web trust boundary. */
+export type PeerRules = Pick<ResolvedForwarded, 'proxies' | 'proxyCertificate' | 'boundary'>
+
 /**
  * The allowlist decision, once per connection (neither the address nor the proxy's certificate
  * can change while the socket is open); a certificate's judgement holds until its path expires.
  */
-function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: ForwardedConnection): boolean {
+export function peerTrusted(fwd: PeerRules, socket: unknown, connection: ForwardedConnection): boolean {
   if (connection.trusted !== undefined) {
-    const until = connection.proxyUntil
-    if (until === undefined || !connection.trusted) return connection.trusted
+    const proxy = connection.proxy
+    if (proxy === undefined || !connection.trusted) return connection.trusted
     const { context } = fwd.proxyCertificate!
-    if (context.now() <= until + context.skewMs) return true
+    if (context.now() <= proxy.validUntil + context.skewMs) return true
     connection.trusted = undefined
-    connection.proxyUntil = undefined
+    connection.proxy = undefined
   }
   if (typeof socket !== 'object' || socket === null) return false
   if (fwd.boundary !== undefined) {
@@ -553,7 +557,7 @@ function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: Forwar
   const verdict = judgeProxyCertificate(socket, fwd.proxyCertificate!.rules, fwd.proxyCertificate!.context)
   if (verdict.ok) {
     connection.trusted = true
-    connection.proxyUntil = verdict.validUntil
+    connection.proxy = verdict.facts
     return true
   }
   connection.refusal = verdict.reason
@@ -562,10 +566,7 @@ function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: Forwar
 }
 
 /** True when the connection's peer is a proxy that proved itself by its own certificate. */
-export function certificateProxy(
-  fwd: ResolvedForwarded | undefined,
-  connection: ForwardedConnection,
-): boolean {
+export function certificateProxy(fwd: PeerRules | undefined, connection: ForwardedConnection): boolean {
   return fwd?.proxyCertificate !== undefined && connection.trusted === true
 }
 

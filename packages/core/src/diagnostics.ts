@@ -108,6 +108,9 @@ export interface TrustDescription {
   /** How many self-signed clients are pinned. */
   readonly pins: number
   readonly crls: readonly CrlDescription[]
+  /** The front-proxy CA (`proxyCertificate.anchors`, docs/guide/front-proxy.md); empty without one. */
+  readonly proxyAnchors: readonly TrustCertificateDescription[]
+  readonly proxyIntermediates: readonly TrustCertificateDescription[]
 }
 
 /** The message of `clientcert.trust.updated`. */

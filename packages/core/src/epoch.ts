@@ -46,11 +46,14 @@ export function describeEpoch(epoch: TrustEpoch): TrustDescription {
     notAfter: new Date(c.notAfter).toISOString(),
   })
   const o = epoch.options
+  const proxy = (o.forwarded ?? o.requestHeader)?.proxyCertificate?.rules
   return {
     anchors: o.anchors.map(cert),
     intermediates: o.intermediates.map(cert),
     pins: o.pins.length,
     crls: epoch.revocation?.describe() ?? [],
+    proxyAnchors: proxy?.anchors.map(cert) ?? [],
+    proxyIntermediates: proxy?.intermediates.map(cert) ?? [],
   }
 }
 

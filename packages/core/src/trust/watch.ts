@@ -2,8 +2,17 @@ import { createHash } from 'node:crypto'
 import { type FSWatcher, readFileSync, realpathSync, watch } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createSecureContext, type SecureContextOptions } from 'node:tls'
-import type { ClientCertAuthenticator, TrustUpdate } from '../api.js'
+import { type ClientCertAuthenticator, DESCRIBE_TRUST, type TrustUpdate } from '../api.js'
+import { onlyKeys, plainObject } from '../config-check.js'
 import { ClientCertConfigError, TrustSourceError } from '../errors.js'
+import {
+  describeTrust,
+  type ExpiringItem,
+  expiringWithin,
+  horizonOf,
+  type ServerItem,
+  serverItems as serverItemsOf,
+} from '../expiry.js'
 import type { TrustOptions } from '../options.js'
 import type { RevocationOptions } from '../revocation/index.js'
 import { applyServerTrust } from '../server-options.js'
@@ -52,6 +61,17 @@ export interface WatchTrustOptions {
   readonly debounceMs?: number
   /** Re-read at this interval even without a change event (default 60 000 ms; 0 turns it off). */
   readonly intervalMs?: number
+  /**
+   * Expiry signals for what is loaded: after every applied set (and once a day from the
+   * interval re-read), everything in force that expires within `horizonDays` — client CAs,
+   * intermediates, CRLs (nextUpdate), the front-proxy CA and `serverCert` — goes to
+   * `onExpiringSoon`, as `createExpiryMonitor` reports it. Needs an authenticator from
+   * `createClientCertAuthenticator`.
+   */
+  readonly expiry?: {
+    readonly horizonDays: number
+    readonly onExpiringSoon: (items: readonly ExpiringItem[]) => void
+  }
   /** A change that could not be applied; the last good trust stays in force. */
   readonly onError?: (error: TrustSourceError) => void
   /** A change was applied. `files` are the paths given, `digest` identifies their contents. */
@@ -133,6 +153,7 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
     if (options[fn] !== undefined && typeof options[fn] !== 'function')
       throw new ClientCertConfigError(`watchTrust.${fn}`, 'must be a function')
   }
+  const expiry = resolveExpiry(options.expiry, auth)
   const all = [
     ...files.anchors,
     ...files.intermediates,
@@ -144,6 +165,8 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
 
   let applied = ''
   let closed = false
+  let serverItems: ServerItem[] = []
+  let expiryCheckedAt = Number.NEGATIVE_INFINITY
   let timer: NodeJS.Timeout | undefined
   const watchers = new Map<string, FSWatcher>()
 
@@ -152,6 +175,24 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
       options.onError?.(error)
     } catch {
       // A failing report hook must not stop the watch.
+    }
+  }
+
+  /** Reports what expires soon among what is in force; never throws. */
+  const checkExpiry = (): void => {
+    if (expiry === undefined) return
+    try {
+      const now = Date.now()
+      expiryCheckedAt = now
+      const items = expiringWithin(
+        [describeTrust(auth as ClientCertAuthenticator)],
+        serverItems,
+        now,
+        expiry.horizonMs,
+      )
+      if (items.length > 0) expiry.onExpiringSoon(items)
+    } catch {
+      // A failing warning hook must not stop the watch.
     }
   }
 
@@ -164,8 +205,13 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
       if (attempt < 3) return apply(attempt + 1)
       throw new Error('the files kept changing while they were read')
     }
-    if (read.digest === applied) return false
+    if (read.digest === applied) {
+      if (Date.now() - expiryCheckedAt >= DAY_MS) checkExpiry()
+      return false
+    }
     const update = buildUpdate(read, options)
+    const server_ =
+      read.serverCert === undefined ? [] : serverItemsOf({ cert: read.serverCert }, 'watchTrust.serverCert')
     if (read.serverCert !== undefined) {
       // Load the identity first so a wrong key or cert fails before anything is swapped.
       createSecureContext({ cert: read.serverCert, key: read.serverKey, ca: clientCas(read) })
@@ -180,11 +226,13 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
       })
     }
     applied = read.digest
+    serverItems = server_
     try {
       options.onUpdate?.({ files: all, digest: read.digest })
     } catch {
       // The update is in force; a failing hook changes nothing.
     }
+    checkExpiry()
     return true
   }
 
@@ -386,6 +434,28 @@ function optionalPath(v: unknown, option: string): string | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'string' || v === '') throw new ClientCertConfigError(option, 'must be a file path')
   return resolve(v)
+}
+
+const DAY_MS = 86_400_000
+
+function resolveExpiry(
+  v: unknown,
+  auth: unknown,
+):
+  | { readonly horizonMs: number; readonly onExpiringSoon: (items: readonly ExpiringItem[]) => void }
+  | undefined {
+  if (v === undefined) return undefined
+  const e = plainObject(v, 'watchTrust.expiry')
+  onlyKeys(e, ['horizonDays', 'onExpiringSoon'], 'watchTrust.expiry.')
+  const horizonMs = horizonOf(e.horizonDays, 'watchTrust.expiry.horizonDays')
+  if (typeof e.onExpiringSoon !== 'function')
+    throw new ClientCertConfigError('watchTrust.expiry.onExpiringSoon', 'must be a function')
+  if (typeof (auth as Partial<ClientCertAuthenticator>)[DESCRIBE_TRUST] !== 'function')
+    throw new ClientCertConfigError(
+      'watchTrust.expiry',
+      'needs an authenticator from createClientCertAuthenticator() (its trust is what is described)',
+    )
+  return { horizonMs, onExpiringSoon: e.onExpiringSoon as (items: readonly ExpiringItem[]) => void }
 }
 
 function ms(v: unknown, option: string, fallback: number): number {

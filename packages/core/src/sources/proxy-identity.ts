@@ -192,7 +192,10 @@ export function judgeProxyCertificate(
       return {
         ok: false,
         reason: `its certificate does not validate to ${proxy.option}.anchors (${proxyWords(result.reason)})`,
-        final: result.code !== 'ERR_CLIENT_CERT_NOT_YET_VALID' && result.exhausted === undefined,
+        // Only time can change the verdict on this connection; an exhausted search is as final
+        // (the same chain against the same store), and judging it again per request would let a
+        // peer spend the hint budget on every request.
+        final: result.code !== 'ERR_CLIENT_CERT_NOT_YET_VALID',
       }
     if (proxy.allowedNames !== undefined && !nameAllowed(leaf, proxy.allowedNames))
       return {

@@ -735,5 +735,113 @@ function unixRequest(headers: (f: Fixtures) => Headers) {
 }
 
 export function forwardedScenarios(): Scenario[] {
-  return [...ALL_FORMATS.flatMap(perFormat), ...general()]
+  return [...ALL_FORMATS.flatMap(perFormat), ...general(), ...proxyCertificates()]
+}
+
+/**
+ * Proxies that prove who they are with their own TLS client certificate
+ * (`source.forwarded.proxyCertificate`, Kubernetes' requestheader CA + allowed names): any peer
+ * address, a proxy CA of its own, one allowed name.
+ */
+function proxyCertificates(): Scenario[] {
+  const byCertificate =
+    (extra: Partial<ForwardedOptions> = {}) =>
+    (f: Fixtures): Partial<ClientCertOptions> =>
+      ({
+        source: {
+          forwarded: {
+            format: 'nginx',
+            proxyCertificate: { anchors: f.proxyCaPem, allowedNames: ['front-proxy-client'] },
+            ...extra,
+          },
+        },
+      }) as Partial<ClientCertOptions>
+  const aliceNginx = (f: Fixtures) => headersFor(f, 'nginx', 'alice')
+  const requestHeaders = (f: Fixtures): Partial<ClientCertOptions> => ({
+    source: {
+      requestHeader: { proxyCertificate: { anchors: f.proxyCaPem, allowedNames: ['front-proxy-client'] } },
+    },
+  })
+  return [
+    {
+      name: 'proxy certificate: the proxy presents its certificate and forwards alice → 200',
+      threat: 'ok',
+      mode: 'forwarded-tls',
+      auth: byCertificate(),
+      run: httpsFrom(STRANGER, '/whoami', 'frontProxy', aliceNginx),
+      expect: { status: 200, id: 'alice' },
+      check: (o) =>
+        expect(JSON.parse(o.body).principal.source).toEqual({
+          type: 'forwarded',
+          format: 'nginx',
+          proxy: STRANGER,
+        }),
+    },
+    {
+      name: 'proxy certificate: a stranger with a valid proxy-CA certificate whose name is not allowed → 401',
+      threat: 'A',
+      mode: 'forwarded-tls',
+      auth: byCertificate(),
+      run: httpsFrom(STRANGER, '/whoami', 'proxyWrongName', aliceNginx),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+    {
+      name: "proxy certificate: the proxy's address without its certificate → 401",
+      threat: 'A',
+      mode: 'forwarded-tls',
+      auth: byCertificate({ trustedProxies: [PROXY] }),
+      run: httpsFrom(PROXY, '/whoami', null, aliceNginx),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+    {
+      name: 'proxy certificate: the right certificate from an address not in trustedProxies → 401 (both must hold)',
+      threat: 'A',
+      mode: 'forwarded-tls',
+      auth: byCertificate({ trustedProxies: [PROXY] }),
+      run: httpsFrom(STRANGER, '/whoami', 'frontProxy', aliceNginx),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+    {
+      name: 'proxy certificate: a front-proxy-client certificate issued by the client CA → 401',
+      threat: 'A',
+      mode: 'forwarded-tls',
+      auth: byCertificate(),
+      run: httpsFrom(PROXY, '/whoami', 'proxyFromClientCa', aliceNginx),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+    {
+      name: 'request headers: the certificate-authenticated proxy asserts X-Remote-User and groups → 200 request-header principal',
+      threat: 'ok',
+      mode: 'forwarded-tls',
+      auth: requestHeaders,
+      run: httpsFrom(PROXY, '/whoami', 'frontProxy', () => ({
+        'X-Remote-User': 'alice',
+        // One line: over HTTP/2 undici joins repeated lines into one field (one group, as in Kubernetes).
+        'X-Remote-Group': 'ops',
+      })),
+      expect: { status: 200, id: 'alice' },
+      check: (o) => {
+        const p = JSON.parse(o.body).principal
+        expect(p.kind).toBe('request-header')
+        expect(p.groups).toEqual(['ops'])
+        expect(p.fingerprint256).toBe('')
+      },
+    },
+    {
+      name: 'request headers: a stranger (or the proxy address without its certificate) sends X-Remote-User → 401',
+      threat: 'A',
+      mode: 'forwarded-tls',
+      auth: requestHeaders,
+      run: httpsFrom(PROXY, '/whoami', 'proxyWrongName', () => ({ 'X-Remote-User': 'admin' })),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
+    },
+    {
+      name: 'proxy certificate: the authenticated proxy forwards a certificate of an unknown CA → 401 untrusted',
+      threat: 'C',
+      mode: 'forwarded-tls',
+      auth: byCertificate(),
+      run: httpsFrom(PROXY, '/whoami', 'frontProxy', (f) => headersFor(f, 'nginx', 'unknownCa')),
+      expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED' },
+    },
+  ]
 }

@@ -24,6 +24,12 @@ export interface Fixtures {
   /** Every intermediate the scenarios issue through (normal, name-constrained, expired, non-CA). */
   readonly intermediatesPem: string
   readonly clients: Readonly<Record<ClientName, IssuedCertificate>>
+  /**
+   * Front-proxy material: a proxy CA of its own (never a client anchor). Its clients
+   * `frontProxy` (CN=front-proxy-client) and `proxyWrongName` (CN=intruder); `proxyFromClientCa`
+   * is a front-proxy-client certificate from the client CA (the trap).
+   */
+  readonly proxyCaPem: string
   /** Revocation material (class J): CRLs for the intermediate and the root, and an OCSP responder. */
   readonly revocation: {
     /** Current CRLs; `clients.revoked` is listed by the intermediate's. */
@@ -85,6 +91,9 @@ export type ClientName =
   | 'ocspGood'
   | 'ocspRevoked'
   | 'ocspDown'
+  | 'frontProxy'
+  | 'proxyWrongName'
+  | 'proxyFromClientCa'
 
 const SPIFFE = 'spiffe://example.org'
 
@@ -97,7 +106,7 @@ export async function createFixtures(): Promise<Fixtures> {
   const spiffe = (uri: string | string[]) =>
     issue('CN=workload', { san: { uri: Array.isArray(uri) ? uri : [uri] } })
 
-  const [unknownRoot, notCa, expiredCa, constrained] = await Promise.all([
+  const [unknownRoot, notCa, expiredCa, constrained, proxyCa] = await Promise.all([
     createRootCA({ subject: 'CN=Unknown Root CA' }),
     // CA:FALSE and no keyUsage: the only defect is basicConstraints.
     pki.intermediate.issueIntermediate({
@@ -114,6 +123,7 @@ export async function createFixtures(): Promise<Fixtures> {
       subject: 'CN=Constrained CA',
       nameConstraints: { permitted: { dns: ['good.example'] } },
     }),
+    createRootCA({ subject: 'CN=Front Proxy CA' }),
   ])
   const unknownIntermediate = await unknownRoot.issueIntermediate({ subject: 'CN=Unknown Intermediate CA' })
   const fromNonCa = await notCa.issue({
@@ -203,6 +213,9 @@ export async function createFixtures(): Promise<Fixtures> {
       dnsEvilSuffix: await issue('CN=evil', { san: { dns: ['evilexample.com'] } }),
       k8sMaster: await issue('CN=jane, O=system:masters'),
       k8sDev: await issue('CN=joe, O=dev'),
+      frontProxy: await proxyCa.issueClient({ subject: 'CN=front-proxy-client' }),
+      proxyWrongName: await proxyCa.issueClient({ subject: 'CN=intruder' }),
+      proxyFromClientCa: await issue('CN=front-proxy-client'),
     }
   // A URI SAN that, written unquoted into XFCC as Envoy does, splits the header and appends
   // a forged element carrying admin's (public) certificate.
@@ -256,6 +269,7 @@ export async function createFixtures(): Promise<Fixtures> {
     anchorsPem: pki.root.pem,
     intermediatePem: pki.intermediate.pem,
     unknownRootPem: unknownRoot.pem,
+    proxyCaPem: proxyCa.pem,
     intermediatesPem: [pki.intermediate, constrained, expiredCa, notCa].map((c) => c.pem).join(''),
     clients: clients as Record<ClientName, IssuedCertificate>,
   }

@@ -4,6 +4,7 @@ import type { ClientPrincipal } from './identity/principal.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ClientCertOptions } from './options.js'
 import type { CompiledPolicy } from './policy/match.js'
+import type { ProxyCertificateOptions } from './sources/proxy-identity.js'
 
 /** The authenticator's public contract: what adapters, applications and the kit call. */
 
@@ -79,4 +80,9 @@ export interface TrustUpdate {
   readonly allow?: ClientCertOptions['allow']
   /** New revocation settings (e.g. new CRLs). */
   readonly revocation?: ClientCertOptions['revocation']
+  /**
+   * New proxy CA rules for `source.forwarded.proxyCertificate` (replaced whole); only for a
+   * forwarded source that has them. See docs/guide/front-proxy.md.
+   */
+  readonly proxyCertificate?: ProxyCertificateOptions
 }

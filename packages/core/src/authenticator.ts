@@ -33,7 +33,13 @@ import type { ClientCertOptions } from './options.js'
 import { type CompiledPolicy, compilePolicy } from './policy/match.js'
 import { misdirection, servernameRule } from './servername.js'
 import { forwardedCertificates } from './sources/forwarded/certificates.js'
-import { type ForwardedRead, readForwarded, remoteAddressOf } from './sources/forwarded/index.js'
+import {
+  certificateProxy,
+  type ForwardedRead,
+  readForwarded,
+  remoteAddressOf,
+} from './sources/forwarded/index.js'
+import { readRequestHeader } from './sources/request-header.js'
 import { peerChainDer, readSocket, tlsRejection } from './sources/tls.js'
 import { anchoredPublicly, publicRootFix } from './trust/public-roots.js'
 import {
@@ -181,6 +187,7 @@ class Authenticator implements ClientCertAuthenticator {
   ): MaybePromise<Outcome> {
     const o = epoch.options
     const socket = isObject(request) ? request.socket : undefined
+    if (o.requestHeader !== undefined) return this.#readRequestHeader(request, connection, epoch, trace)
     const memo = connection.forwarded.last?.read
     const fwd = readForwarded(isObject(request) ? request : {}, o.forwarded, connection.forwarded)
     if (fwd === memo) this[STATS].forwardedMemoHits++
@@ -188,8 +195,10 @@ class Authenticator implements ClientCertAuthenticator {
       if (trace) trace.source = forwardedSource(o, peerName(remoteAddressOf(socket)))
       return failed(fwd.code, fwd.reason)
     }
+    // A proxy that proved itself by its certificate: that certificate is the proxy's, never the client's.
+    const viaProxyCertificate = certificateProxy(o.forwarded, connection.forwarded)
     if (fwd.kind === 'cert') {
-      if (!this.#ownCertificate(socket, connection)) {
+      if (viaProxyCertificate || !this.#ownCertificate(socket, connection)) {
         if (trace) {
           trace.source = forwardedSource(o, fwd.proxy)
           if (fwd === memo) trace.cached = 'connection'
@@ -210,11 +219,39 @@ class Authenticator implements ClientCertAuthenticator {
         )
       }
     }
-    if (!o.tlsSource) {
+    if (!o.tlsSource || viaProxyCertificate) {
       // The proxy forwarded no certificate (or nobody sent a header): the client has none.
       const reason = fwd.kind === 'reject' ? fwd.reason : 'no forwarded client certificate'
       return { ok: false, code: 'ERR_CLIENT_CERT_MISSING', reason, absent: true }
     }
+    if (trace) trace.source = TLS_SOURCE
+    return this.#readTls(socket, connection, epoch, trace)
+  }
+
+  /** The request-header source (sources/request-header.ts): the proxy's user, else a direct client's socket. */
+  #readRequestHeader(
+    request: RequestLike,
+    connection: ConnectionState,
+    epoch: TrustEpoch,
+    trace: AuthenticateContext | undefined,
+  ): MaybePromise<Outcome> {
+    const socket = isObject(request) ? request.socket : undefined
+    const read = readRequestHeader(
+      isObject(request) ? request : {},
+      epoch.options.requestHeader!,
+      connection.forwarded,
+    )
+    if (trace && read.kind !== 'none')
+      trace.source = { type: 'forwarded', preset: 'request-header', proxy: peerName(remoteAddressOf(socket)) }
+    if (read.kind === 'user') return { ok: true, verified: read.verified }
+    if (read.kind === 'reject') return failed(read.code, read.reason)
+    if (read.kind === 'missing' || !epoch.options.tlsSource)
+      return {
+        ok: false,
+        code: 'ERR_CLIENT_CERT_MISSING',
+        reason: read.kind === 'missing' ? read.reason : 'no identity headers from an authenticated proxy',
+        absent: true,
+      }
     if (trace) trace.source = TLS_SOURCE
     return this.#readTls(socket, connection, epoch, trace)
   }

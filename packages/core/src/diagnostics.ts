@@ -108,6 +108,9 @@ export interface TrustDescription {
   /** How many self-signed clients are pinned. */
   readonly pins: number
   readonly crls: readonly CrlDescription[]
+  /** The front-proxy CA (`proxyCertificate.anchors`, docs/guide/front-proxy.md); empty without one. */
+  readonly proxyAnchors: readonly TrustCertificateDescription[]
+  readonly proxyIntermediates: readonly TrustCertificateDescription[]
 }
 
 /** The message of `clientcert.trust.updated`. */
@@ -200,7 +203,10 @@ export function describePrincipal(principal: ClientPrincipal, includeDer: boolea
       serialNumber: principal.serialNumber,
       notBefore: principal.notBefore.toISOString(),
       notAfter: principal.notAfter.toISOString(),
-      ...(includeDer ? { der: new Uint8Array(principal.certificate.rawData) } : {}),
+      // A request-header principal has no certificate of its own to include.
+      ...(includeDer && principal.kind !== 'request-header'
+        ? { der: new Uint8Array(principal.certificate.rawData) }
+        : {}),
     })
     memo.set(principal, summary)
   }

@@ -46,11 +46,14 @@ export function describeEpoch(epoch: TrustEpoch): TrustDescription {
     notAfter: new Date(c.notAfter).toISOString(),
   })
   const o = epoch.options
+  const proxy = (o.forwarded ?? o.requestHeader)?.proxyCertificate?.rules
   return {
     anchors: o.anchors.map(cert),
     intermediates: o.intermediates.map(cert),
     pins: o.pins.length,
     crls: epoch.revocation?.describe() ?? [],
+    proxyAnchors: proxy?.anchors.map(cert) ?? [],
+    proxyIntermediates: proxy?.intermediates.map(cert) ?? [],
   }
 }
 
@@ -81,18 +84,47 @@ export function createEpoch(raw: ClientCertOptions): TrustEpoch {
  */
 export function nextEpoch(current: TrustEpoch, update: TrustUpdate): TrustEpoch {
   if (typeof update !== 'object' || update === null)
-    throw new ClientCertConfigError('updateTrust', 'expects { trust?, allow?, revocation? }')
+    throw new ClientCertConfigError(
+      'updateTrust',
+      'expects { trust?, allow?, revocation?, proxyCertificate? }',
+    )
   const changes: Record<string, unknown> = {}
+  let proxyCertificate: unknown
   for (const key of Object.keys(update)) {
-    if (key !== 'trust' && key !== 'allow' && key !== 'revocation')
-      throw new ClientCertConfigError(`updateTrust.${key}`, 'only trust, allow and revocation can be updated')
+    if (key !== 'trust' && key !== 'allow' && key !== 'revocation' && key !== 'proxyCertificate')
+      throw new ClientCertConfigError(
+        `updateTrust.${key}`,
+        'only trust, allow, revocation and proxyCertificate can be updated',
+      )
     const value: unknown = update[key]
     if (value === undefined)
       throw new ClientCertConfigError(
         `updateTrust.${key}`,
         'is undefined; leave the key out to keep its value',
       )
-    changes[key] = value
+    if (key === 'proxyCertificate') proxyCertificate = value
+    else changes[key] = value
   }
+  if (proxyCertificate !== undefined) changes.source = withProxyCertificate(current, proxyCertificate)
   return createEpoch({ ...current.raw, ...changes } as ClientCertOptions)
+}
+
+/**
+ * The source with its proxy CA replaced (rotated by `updateTrust` like the client anchors; the
+ * new rules are validated whole, overlap with the client trust included, by `createEpoch`).
+ */
+function withProxyCertificate(current: TrustEpoch, proxyCertificate: unknown): unknown {
+  const source = current.raw.source
+  if (typeof source === 'object' && 'requestHeader' in source && current.options.requestHeader !== undefined)
+    return { ...source, requestHeader: { ...source.requestHeader, proxyCertificate } }
+  if (
+    current.options.forwarded?.proxyCertificate === undefined ||
+    typeof source !== 'object' ||
+    !('forwarded' in source)
+  )
+    throw new ClientCertConfigError(
+      'updateTrust.proxyCertificate',
+      'needs source.requestHeader, or a forwarded source configured with source.forwarded.proxyCertificate',
+    )
+  return { ...source, forwarded: { ...source.forwarded, proxyCertificate } }
 }

@@ -22,7 +22,15 @@ export function describeTrust(authenticator: ClientCertAuthenticator): TrustDesc
 
 /** Something that expires within the horizon (or already has). */
 export interface ExpiringItem {
-  readonly kind: 'anchor' | 'intermediate' | 'crl' | 'server-certificate' | 'server-ca'
+  readonly kind:
+    | 'anchor'
+    | 'intermediate'
+    | 'crl'
+    | 'server-certificate'
+    | 'server-ca'
+    /** The front-proxy CA (`proxyCertificate`). */
+    | 'proxy-anchor'
+    | 'proxy-intermediate'
   /** Subject DN (issuer DN for a CRL). */
   readonly name: string
   /** Certificate SHA-256 hex; the distribution point URL for a fetched CRL; absent otherwise. */
@@ -98,28 +106,12 @@ export function createExpiryMonitor(options: ExpiryMonitorOptions): ExpiryMonito
   }
 
   const check = (): readonly ExpiringItem[] => {
-    const t = now()
-    const items: ExpiringItem[] = []
-    const consider = (kind: ExpiringItem['kind'], name: string, expires: number, id?: string): void => {
-      if (expires - t > horizonMs) return
-      items.push({
-        kind,
-        name,
-        ...(id === undefined ? {} : { id }),
-        expiresAt: new Date(expires).toISOString(),
-        daysLeft: Math.floor((expires - t) / DAY_MS),
-      })
-    }
-    for (const a of authenticators) {
-      const trust = describeTrust(a)
-      for (const c of trust.anchors) consider('anchor', c.subject, Date.parse(c.notAfter), c.sha256)
-      for (const c of trust.intermediates)
-        consider('intermediate', c.subject, Date.parse(c.notAfter), c.sha256)
-      for (const c of trust.crls)
-        if (c.nextUpdate !== undefined) consider('crl', c.issuer, Date.parse(c.nextUpdate), c.url)
-    }
-    for (const list of servers) for (const s of list) consider(s.kind, s.name, s.expires, s.id)
-    items.sort((x, y) => x.expiresAt.localeCompare(y.expiresAt))
+    const items = expiringWithin(
+      authenticators.map((a) => describeTrust(a)),
+      servers.flat(),
+      now(),
+      horizonMs,
+    )
     if (items.length > 0) {
       try {
         report(items)
@@ -135,12 +127,50 @@ export function createExpiryMonitor(options: ExpiryMonitorOptions): ExpiryMonito
   return { check, close: () => clearInterval(timer) }
 }
 
+/** What of `trusts` and `servers` expires within `horizonMs` of `t`, soonest first. */
+export function expiringWithin(
+  trusts: readonly TrustDescription[],
+  servers: readonly ServerItem[],
+  t: number,
+  horizonMs: number,
+): ExpiringItem[] {
+  const items: ExpiringItem[] = []
+  const consider = (kind: ExpiringItem['kind'], name: string, expires: number, id?: string): void => {
+    if (expires - t > horizonMs) return
+    items.push({
+      kind,
+      name,
+      ...(id === undefined ? {} : { id }),
+      expiresAt: new Date(expires).toISOString(),
+      daysLeft: Math.floor((expires - t) / DAY_MS),
+    })
+  }
+  for (const trust of trusts) {
+    for (const c of trust.anchors) consider('anchor', c.subject, Date.parse(c.notAfter), c.sha256)
+    for (const c of trust.intermediates) consider('intermediate', c.subject, Date.parse(c.notAfter), c.sha256)
+    for (const c of trust.crls)
+      if (c.nextUpdate !== undefined) consider('crl', c.issuer, Date.parse(c.nextUpdate), c.url)
+    for (const c of trust.proxyAnchors) consider('proxy-anchor', c.subject, Date.parse(c.notAfter), c.sha256)
+    for (const c of trust.proxyIntermediates)
+      consider('proxy-intermediate', c.subject, Date.parse(c.notAfter), c.sha256)
+  }
+  for (const s of servers) consider(s.kind, s.name, s.expires, s.id)
+  items.sort((x, y) => x.expiresAt.localeCompare(y.expiresAt))
+  return items
+}
+
+/** The expiry window of `horizonDays`, checked as `createExpiryMonitor` checks it. */
+export function horizonOf(v: unknown, option: string): number {
+  if (v === undefined) throw new ClientCertConfigError(option, 'is required (1–3650)')
+  return intIn(v, option, 1, 3650, 0) * DAY_MS
+}
+
 function listOf<T>(v: unknown): T[] {
   if (v === undefined) return []
   return Array.isArray(v) ? [...(v as T[])] : [v as T]
 }
 
-interface ServerItem {
+export interface ServerItem {
   readonly kind: 'server-certificate' | 'server-ca'
   readonly name: string
   readonly id: string
@@ -148,7 +178,7 @@ interface ServerItem {
 }
 
 /** The certificates of TLS options, parsed once (they cannot change under the options object). */
-function serverItems(s: ServerCertificates, at: string): ServerItem[] {
+export function serverItems(s: ServerCertificates, at: string): ServerItem[] {
   if (typeof s !== 'object' || s === null) throw new ClientCertConfigError(at, 'expected TLS server options')
   const out: ServerItem[] = []
   for (const [field, kind] of [

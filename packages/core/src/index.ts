@@ -62,7 +62,9 @@ export type {
   ClientCertOptions,
   DiagnosticsOptions,
   EkuOptions,
+  ForwardedSourceOptions,
   HookContext,
+  RequestHeaderSourceOptions,
   SourceOptions,
   StatusOptions,
   TrustOptions,
@@ -98,6 +100,8 @@ export {
   type ForwardedDecoder,
   type ForwardedFormat,
 } from './sources/forwarded/presets.js'
+export type { ProxyCertificateOptions } from './sources/proxy-identity.js'
+export type { RequestHeaderOptions } from './sources/request-header.js'
 export {
   type CloudflareAuthResult,
   type CloudflareClient,

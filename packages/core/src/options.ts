@@ -11,6 +11,12 @@ import {
   resolveRevocationOptions,
 } from './revocation/index.js'
 import { type ForwardedOptions, type ResolvedForwarded, resolveForwarded } from './sources/forwarded/index.js'
+import { assertProxyTrustApart, type ProxyJudgeContext } from './sources/proxy-identity.js'
+import {
+  type RequestHeaderOptions,
+  type ResolvedRequestHeader,
+  resolveRequestHeader,
+} from './sources/request-header.js'
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
 import { isBundledRoot } from './trust/public-roots.js'
@@ -70,9 +76,24 @@ export interface StatusOptions {
   readonly forbidden?: number
 }
 
-export interface SourceOptions {
+export type SourceOptions = ForwardedSourceOptions | RequestHeaderSourceOptions
+
+export interface ForwardedSourceOptions {
   readonly forwarded: ForwardedOptions
   /** Also authenticate connections that present their own TLS client certificate. Default false. */
+  readonly tls?: boolean
+}
+
+/**
+ * Kubernetes request-header identity (X-Remote-User, X-Remote-Group, X-Remote-Extra-*) from a
+ * front proxy that proves itself with its own certificate. See docs/guide/front-proxy.md.
+ */
+export interface RequestHeaderSourceOptions {
+  readonly requestHeader: RequestHeaderOptions
+  /**
+   * Also authenticate direct clients by their own TLS client certificate (needs `trust`, apart
+   * from the proxy CA). Default false.
+   */
   readonly tls?: boolean
 }
 
@@ -135,6 +156,8 @@ export interface ResolvedOptions {
   readonly appTrust: boolean
   /** The forwarded source, when configured. */
   readonly forwarded: ResolvedForwarded | undefined
+  /** The request-header source, when configured (never with `forwarded`). */
+  readonly requestHeader: ResolvedRequestHeader | undefined
   /** Whether socket certificates are accepted. */
   readonly tlsSource: boolean
   readonly revocation: ResolvedRevocation | undefined
@@ -178,7 +201,10 @@ const PUBLIC_STORE_SIZE = 20
 export function resolveOptions(input: unknown): ResolvedOptions {
   const o = plainObject(input, 'options')
   onlyKeys(o, CORE_OPTION_NAMES, '')
-  const { forwarded, tlsSource } = resolveSource(o.source)
+  const skewMs = intIn(o.clockToleranceSec, 'clockToleranceSec', 0, 300, 0) * 1000
+  const maxChainDepth = intIn(o.maxChainDepth, 'maxChainDepth', 1, 16, 8)
+  const now = resolveNow(o.now)
+  const { forwarded, requestHeader, tlsSource } = resolveSource(o.source, { now, skewMs, maxChainDepth })
   const trust = o.trust === undefined ? {} : plainObject(o.trust, 'trust')
   onlyKeys(trust, ['anchors', 'intermediates', 'pins', 'spiffe'], 'trust.')
   const plainAnchors = loadCertificates(trust.anchors, 'trust.anchors')
@@ -207,6 +233,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       if (bad) throw new ClientCertConfigError(`${name}[${i}]`, bad.reason)
     })
   }
+  const proxyRules = (forwarded ?? requestHeader)?.proxyCertificate?.rules
+  if (proxyRules !== undefined) assertProxyTrustApart(proxyRules, [...anchors, ...intermediates])
   if (trust.intermediates !== undefined && anchors.length === 0) {
     throw new ClientCertConfigError('trust.intermediates', 'needs trust.anchors to build paths to')
   }
@@ -223,6 +251,19 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     )
   }
 
+  // A direct client next to a certificate-authenticated proxy: only app-level trust can tell a
+  // client certificate from a proxy one (the TLS server's `ca` may well hold both CAs).
+  if (
+    requestHeader !== undefined &&
+    tlsSource &&
+    anchors.length === 0 &&
+    pins.length === 0 &&
+    spiffe === undefined
+  )
+    throw new ClientCertConfigError(
+      'trust',
+      'source.requestHeader with tls: true validates direct clients in the application: set trust.anchors (or trust.pins), apart from the proxy CA',
+    )
   if (forwarded !== undefined && anchors.length === 0 && pins.length === 0 && spiffe === undefined) {
     throw new ClientCertConfigError(
       'trust',
@@ -261,14 +302,15 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     spiffe,
     appTrust: anchors.length > 0 || pins.length > 0 || spiffe !== undefined,
     forwarded,
+    requestHeader,
     tlsSource,
     revocation: resolveRevocation(o.revocation, spiffe ? Math.max(1, anchors.length) : anchors.length),
     identity: identity as IdentityMapping,
     allow,
     eku: resolveEku(o.eku),
-    skewMs: intIn(o.clockToleranceSec, 'clockToleranceSec', 0, 300, 0) * 1000,
-    maxChainDepth: intIn(o.maxChainDepth, 'maxChainDepth', 1, 16, 8),
-    now: resolveNow(o.now),
+    skewMs,
+    maxChainDepth,
+    now,
     ...resolveStatus(o.status),
     cache: resolveCache(o.cache),
     onAuthenticated: optionalFn(o.onAuthenticated, 'onAuthenticated') as ResolvedOptions['onAuthenticated'],
@@ -305,19 +347,35 @@ function resolveRevocation(v: unknown, anchors: number): ResolvedRevocation | un
   return resolveRevocationOptions(v, 'revocation')
 }
 
-function resolveSource(v: unknown): { forwarded: ResolvedForwarded | undefined; tlsSource: boolean } {
-  if (v === undefined || v === 'tls') return { forwarded: undefined, tlsSource: true }
+function resolveSource(
+  v: unknown,
+  context: ProxyJudgeContext,
+): {
+  forwarded: ResolvedForwarded | undefined
+  requestHeader: ResolvedRequestHeader | undefined
+  tlsSource: boolean
+} {
+  if (v === undefined || v === 'tls')
+    return { forwarded: undefined, requestHeader: undefined, tlsSource: true }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new ClientCertConfigError(
       'source',
-      'expected "tls" or { forwarded: { format, trustedProxies }, tls?: boolean }',
+      'expected "tls", { forwarded: { format, trustedProxies }, tls?: boolean } or { requestHeader: { proxyCertificate }, tls?: boolean }',
     )
   }
   const s = v as Record<string, unknown>
-  onlyKeys(s, ['forwarded', 'tls'], 'source.')
+  onlyKeys(s, ['forwarded', 'requestHeader', 'tls'], 'source.')
+  if (s.forwarded !== undefined && s.requestHeader !== undefined)
+    throw new ClientCertConfigError(
+      'source',
+      'forwarded and requestHeader are two sources; an authenticator reads one (build one per proxy kind)',
+    )
+  const tlsSource = bool(s.tls, 'source.tls')
+  if (s.requestHeader !== undefined)
+    return { forwarded: undefined, requestHeader: resolveRequestHeader(s.requestHeader, context), tlsSource }
   if (s.forwarded === undefined)
     throw new ClientCertConfigError('source.forwarded', 'is required in an object source')
-  return { forwarded: resolveForwarded(s.forwarded), tlsSource: bool(s.tls, 'source.tls') }
+  return { forwarded: resolveForwarded(s.forwarded, context), requestHeader: undefined, tlsSource }
 }
 
 const EKU_NAMES: Readonly<Record<string, string>> = {

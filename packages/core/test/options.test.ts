@@ -130,7 +130,8 @@ describe('top level', () => {
   })
 
   it('rejects an unsupported source', () => {
-    const expected = 'expected "tls" or { forwarded: { format, trustedProxies }, tls?: boolean }'
+    const expected =
+      'expected "tls", { forwarded: { format, trustedProxies }, tls?: boolean } or { requestHeader: { proxyCertificate }, tls?: boolean }'
     for (const source of ['forwarded', 'TLS', true, null, ['tls']]) {
       expectInvalid({ allow: ALLOW, source }, 'source', expected)
     }

@@ -15,6 +15,8 @@ export type PrincipalKind =
   | 'fingerprint'
   | 'spki'
   | 'custom'
+  /** A user asserted by a certificate-authenticated front proxy (`source.requestHeader`); no client certificate. */
+  | 'request-header'
 
 /** Where the certificate came from: the TLS socket, or a header from an allowlisted proxy. */
 export type PrincipalSource =
@@ -26,9 +28,22 @@ export type PrincipalSource =
       /** The proxy's address (IPv4-mapped IPv6 normalised), or 'unix'. */
       readonly proxy: string
     }
+  | {
+      /** Kubernetes-style request headers (X-Remote-User, ...) from a front proxy (`source.requestHeader`). */
+      readonly type: 'request-header'
+      /** The proxy's address (IPv4-mapped IPv6 normalised), or 'unix'. */
+      readonly proxy: string
+      /** The subject DN of the proxy's certificate. */
+      readonly proxySubject: string
+      /** Lower-case hex SHA-256 of the proxy's certificate. */
+      readonly proxySha256: string
+    }
 
 /**
- * The authenticated client. Deeply immutable (every nested object and array is frozen; dates
+ * The authenticated client. For `kind: 'request-header'` (a user asserted by a front proxy,
+ * docs/guide/front-proxy.md) there is no client certificate: the certificate fields are empty
+ * (`''`, empty names and SANs, no chain), `notBefore`/`notAfter` are the proxy certificate's
+ * validated window, and reading `certificate` throws. Deeply immutable (every nested object and array is frozen; dates
  * are fresh copies on each read); shared by the requests of one connection and by cache hits.
  */
 export interface ClientPrincipal {
@@ -57,4 +72,9 @@ export interface ClientPrincipal {
   /** The validated issuers, nearest first, anchor last; empty when the TLS stack alone verified the chain. */
   readonly chain: readonly X509Certificate[]
   readonly source: PrincipalSource
+  /**
+   * `request-header` principals only: the extra attributes the proxy asserted
+   * (`X-Remote-Extra-<key>`: key lower-cased and percent-decoded, one value per header line).
+   */
+  readonly extra?: Readonly<Record<string, readonly string[]>>
 }

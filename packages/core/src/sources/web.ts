@@ -19,7 +19,10 @@ import { BOUNDARY, boundarySocket, type ForwardedOptions } from './forwarded/ind
 export type TrustedBoundary = 'cloudflare' | { readonly sharedSecretHeader: string; readonly secret: string }
 
 /** The forwarded source on a Web runtime: as on Node, but the trust boundary replaces the address allowlist. */
-export type WebForwardedOptions = Omit<ForwardedOptions, 'trustedProxies' | 'allowUnixSocket'>
+export type WebForwardedOptions = Omit<
+  ForwardedOptions,
+  'trustedProxies' | 'allowUnixSocket' | 'proxyCertificate'
+>
 
 /** Options of `createWebRequestAuthenticator()`: the core options, a forwarded source and its boundary. */
 export type WebClientCertOptions = Omit<ClientCertOptions, 'source'> & {

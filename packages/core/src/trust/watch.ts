@@ -2,11 +2,21 @@ import { createHash } from 'node:crypto'
 import { type FSWatcher, readFileSync, realpathSync, watch } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { createSecureContext, type SecureContextOptions } from 'node:tls'
-import type { ClientCertAuthenticator, TrustUpdate } from '../api.js'
+import { type ClientCertAuthenticator, DESCRIBE_TRUST, type TrustUpdate } from '../api.js'
+import { onlyKeys, plainObject } from '../config-check.js'
 import { ClientCertConfigError, TrustSourceError } from '../errors.js'
+import {
+  describeTrust,
+  type ExpiringItem,
+  expiringWithin,
+  horizonOf,
+  type ServerItem,
+  serverItems as serverItemsOf,
+} from '../expiry.js'
 import type { TrustOptions } from '../options.js'
 import type { RevocationOptions } from '../revocation/index.js'
 import { applyServerTrust } from '../server-options.js'
+import type { ProxyCertificateOptions } from '../sources/proxy-identity.js'
 
 /** A TLS server whose certificate and client CAs can be replaced (`https.Server`, `tls.Server`). */
 export interface RotatableTlsServer {
@@ -26,6 +36,15 @@ export interface WatchTrustOptions {
   readonly crls?: string | readonly string[]
   /** Other trust settings kept with every update (e.g. `pins`, `spiffe`). */
   readonly trust?: Omit<TrustOptions, 'anchors' | 'intermediates'>
+  /**
+   * PEM bundles of the front-proxy CA (`source.forwarded.proxyCertificate.anchors`, see
+   * docs/guide/front-proxy.md); the authenticator must have been built with a proxyCertificate.
+   */
+  readonly proxyAnchors?: string | readonly string[]
+  /** PEM bundles of front-proxy intermediates (`source.forwarded.proxyCertificate.intermediates`). */
+  readonly proxyIntermediates?: string | readonly string[]
+  /** Other proxy-certificate settings kept with every update when `proxyAnchors` is set (`allowedNames`). */
+  readonly proxyCertificate?: Omit<ProxyCertificateOptions, 'anchors' | 'intermediates'>
   /** Other revocation settings kept with every update when `crls` is set. */
   readonly revocation?: Omit<RevocationOptions, 'crls'>
   /** The server's own certificate chain (PEM); needs `serverKey` and `server`. */
@@ -42,6 +61,17 @@ export interface WatchTrustOptions {
   readonly debounceMs?: number
   /** Re-read at this interval even without a change event (default 60 000 ms; 0 turns it off). */
   readonly intervalMs?: number
+  /**
+   * Expiry signals for what is loaded: after every applied set (and once a day from the
+   * interval re-read), everything in force that expires within `horizonDays` — client CAs,
+   * intermediates, CRLs (nextUpdate), the front-proxy CA and `serverCert` — goes to
+   * `onExpiringSoon`, as `createExpiryMonitor` reports it. Needs an authenticator from
+   * `createClientCertAuthenticator`.
+   */
+  readonly expiry?: {
+    readonly horizonDays: number
+    readonly onExpiringSoon: (items: readonly ExpiringItem[]) => void
+  }
   /** A change that could not be applied; the last good trust stays in force. */
   readonly onError?: (error: TrustSourceError) => void
   /** A change was applied. `files` are the paths given, `digest` identifies their contents. */
@@ -59,6 +89,8 @@ export interface TrustWatcher {
 interface Files {
   readonly anchors: readonly string[]
   readonly intermediates: readonly string[]
+  readonly proxyAnchors: readonly string[]
+  readonly proxyIntermediates: readonly string[]
   readonly crls: readonly string[]
   readonly serverCert: string | undefined
   readonly serverKey: string | undefined
@@ -67,6 +99,8 @@ interface Files {
 interface Read {
   readonly anchors: string[]
   readonly intermediates: string[]
+  readonly proxyAnchors: string[]
+  readonly proxyIntermediates: string[]
   readonly crls: string[]
   readonly serverCert: string | undefined
   readonly serverKey: string | undefined
@@ -96,12 +130,18 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
   const files: Files = {
     anchors: pathList(options.anchors, 'watchTrust.anchors', true),
     intermediates: pathList(options.intermediates, 'watchTrust.intermediates', false),
+    proxyAnchors: pathList(options.proxyAnchors, 'watchTrust.proxyAnchors', false),
+    proxyIntermediates: pathList(options.proxyIntermediates, 'watchTrust.proxyIntermediates', false),
     crls: pathList(options.crls, 'watchTrust.crls', false),
     serverCert: optionalPath(options.serverCert, 'watchTrust.serverCert'),
     serverKey: optionalPath(options.serverKey, 'watchTrust.serverKey'),
   }
   if ((files.serverCert === undefined) !== (files.serverKey === undefined))
     throw new ClientCertConfigError('watchTrust.serverKey', 'serverCert and serverKey go together')
+  if (files.proxyAnchors.length === 0 && files.proxyIntermediates.length > 0)
+    throw new ClientCertConfigError('watchTrust.proxyIntermediates', 'needs watchTrust.proxyAnchors')
+  if (files.proxyAnchors.length === 0 && options.proxyCertificate !== undefined)
+    throw new ClientCertConfigError('watchTrust.proxyCertificate', 'needs watchTrust.proxyAnchors')
   const server = options.server
   if (files.serverCert !== undefined && server === undefined)
     throw new ClientCertConfigError('watchTrust.server', 'is required with serverCert/serverKey')
@@ -113,11 +153,20 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
     if (options[fn] !== undefined && typeof options[fn] !== 'function')
       throw new ClientCertConfigError(`watchTrust.${fn}`, 'must be a function')
   }
-  const all = [...files.anchors, ...files.intermediates, ...files.crls]
+  const expiry = resolveExpiry(options.expiry, auth)
+  const all = [
+    ...files.anchors,
+    ...files.intermediates,
+    ...files.proxyAnchors,
+    ...files.proxyIntermediates,
+    ...files.crls,
+  ]
   if (files.serverCert !== undefined) all.push(files.serverCert, files.serverKey as string)
 
   let applied = ''
   let closed = false
+  let serverItems: ServerItem[] = []
+  let expiryCheckedAt = Number.NEGATIVE_INFINITY
   let timer: NodeJS.Timeout | undefined
   const watchers = new Map<string, FSWatcher>()
 
@@ -126,6 +175,24 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
       options.onError?.(error)
     } catch {
       // A failing report hook must not stop the watch.
+    }
+  }
+
+  /** Reports what expires soon among what is in force; never throws. */
+  const checkExpiry = (): void => {
+    if (expiry === undefined) return
+    try {
+      const now = Date.now()
+      expiryCheckedAt = now
+      const items = expiringWithin(
+        [describeTrust(auth as ClientCertAuthenticator)],
+        serverItems,
+        now,
+        expiry.horizonMs,
+      )
+      if (items.length > 0) expiry.onExpiringSoon(items)
+    } catch {
+      // A failing warning hook must not stop the watch.
     }
   }
 
@@ -138,27 +205,34 @@ export function watchTrust(options: WatchTrustOptions): TrustWatcher {
       if (attempt < 3) return apply(attempt + 1)
       throw new Error('the files kept changing while they were read')
     }
-    if (read.digest === applied) return false
+    if (read.digest === applied) {
+      if (Date.now() - expiryCheckedAt >= DAY_MS) checkExpiry()
+      return false
+    }
     const update = buildUpdate(read, options)
+    const server_ =
+      read.serverCert === undefined ? [] : serverItemsOf({ cert: read.serverCert }, 'watchTrust.serverCert')
     if (read.serverCert !== undefined) {
       // Load the identity first so a wrong key or cert fails before anything is swapped.
-      createSecureContext({ cert: read.serverCert, key: read.serverKey, ca: read.anchors })
+      createSecureContext({ cert: read.serverCert, key: read.serverKey, ca: clientCas(read) })
     }
     auth.updateTrust(update)
     if (server !== undefined && read.serverCert !== undefined && read.serverKey !== undefined) {
       applyServerTrust(server, {
         cert: read.serverCert,
         key: read.serverKey,
-        clientCa: read.anchors,
+        clientCa: clientCas(read),
         ...(read.crls.length === 0 ? {} : { crl: read.crls }),
       })
     }
     applied = read.digest
+    serverItems = server_
     try {
       options.onUpdate?.({ files: all, digest: read.digest })
     } catch {
       // The update is in force; a failing hook changes nothing.
     }
+    checkExpiry()
     return true
   }
 
@@ -258,10 +332,29 @@ function readAll(files: Files): Read {
   }
   const anchors = files.anchors.map(read)
   const intermediates = files.intermediates.map(read)
+  const proxyAnchors = files.proxyAnchors.map(read)
+  const proxyIntermediates = files.proxyIntermediates.map(read)
   const crls = files.crls.map(read)
   const serverCert = files.serverCert === undefined ? undefined : read(files.serverCert)
   const serverKey = files.serverKey === undefined ? undefined : read(files.serverKey)
-  return { anchors, intermediates, crls, serverCert, serverKey, digest: hash.digest('hex') }
+  return {
+    anchors,
+    intermediates,
+    proxyAnchors,
+    proxyIntermediates,
+    crls,
+    serverCert,
+    serverKey,
+    digest: hash.digest('hex'),
+  }
+}
+
+/**
+ * The CAs the handshake asks client certificates of: a front proxy presents its own, so its CA
+ * is asked for too (which certificate counts as whose is the authenticator's to judge).
+ */
+function clientCas(read: Read): string[] {
+  return [...read.anchors, ...read.proxyAnchors]
 }
 
 function buildUpdate(read: Read, options: WatchTrustOptions): TrustUpdate {
@@ -270,10 +363,21 @@ function buildUpdate(read: Read, options: WatchTrustOptions): TrustUpdate {
     anchors: read.anchors,
     ...(read.intermediates.length === 0 ? {} : { intermediates: read.intermediates }),
   }
-  if (read.crls.length === 0) return { trust }
+  // Client and proxy trust in one update, so the two slots are checked apart as one set.
+  const proxyCertificate: ProxyCertificateOptions | undefined =
+    read.proxyAnchors.length === 0
+      ? undefined
+      : {
+          ...options.proxyCertificate,
+          anchors: read.proxyAnchors,
+          ...(read.proxyIntermediates.length === 0 ? {} : { intermediates: read.proxyIntermediates }),
+        }
   return {
     trust,
-    revocation: { ...options.revocation, crls: { sources: read.crls.map((c) => Buffer.from(c)) } },
+    ...(proxyCertificate === undefined ? {} : { proxyCertificate }),
+    ...(read.crls.length === 0
+      ? {}
+      : { revocation: { ...options.revocation, crls: { sources: read.crls.map((c) => Buffer.from(c)) } } }),
   }
 }
 
@@ -330,6 +434,28 @@ function optionalPath(v: unknown, option: string): string | undefined {
   if (v === undefined) return undefined
   if (typeof v !== 'string' || v === '') throw new ClientCertConfigError(option, 'must be a file path')
   return resolve(v)
+}
+
+const DAY_MS = 86_400_000
+
+function resolveExpiry(
+  v: unknown,
+  auth: unknown,
+):
+  | { readonly horizonMs: number; readonly onExpiringSoon: (items: readonly ExpiringItem[]) => void }
+  | undefined {
+  if (v === undefined) return undefined
+  const e = plainObject(v, 'watchTrust.expiry')
+  onlyKeys(e, ['horizonDays', 'onExpiringSoon'], 'watchTrust.expiry.')
+  const horizonMs = horizonOf(e.horizonDays, 'watchTrust.expiry.horizonDays')
+  if (typeof e.onExpiringSoon !== 'function')
+    throw new ClientCertConfigError('watchTrust.expiry.onExpiringSoon', 'must be a function')
+  if (typeof (auth as Partial<ClientCertAuthenticator>)[DESCRIBE_TRUST] !== 'function')
+    throw new ClientCertConfigError(
+      'watchTrust.expiry',
+      'needs an authenticator from createClientCertAuthenticator() (its trust is what is described)',
+    )
+  return { horizonMs, onExpiringSoon: e.onExpiringSoon as (items: readonly ExpiringItem[]) => void }
 }
 
 function ms(v: unknown, option: string, fallback: number): number {

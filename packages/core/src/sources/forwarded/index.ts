@@ -2,6 +2,14 @@ import { createHash } from 'node:crypto'
 import { bool, intIn, onlyKeys, plainObject } from '../../config-check.js'
 import { peerName, publishForwardedRefused } from '../../diagnostics.js'
 import { ClientCertConfigError, type ClientCertErrorCode } from '../../errors.js'
+import {
+  judgeProxyCertificate,
+  type ProxyCertificateOptions,
+  type ProxyFacts,
+  type ProxyJudgeContext,
+  type ResolvedProxyCertificate,
+  resolveProxyCertificate,
+} from '../proxy-identity.js'
 import { canonicalName, type HeaderSource, oneLine } from './headers.js'
 import {
   type CustomForwardedFormat,
@@ -19,8 +27,17 @@ import { createProxyMatcher, normalise, type ProxyMatcher } from './proxies.js'
 export interface ForwardedOptions {
   /** The proxy's format: a preset name or a custom `{ header, decoder }`. */
   readonly format: ForwardedFormat | CustomForwardedFormat
-  /** Addresses and CIDRs of the proxies, matched on the TCP peer address (never X-Forwarded-For). */
-  readonly trustedProxies: readonly string[]
+  /**
+   * Addresses and CIDRs of the proxies, matched on the TCP peer address (never X-Forwarded-For).
+   * Required unless `proxyCertificate` is set; with both, a proxy must meet both.
+   */
+  readonly trustedProxies?: readonly string[]
+  /**
+   * Proxies prove who they are with their own TLS client certificate, validated against a
+   * proxy CA of its own (never the client anchors) and, optionally, a list of allowed names.
+   * See docs/guide/front-proxy.md.
+   */
+  readonly proxyCertificate?: ProxyCertificateOptions
   /** Rename the preset's headers (ingress-nginx uses `ssl-client-cert`, for example). */
   readonly headers?: {
     readonly cert?: string
@@ -42,7 +59,12 @@ export interface ForwardedOptions {
 
 export interface ResolvedForwarded {
   readonly preset: Preset
-  readonly proxies: ProxyMatcher
+  /** The address allowlist; undefined when proxies are judged by certificate only. */
+  readonly proxies: ProxyMatcher | undefined
+  /** The proxy certificate rules, and the clock and limits they are judged with. */
+  readonly proxyCertificate:
+    | { readonly rules: ResolvedProxyCertificate; readonly context: ProxyJudgeContext }
+    | undefined
   readonly requireVerify: boolean
   readonly maxHeaderBytes: number
   readonly limits: { readonly maxChain: number; readonly xfccElement: 'first' | 'last' | number }
@@ -101,6 +123,10 @@ export function boundarySocket(label: string, trusted: boolean): object {
  */
 export interface ForwardedConnection {
   trusted?: boolean
+  /** Set when the proxy was judged by its certificate: trusted within the path's window. */
+  proxy?: ProxyFacts
+  /** Why the peer is not a proxy, when its certificate said so. */
+  refusal?: string
   last?: { readonly values: readonly Slot[]; readonly read: ForwardedRead }
 }
 
@@ -122,6 +148,7 @@ export type ForwardedRead =
 const KNOWN = [
   'format',
   'trustedProxies',
+  'proxyCertificate',
   'headers',
   'requireVerify',
   'xfccElement',
@@ -130,12 +157,19 @@ const KNOWN = [
   'maxChainLength',
 ]
 
-export function resolveForwarded(v: unknown): ResolvedForwarded {
+export function resolveForwarded(v: unknown, context: ProxyJudgeContext): ResolvedForwarded {
   const o = plainObject(v, 'source.forwarded')
   const boundary = (v as { [BOUNDARY]?: unknown })[BOUNDARY]
   if (boundary !== undefined && (typeof boundary !== 'string' || o.trustedProxies !== undefined))
     throw new ClientCertConfigError('source.forwarded.trustedProxies', 'is not used behind a trust boundary')
   onlyKeys(o, KNOWN, 'source.forwarded.')
+  // Behind a boundary there is no TLS hop from the proxy to judge.
+  if (boundary !== undefined && o.proxyCertificate !== undefined)
+    throw new ClientCertConfigError(
+      'source.forwarded.proxyCertificate',
+      'is not used behind a trust boundary',
+    )
+  const proxyCertificate = resolveProxyCertificate(o.proxyCertificate)
   const headers = plainObject(o.headers ?? {}, 'source.forwarded.headers')
   onlyKeys(headers, ['cert', 'chain', 'verify', 'verifyValue'], 'source.forwarded.headers.')
   const preset = resolvePreset(o.format, headers, 'source.forwarded.format')
@@ -168,7 +202,10 @@ export function resolveForwarded(v: unknown): ResolvedForwarded {
     proxies:
       typeof boundary === 'string'
         ? NO_PROXIES
-        : createProxyMatcher(o.trustedProxies, 'source.forwarded.trustedProxies', allowUnixSocket),
+        : proxyCertificate !== undefined && o.trustedProxies === undefined
+          ? undefined
+          : createProxyMatcher(o.trustedProxies, 'source.forwarded.trustedProxies', allowUnixSocket),
+    proxyCertificate: proxyCertificate === undefined ? undefined : { rules: proxyCertificate, context },
     boundary: typeof boundary === 'string' ? boundary : undefined,
     singleValued: new Set([...wanted.values()].filter((at) => at !== chainAt)),
     requireVerify,
@@ -210,7 +247,10 @@ export function readForwarded(
     return {
       kind: 'reject',
       code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
-      reason: `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an allowlisted proxy`,
+      reason:
+        fwd?.proxyCertificate === undefined
+          ? `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an allowlisted proxy`
+          : `header ${name} sent by ${describePeer(remoteAddressOf(socket))}, which is not an authenticated proxy: ${connection.refusal ?? 'its address is not in source.forwarded.trustedProxies'}`,
     }
   }
   const f = fwd
@@ -482,9 +522,22 @@ function screenFor(of: ReadonlySet<string>): Uint8Array {
 /** The screen for TLS-only authenticators (no own headers), looked up on every request. */
 let directScreen: Uint8Array | undefined
 
-/** The allowlist decision, once per connection (it cannot change while the socket is open). */
-function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: ForwardedConnection): boolean {
-  if (connection.trusted !== undefined) return connection.trusted
+/** What decides who is a proxy: addresses, a proxy certificate, or a Web trust boundary. */
+export type PeerRules = Pick<ResolvedForwarded, 'proxies' | 'proxyCertificate' | 'boundary'>
+
+/**
+ * The allowlist decision, once per connection (neither the address nor the proxy's certificate
+ * can change while the socket is open); a certificate's judgement holds until its path expires.
+ */
+export function peerTrusted(fwd: PeerRules, socket: unknown, connection: ForwardedConnection): boolean {
+  if (connection.trusted !== undefined) {
+    const proxy = connection.proxy
+    if (proxy === undefined || !connection.trusted) return connection.trusted
+    const { context } = fwd.proxyCertificate!
+    if (context.now() <= proxy.validUntil + context.skewMs) return true
+    connection.trusted = undefined
+    connection.proxy = undefined
+  }
   if (typeof socket !== 'object' || socket === null) return false
   if (fwd.boundary !== undefined) {
     // Behind an explicit boundary (sources/web.ts) no peer is judged by address: only a view that
@@ -493,10 +546,28 @@ function peerTrusted(fwd: ResolvedForwarded, socket: unknown, connection: Forwar
     return view?.trusted === true && view.label === fwd.boundary
   }
   const remote = remoteAddressOf(socket)
-  const trusted = fwd.proxies.isTrusted(remote)
   // A socket whose address cannot be read (closing) is judged again, never remembered.
-  if (remote !== null) connection.trusted = trusted
-  return trusted
+  if (fwd.proxies !== undefined) {
+    const trusted = fwd.proxies.isTrusted(remote)
+    if (!trusted || fwd.proxyCertificate === undefined) {
+      if (remote !== null) connection.trusted = trusted
+      return trusted
+    }
+  } else if (remote === null) return false
+  const verdict = judgeProxyCertificate(socket, fwd.proxyCertificate!.rules, fwd.proxyCertificate!.context)
+  if (verdict.ok) {
+    connection.trusted = true
+    connection.proxy = verdict.facts
+    return true
+  }
+  connection.refusal = verdict.reason
+  if (verdict.final) connection.trusted = false
+  return false
+}
+
+/** True when the connection's peer is a proxy that proved itself by its own certificate. */
+export function certificateProxy(fwd: PeerRules | undefined, connection: ForwardedConnection): boolean {
+  return fwd?.proxyCertificate !== undefined && connection.trusted === true
 }
 
 /** Behind a boundary no peer is trusted by its address. */

@@ -3,7 +3,8 @@
  * creates a throwaway PKI, starts every example on loopback — in TLS mode, and behind a small
  * TLS-terminating proxy that forwards the certificate (RFC 9440) from 127.0.0.2 — then drives
  * real TLS clients through a table of scenarios and prints outcome, status and code per
- * adapter. Exits 1 if any outcome is not the expected one.
+ * adapter; the gRPC example gets its own table (gRPC status and the code from the trailers).
+ * Exits 1 if any outcome is not the expected one.
  */
 
 import * as http from 'node:http'
@@ -12,6 +13,9 @@ import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { createApp as createExpressApp } from '@clientcert/example-express/src/app.js'
 import { createApp as createFastifyApp } from '@clientcert/example-fastify/src/app.js'
+import { createGreeterServer, GreeterClient } from '@clientcert/example-grpc/src/service.js'
+import { createApp as createHonoApp } from '@clientcert/example-hono/src/app.js'
+import { createApp as createKoaApp } from '@clientcert/example-koa/src/app.js'
 import { createApp as createNestApp } from '@clientcert/example-nestjs/src/app.js'
 import { createApp as createPassportApp } from '@clientcert/example-passport/src/app.js'
 import {
@@ -23,6 +27,8 @@ import {
   requestWithUndici,
   type TestPki,
 } from '@clientcert/testing'
+import * as grpc from '@grpc/grpc-js'
+import { getRequestListener } from '@hono/node-server'
 
 const PROXY_ADDRESS = '127.0.0.2'
 const STRANGER_ADDRESS = '127.0.0.3'
@@ -110,6 +116,37 @@ const adapters: Adapter[] = [
     }),
   ),
   {
+    name: 'koa',
+    tls: (pki) =>
+      listenNode(
+        https.createServer(tlsOptions(pki), createKoaApp({ adminIds: ['admin'], auth: quiet }).callback()),
+        'https',
+      ),
+    forwarded: (pki) =>
+      listenNode(
+        http.createServer(createKoaApp({ adminIds: ['admin'], auth: forwardedAuth(pki) }).callback()),
+        'http',
+      ),
+  },
+  {
+    name: 'hono',
+    tls: (pki) =>
+      listenNode(
+        https.createServer(
+          tlsOptions(pki),
+          getRequestListener(createHonoApp({ adminIds: ['admin'], auth: quiet }).fetch),
+        ),
+        'https',
+      ),
+    forwarded: (pki) =>
+      listenNode(
+        http.createServer(
+          getRequestListener(createHonoApp({ adminIds: ['admin'], auth: forwardedAuth(pki) }).fetch),
+        ),
+        'http',
+      ),
+  },
+  {
     name: 'passport',
     tls: (pki) =>
       listenNode(
@@ -164,8 +201,9 @@ interface Row {
   readonly adapter: string
   readonly mode: string
   readonly scenario: string
-  readonly expected: number
-  readonly status: number | 'no TLS'
+  /** An HTTP status, or a gRPC status name. */
+  readonly expected: number | string
+  readonly status: number | string
   readonly code: string
 }
 
@@ -268,11 +306,86 @@ async function main(): Promise<number> {
       await backend.close()
     }
   }
+  rows.push(...(await grpcRows(pki, clients)))
   return print(rows)
 }
 
+type Clients = Record<'alice' | 'admin' | 'stranger' | 'serverEku' | 'expired', IssuedCertificate>
+
+/**
+ * The gRPC example has no HTTP routes: its table calls WhoAmI and Admin with a real grpc-js
+ * client. grpc-js verifies the client certificate in the handshake, so a missing, unknown,
+ * expired or serverAuth-only one never reaches the app (UNAVAILABLE, no call); the rest are
+ * judged by clientcert and come back with the stable code in the trailing metadata.
+ */
+async function grpcRows(pki: TestPki, clients: Clients): Promise<Row[]> {
+  const noEku = await pki.issueClient({ subject: 'CN=printer', eku: null })
+  const { server, credentials } = createGreeterServer({
+    clientCa: pki.clientCaPem + pki.intermediate.pem,
+    cert: pki.server.chainPem,
+    key: pki.server.keyPem,
+    adminIds: ['admin'],
+    auth: quiet,
+  })
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
+  )
+  const call = (method: 'whoAmI' | 'admin', who: IssuedCertificate | null) =>
+    new Promise<{ status: string; code: string }>((resolve) => {
+      const client = new GreeterClient(
+        `127.0.0.1:${port}`,
+        grpc.credentials.createSsl(
+          Buffer.from(pki.serverCa.pem),
+          who ? Buffer.from(who.keyPem) : null,
+          who ? Buffer.from(who.chainPem) : null,
+        ),
+        // The server certificate names localhost; the IP target avoids resolving it to ::1.
+        { 'grpc.ssl_target_name_override': 'localhost' },
+      )
+      type Unary = (
+        request: unknown,
+        options: grpc.CallOptions,
+        callback: (err: grpc.ServiceError | null, value?: unknown) => void,
+      ) => void
+      const unary = (client as unknown as Record<typeof method, Unary>)[method].bind(client)
+      unary({}, { deadline: Date.now() + 10_000 }, (err, value) => {
+        client.close()
+        if (err === null) {
+          const id = (value as { principal?: { id?: unknown } } | undefined)?.principal?.id
+          resolve({ status: 'OK', code: typeof id === 'string' ? `id=${id}` : '' })
+          return
+        }
+        const code = err.metadata?.get('clientcert-error-code')[0]
+        resolve({
+          status: grpc.status[err.code] ?? String(err.code),
+          code:
+            typeof code === 'string' ? code : err.code === grpc.status.UNAVAILABLE ? 'handshake refused' : '',
+        })
+      })
+    })
+  const table: Array<[string, string, () => Promise<{ status: string; code: string }>]> = [
+    ['valid client, WhoAmI', 'OK', () => call('whoAmI', clients.alice)],
+    ['no certificate', 'UNAVAILABLE', () => call('whoAmI', null)],
+    ['unknown CA', 'UNAVAILABLE', () => call('whoAmI', clients.stranger)],
+    ['wrong EKU (serverAuth)', 'UNAVAILABLE', () => call('whoAmI', clients.serverEku)],
+    // OpenSSL lets a certificate without any EKU through; clientcert requires clientAuth.
+    ['no EKU (clientAuth required by the app)', 'UNAUTHENTICATED', () => call('whoAmI', noEku)],
+    ['expired', 'UNAVAILABLE', () => call('whoAmI', clients.expired)],
+    ['not-allowed identity on Admin', 'PERMISSION_DENIED', () => call('admin', clients.alice)],
+    ['allowed identity on Admin', 'OK', () => call('admin', clients.admin)],
+  ]
+  const rows: Row[] = []
+  try {
+    for (const [scenario, expected, run] of table)
+      rows.push({ adapter: 'grpc', mode: 'tls', scenario, expected, ...(await run()) })
+  } finally {
+    server.forceShutdown()
+  }
+  return rows
+}
+
 function print(rows: readonly Row[]): number {
-  const widths = [18, 10, 52, 9, 8] as const
+  const widths = [18, 10, 52, 17, 17] as const
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' ')
   console.log('\nclientcert demo: real TLS clients with real certificates, every adapter\n')
   console.log(line(['adapter', 'mode', 'scenario', 'expected', 'status']), 'code / principal')

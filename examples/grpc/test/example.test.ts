@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createTestPki, type IssuedCertificate, type TestPki } from '@clientcert/testing'
 import * as grpc from '@grpc/grpc-js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -66,5 +71,32 @@ describe('examples/grpc', () => {
       code: grpc.status.UNAUTHENTICATED,
       errorCode: 'ERR_CLIENT_CERT_EKU',
     })
+  })
+
+  it('passes every check of `clientcert probe --grpc`', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-probe-grpc-'))
+    const alice = await pki.issueClient({ subject: 'CN=alice' })
+    const files = { ca: pki.serverCa.pem, cert: alice.chainPem, key: alice.keyPem }
+    for (const [name, data] of Object.entries(files))
+      writeFileSync(join(dir, `${name}.pem`), data, { mode: 0o600 })
+    const cli = fileURLToPath(new URL('../../../packages/cli/dist/cli.js', import.meta.url))
+    const args = [
+      cli,
+      'probe',
+      `https://127.0.0.1:${port}/example.Greeter/WhoAmI`,
+      '--grpc',
+      '--body',
+      '{}',
+      ...['--ca', 'ca.pem', '--cert', 'cert.pem', '--key', 'key.pem'],
+    ]
+    const run = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(process.execPath, args, { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 99) : 0, out: stdout + stderr }),
+      ),
+    )
+    expect(run.out).not.toMatch(/FAIL|ERROR/)
+    expect(run.out).toMatch(/PASS\s+no-certificate\s+connection refused during TLS/)
+    expect(run.out).toMatch(/PASS\s+client-certificate\s+answered OK/)
+    expect(run.code, run.out).toBe(0)
   })
 })

@@ -6,11 +6,12 @@ import { CliError, type Io } from './output.js'
 export const DEMO_HELP = `Usage: clientcert demo [--repo <dir>]
 
 Runs the clientcert demo from a clone of the repository: a throwaway PKI, every example
-(Express, Fastify, NestJS on both platforms, Passport) on loopback in TLS mode and behind a
-TLS-terminating proxy, and real TLS clients driven through a table of scenarios (valid
-client, no certificate, unknown CA, wrong EKU, expired, not-allowed identity, forged
-forwarded header from a stranger, forwarded through the proxy). Prints outcome, status and
-code per adapter; exits 1 if any outcome is not the expected one.
+(Express, Fastify, NestJS on both platforms, Passport, Koa, Hono) on loopback in TLS mode and
+behind a TLS-terminating proxy, and real TLS clients driven through a table of scenarios
+(valid client, no certificate, unknown CA, wrong EKU, expired, not-allowed identity, forged
+forwarded header from a stranger, forwarded through the proxy); the gRPC example gets its own
+table (gRPC status, and the stable code from the trailing metadata). Prints outcome, status
+and code per adapter; exits 1 if any outcome is not the expected one.
 
 Options:
   --repo <dir>   the repository clone (default: found from the current directory upwards)

@@ -10,6 +10,7 @@ import { Agent, request } from 'undici'
 import { flag, intFlag, parse, positionals, str } from './args.js'
 import { readText, resolvePath } from './files.js'
 import { CliError, errorMessage, type Io, paint } from './output.js'
+import { probeGrpc } from './probe-grpc.js'
 import { loadX509 } from './x509.js'
 
 export const PROBE_HELP = `Usage: clientcert probe <url> [--cert <file> --key <file>] [--ca <file>] [options]
@@ -43,6 +44,17 @@ loopback, the first one allowlisted in the app's trustedProxies):
   body-before-auth      as above, from the proxy without a certificate
   client-certificate    with --cert: the proxy forwarding your certificate is answered 2xx
 
+--grpc, with https://host:port/package.Service/Method (a gRPC server over TLS, e.g. with
+@clientcert/grpc; one unary call per check, the answer's gRPC status and the stable code from
+the trailing metadata):
+  no-certificate        a call without a client certificate is not answered OK
+  unknown-ca            a call with a certificate from an unknown CA is not answered OK
+  metadata:<format>     forwarded-certificate headers sent as call metadata (throwaway
+                        certificate, no client certificate) are not answered OK
+  client-certificate    with --cert/--key: a call with that certificate is answered OK (or
+                        with a status that is not an authentication failure)
+  --body is the request message as bytes (default: empty, a valid protobuf of every type).
+
 A refused TLS handshake counts as PASS for the checks that expect a refusal.
 
 Options:
@@ -56,6 +68,7 @@ Options:
   --forwarded-format <format>  http:// only: the app's forwarded format (${FORWARDED_FORMATS.join(', ')})
   --proxy-address <ip>         http:// only: local address the app trusts as its proxy
   --stranger-address <ip>      http:// only: local address the app does not trust
+  --grpc                       probe a gRPC method (see above)
   --timeout <ms>               per-request timeout (default 10000)
   --json                       print one JSON object
   -h, --help                   show this help
@@ -72,7 +85,7 @@ export interface CheckResult {
   readonly detail: string
   /** HTTP status of the answer, when there was one. */
   readonly httpStatus?: number
-  /** `code` of the answer's problem body, when it had one. */
+  /** `code` of the answer's problem body (with `--grpc`: the `clientcert-error-code` trailer), when it had one. */
   readonly code?: string
 }
 
@@ -497,6 +510,7 @@ export async function probeCommand(args: readonly string[], io: Io): Promise<num
       'forwarded-format': { type: 'string' },
       'proxy-address': { type: 'string' },
       'stranger-address': { type: 'string' },
+      grpc: { type: 'boolean' },
     },
     cmd,
   )
@@ -521,6 +535,11 @@ export async function probeCommand(args: readonly string[], io: Io): Promise<num
   const method = str(values, 'method')?.toUpperCase()
   if (method !== undefined && !/^[A-Z]{1,16}$/.test(method))
     throw new CliError(`probe: --method must be an HTTP method, got '${method}'`)
+  const grpc = flag(values, 'grpc')
+  if (grpc && (url.protocol !== 'https:' || method !== undefined))
+    throw new CliError(
+      'probe: --grpc needs an https://host:port/package.Service/Method URL (gRPC over TLS) and takes no --method',
+    )
   const forwarded = forwardedSetup(values, url)
   const certFile = str(values, 'cert')
   const keyFile = str(values, 'key')
@@ -538,15 +557,20 @@ export async function probeCommand(args: readonly string[], io: Io): Promise<num
   const timeoutMs = intFlag(values, 'timeout', cmd, 10_000, 600_000)
   let results: CheckResult[]
   try {
-    results = await probe({
-      url: url.href,
-      ca,
-      client,
-      timeoutMs,
-      method,
-      body: str(values, 'body'),
-      forwarded,
-    })
+    results = grpc
+      ? await probeGrpc(
+          { url, ca, client, body: str(values, 'body'), timeoutMs },
+          (message) => new UntrustedServerError(message),
+        )
+      : await probe({
+          url: url.href,
+          ca,
+          client,
+          timeoutMs,
+          method,
+          body: str(values, 'body'),
+          forwarded,
+        })
   } catch (err) {
     throw new CliError(`probe: ${errorMessage(err)}`)
   }

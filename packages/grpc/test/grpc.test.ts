@@ -375,6 +375,43 @@ describe('@clientcert/grpc over mTLS (grpc-js on loopback)', () => {
     )
   })
 
+  it("the interceptor's mark stays on the call's own metadata: a clone or a non-object carries none", async () => {
+    let seen: { clone: unknown; own: unknown } | undefined
+    const server = new grpc.Server({ interceptors: [clientCertInterceptor(base())] })
+    server.addService(SERVICE, {
+      who(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+        const attempt = (metadata: unknown) => {
+          try {
+            return idOf(clientCertOf({ metadata } as { metadata: grpc.Metadata }))
+          } catch (err) {
+            return (err as { code?: string }).code
+          }
+        }
+        seen = { own: attempt(call.metadata), clone: attempt(call.metadata.clone()) }
+        callback(null, {})
+      },
+      count: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
+      admin: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, {}),
+    })
+    const credentials = grpc.ServerCredentials.createSsl(
+      Buffer.from(pki.clientCaPem),
+      [{ private_key: Buffer.from(pki.server.keyPem), cert_chain: Buffer.from(pki.server.chainPem) }],
+      true,
+    )
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    )
+    try {
+      expect(await callMethod(pki, port, clients.alice, 'who')).toMatchObject({ ok: true })
+      expect(seen).toEqual({ own: 'alice', clone: 'ERR_CLIENT_CERT_MISCONFIGURED' })
+      expect(() => clientCertOf({ metadata: 'x' } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_CLIENT_CERT_MISCONFIGURED' }),
+      )
+    } finally {
+      server.forceShutdown()
+    }
+  })
+
   afterAll(() => undefined)
 })
 

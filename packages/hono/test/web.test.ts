@@ -323,6 +323,73 @@ describe('Cloudflare request.cf.tlsClientAuth (the weaker source)', () => {
     })
   })
 
+  it('fires onRejected on every rejection, with the full error and the request, like every other path', () => {
+    const seen: Array<[string, string, unknown]> = []
+    const hooked = readCloudflareTlsClientAuth({
+      identity: 'subject',
+      allow: { ids: ['CN=alice'] },
+      onRejected: (error, context) => seen.push([error.code, error.reason, context.request]),
+    })
+    const cases: Array<[Record<string, string> | null, string]> = [
+      [null, 'ERR_CLIENT_CERT_MISCONFIGURED'],
+      [{ certPresented: '0' }, 'ERR_CLIENT_CERT_MISSING'],
+      [{ certVerified: 'FAILED:self signed certificate' }, 'ERR_CLIENT_CERT_UNTRUSTED'],
+      [{ certRevoked: '1' }, 'ERR_CLIENT_CERT_REVOKED'],
+      [{ certFingerprintSHA256: 'zz' }, 'ERR_CLIENT_CERT_MALFORMED'],
+      [{ certSubjectDNRFC2253: 'CN=mallory' }, 'ERR_CLIENT_CERT_NOT_ALLOWED'],
+    ]
+    for (const [over, code] of cases) {
+      const request = new Request('https://x/')
+      if (over)
+        Object.defineProperty(request, 'cf', {
+          value: {
+            tlsClientAuth: {
+              certPresented: '1',
+              certVerified: 'SUCCESS',
+              certRevoked: '0',
+              certSubjectDNRFC2253: 'CN=alice',
+              certIssuerDNRFC2253: 'CN=Test Intermediate',
+              certSerial: '0A1B',
+              certFingerprintSHA256: fingerprint,
+              ...over,
+            },
+          },
+        })
+      seen.length = 0
+      const result = hooked(request)
+      expect(result).toMatchObject({ ok: false, error: { code } })
+      expect(seen).toEqual([[code, (result as { error: { reason: string } }).error.reason, request]])
+    }
+    // An accepted client is not reported as rejected.
+    seen.length = 0
+    expect(auth({}).ok).toBe(true)
+    expect(seen).toEqual([])
+  })
+
+  it('a throwing onRejected does not turn a rejection into anything else', () => {
+    const throwing = readCloudflareTlsClientAuth({
+      identity: 'subject',
+      allow: { ids: ['CN=alice'] },
+      onRejected: () => {
+        throw new Error('audit log down')
+      },
+    })
+    expect(throwing(new Request('https://x/'))).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_CLIENT_CERT_MISCONFIGURED' },
+    })
+  })
+
+  it('refuses a non-function onRejected at construction, naming the option', () => {
+    expect(() =>
+      readCloudflareTlsClientAuth({
+        identity: 'subject',
+        allow: { ids: ['CN=alice'] },
+        onRejected: 'log' as never,
+      }),
+    ).toThrow(expect.objectContaining({ name: 'ClientCertConfigError', option: 'onRejected' }))
+  })
+
   it('refuses to start without allow.ids or with an unknown identity', () => {
     expect(() => readCloudflareTlsClientAuth({ identity: 'subject', allow: { ids: [] } })).toThrow(
       ClientCertConfigError,

@@ -3,7 +3,7 @@ import { resolveAuthenticator } from '../adapter/options.js'
 import type { NodeRequestView } from '../adapter/view.js'
 import type { ClientCertAuthenticator } from '../api.js'
 import { ClientCertConfigError, ClientCertError } from '../errors.js'
-import type { ClientCertOptions } from '../options.js'
+import type { ClientCertOptions, HookContext } from '../options.js'
 import { BOUNDARY, boundarySocket, type ForwardedOptions } from './forwarded/index.js'
 
 /**
@@ -178,6 +178,8 @@ export interface CloudflareTlsClientAuthOptions {
   readonly allow: { readonly ids: readonly string[] }
   /** When set, the issuer DN (RFC 2253) the certificate must have. */
   readonly issuerDn?: string
+  /** Called for every rejected request with the full reason, as on every other path. A throw is ignored. */
+  readonly onRejected?: (error: ClientCertError, context: HookContext<unknown>) => void
 }
 
 /** The answer of `readCloudflareTlsClientAuth()`. */
@@ -195,7 +197,7 @@ export function readCloudflareTlsClientAuth(
 ): (request: unknown) => CloudflareAuthResult {
   if (typeof options !== 'object' || options === null)
     throw new ClientCertConfigError('options', 'must be an object')
-  const { identity, allow, issuerDn } = options
+  const { identity, allow, issuerDn, onRejected } = options
   if (identity !== 'subject' && identity !== 'fingerprint' && identity !== 'serial')
     throw new ClientCertConfigError('identity', 'must be "subject", "fingerprint" or "serial"')
   const ids = allow?.ids
@@ -203,15 +205,22 @@ export function readCloudflareTlsClientAuth(
     throw new ClientCertConfigError('allow.ids', 'must be a non-empty array of identities')
   if (issuerDn !== undefined && (typeof issuerDn !== 'string' || issuerDn === ''))
     throw new ClientCertConfigError('issuerDn', 'must be a non-empty string')
+  if (onRejected !== undefined && typeof onRejected !== 'function')
+    throw new ClientCertConfigError('onRejected', 'must be a function')
   const allowed = new Set(identity === 'subject' ? ids : ids.map((id) => id.toLowerCase()))
-  const reject = (
-    code: ConstructorParameters<typeof ClientCertError>[0],
-    reason: string,
-  ): CloudflareAuthResult => ({
-    ok: false,
-    error: new ClientCertError(code, reason),
-  })
   return (request) => {
+    const reject = (
+      code: ConstructorParameters<typeof ClientCertError>[0],
+      reason: string,
+    ): CloudflareAuthResult => {
+      const error = new ClientCertError(code, reason)
+      try {
+        onRejected?.(error, { request })
+      } catch {
+        // An audit hook failing must not turn a rejection into anything else.
+      }
+      return { ok: false, error }
+    }
     const cf = (request as { cf?: { tlsClientAuth?: unknown } } | null)?.cf?.tlsClientAuth
     if (typeof cf !== 'object' || cf === null)
       return reject(

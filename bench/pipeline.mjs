@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { createRequire } from 'node:module'
+import net from 'node:net'
 import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
-import { CLIENT_CN, writePkiMaterial } from './lib/pki.mjs'
+import { CLIENT_CN, PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
 
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
@@ -21,6 +22,7 @@ const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split(
 if (process.env.PIPELINE_CHILD) {
   const [pkiFile, variant] = argv
   const n = Number(opt('n', '20000'))
+  const mode = opt('mode', 'tls')
   const m = JSON.parse(readFileSync(pkiFile, 'utf8'))
   const require = createRequire(import.meta.url)
   const express = require('express')
@@ -33,12 +35,26 @@ if (process.env.PIPELINE_CHILD) {
   const until = Date.now() + 3_600_000
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/express')
-    app.use(clientCert({ identity: 'cn', allow: { ids: [CLIENT_CN] }, logger: false }))
+    app.use(
+      clientCert({
+        identity: 'cn',
+        allow: { ids: [CLIENT_CN] },
+        logger: false,
+        ...(mode === 'forwarded'
+          ? {
+              source: { forwarded: { format: 'rfc9440', trustedProxies: [PROXY_IP] } },
+              trust: { anchors: m.clientRootPem },
+            }
+          : {}),
+      }),
+    )
   } else if (variant === 'empty-middleware') app.use((_req, _res, next) => next())
   else if (variant === 'minimal-auth')
     app.use((req, res, next) => {
+      const header = mode === 'forwarded' ? req.headers['client-cert'] : ''
       let entry = known.get(req.socket)
-      if (entry === undefined) known.set(req.socket, (entry = { principal }))
+      if (entry === undefined || entry.header !== header)
+        known.set(req.socket, (entry = { header, principal }))
       if (Date.now() > until) return res.end()
       req[MARK] = entry
       req.clientCert = entry.principal
@@ -59,24 +75,36 @@ if (process.env.PIPELINE_CHILD) {
     res.type('application/json').send('{"ok":true}')
   })
 
-  // One real mTLS connection; its server-side socket carries every synthetic request.
-  const socket = await new Promise((resolve, reject) => {
-    const server = tls.createServer(
-      { cert: m.serverCert, key: m.serverKey, ca: m.clientRootPem, requestCert: true, rejectUnauthorized: true },
-      (s) => resolve(s),
-    )
-    server.listen(0, '127.0.0.1', () => {
-      const c = tls.connect({
-        port: server.address().port,
-        host: '127.0.0.1',
-        servername: 'localhost',
-        ca: m.serverCaPem,
-        cert: m.clientCert,
-        key: m.clientKey,
-      })
-      c.on('error', reject)
-    })
-  })
+  // One real connection (mTLS, or plain TCP from the proxy's address); its server-side socket
+  // carries every synthetic request.
+  const socket =
+    mode === 'forwarded'
+      ? await proxyConnection()
+      : await new Promise((resolve, reject) => {
+          const server = tls.createServer(
+            {
+              cert: m.serverCert,
+              key: m.serverKey,
+              ca: m.clientRootPem,
+              requestCert: true,
+              rejectUnauthorized: true,
+            },
+            (s) => resolve(s),
+          )
+          server.listen(0, '127.0.0.1', () => {
+            const c = tls.connect({
+              port: server.address().port,
+              host: '127.0.0.1',
+              servername: 'localhost',
+              ca: m.serverCaPem,
+              cert: m.clientCert,
+              key: m.clientKey,
+            })
+            c.on('error', reject)
+          })
+        })
+  const headers = mode === 'forwarded' ? { host: 'localhost', ...m.forwarded } : { host: 'localhost' }
+  const rawHeaders = Object.entries(headers).flat()
   const one = () => {
     const req = new http.IncomingMessage(socket)
     req.method = 'GET'
@@ -84,8 +112,8 @@ if (process.env.PIPELINE_CHILD) {
     req.httpVersionMajor = 1
     req.httpVersionMinor = 1
     req.httpVersion = '1.1'
-    req.headers = { host: 'localhost' }
-    req.rawHeaders = ['Host', 'localhost']
+    req.headers = { ...headers }
+    req.rawHeaders = rawHeaders.slice()
     req.complete = true
     const res = new http.ServerResponse(req)
     app(req, res)
@@ -97,6 +125,17 @@ if (process.env.PIPELINE_CHILD) {
   if (served !== n + 5000) throw new Error(`${variant}: served ${served} of ${n + 5000}`)
   process.stdout.write(`${ns}\n`)
   process.exit(0)
+}
+
+/** A plain TCP connection from the allowlisted proxy's address; resolves with the server's side. */
+function proxyConnection() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((s) => resolve(s))
+    server.listen(0, '127.0.0.1', () => {
+      const c = net.connect({ port: server.address().port, host: '127.0.0.1', localAddress: PROXY_IP })
+      c.on('error', reject)
+    })
+  })
 }
 
 const batches = Number(opt('batches', '7'))
@@ -114,7 +153,17 @@ if (argv.includes('--ic')) {
     const log = join(dir, `${v}-${k}.log`)
     const r = spawnSync(
       process.execPath,
-      ['--log-ic', '--log-maps', `--logfile=${log}`, '--no-logfile-per-isolate', fileURLToPath(import.meta.url), pki, v, `--n=${k}`],
+      [
+        '--log-ic',
+        '--log-maps',
+        `--logfile=${log}`,
+        '--no-logfile-per-isolate',
+        fileURLToPath(import.meta.url),
+        pki,
+        v,
+        `--n=${k}`,
+        `--mode=${opt('mode', 'tls')}`,
+      ],
       { env: { ...process.env, PIPELINE_CHILD: '1' }, encoding: 'utf8' },
     )
     if (r.status !== 0) throw new Error(`${v}: ${r.stderr}`)
@@ -124,12 +173,14 @@ if (argv.includes('--ic')) {
       maps: lines.filter((l) => l.startsWith('map-create,')).length,
     }
   }
-  console.log('per request: inline-cache misses, new maps (hidden classes)')
+  console.log(`${opt('mode', 'tls')} mode, per request: inline-cache misses, new maps (hidden classes)`)
   try {
     for (const v of variants) {
       const a = count(v, n)
       const b = count(v, 2 * n)
-      console.log(`${v.padEnd(22)} ${((b.ic - a.ic) / n).toFixed(1).padStart(6)} IC misses  ${((b.maps - a.maps) / n).toFixed(1).padStart(5)} maps`)
+      console.log(
+        `${v.padEnd(22)} ${((b.ic - a.ic) / n).toFixed(1).padStart(6)} IC misses  ${((b.maps - a.maps) / n).toFixed(1).padStart(5)} maps`,
+      )
     }
   } finally {
     rmSync(pki, { force: true })
@@ -144,10 +195,14 @@ const ns = Object.fromEntries(variants.map((v) => [v, []]))
 try {
   for (let b = 0; b < batches; b++)
     for (const v of variants) {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), pki, v, `--n=${opt('n', '20000')}`], {
-        env: { ...process.env, PIPELINE_CHILD: '1' },
-        encoding: 'utf8',
-      })
+      const r = spawnSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), pki, v, `--n=${opt('n', '20000')}`, `--mode=${opt('mode', 'tls')}`],
+        {
+          env: { ...process.env, PIPELINE_CHILD: '1' },
+          encoding: 'utf8',
+        },
+      )
       if (r.status !== 0) throw new Error(`${v}: ${r.stderr}`)
       ns[v].push(Number(r.stdout.trim()))
     }
@@ -156,6 +211,10 @@ try {
 }
 const best = (v) => Math.min(...ns[v])
 const base = best(variants[0])
-console.log(`Express pipeline, in process (min of ${batches} batches): ns per request, and the difference to ${variants[0]}`)
+console.log(
+  `Express pipeline, in process (min of ${batches} batches): ns per request, and the difference to ${variants[0]}`,
+)
 for (const v of variants)
-  console.log(`${v.padEnd(22)} ${best(v).toFixed(0).padStart(6)} ns  ${(best(v) - base >= 0 ? '+' : '') + (best(v) - base).toFixed(0)} ns`)
+  console.log(
+    `${v.padEnd(22)} ${best(v).toFixed(0).padStart(6)} ns  ${(best(v) - base >= 0 ? '+' : '') + (best(v) - base).toFixed(0)} ns`,
+  )

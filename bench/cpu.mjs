@@ -40,8 +40,7 @@ function startServer(pki, variant) {
     const waiters = []
     child.stdout.on('data', (d) => {
       buf += d
-      let m
-      while ((m = /CPU (\d+)\n/.exec(buf))) {
+      for (let m = /CPU (\d+)\n/.exec(buf); m !== null; m = /CPU (\d+)\n/.exec(buf)) {
         buf = buf.slice(m.index + m[0].length)
         waiters.shift()?.(Number(m[1]))
       }
@@ -80,12 +79,18 @@ function load(pki, port) {
     ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
   }
   return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    const child = spawn(
+      'taskset',
+      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
     let out = ''
     child.stdout.on('data', (d) => (out += d))
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen ${code}`))))
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen ${code}`)),
+    )
   })
 }
 
@@ -113,7 +118,9 @@ try {
   rmSync(pki, { force: true })
 }
 const base = median(samples[variants[0]])
-console.log(`${framework} ${mode}: server CPU µs per request (median of ${rounds} rounds), ratio to ${variants[0]}`)
+console.log(
+  `${framework} ${mode}: server CPU µs per request (median of ${rounds} rounds), ratio to ${variants[0]}`,
+)
 for (const v of variants) {
   const m = median(samples[v])
   console.log(

@@ -53,8 +53,10 @@ if (process.env.PIPELINE_CHILD) {
     app.use((req, res, next) => {
       const header = mode === 'forwarded' ? req.headers['client-cert'] : ''
       let entry = known.get(req.socket)
-      if (entry === undefined || entry.header !== header)
-        known.set(req.socket, (entry = { header, principal }))
+      if (entry === undefined || entry.header !== header) {
+        entry = { header, principal }
+        known.set(req.socket, entry)
+      }
       if (Date.now() > until) return res.end()
       req[MARK] = entry
       req.clientCert = entry.principal
@@ -63,7 +65,10 @@ if (process.env.PIPELINE_CHILD) {
   else if (variant === 'minimal-auth-weakmap')
     app.use((req, res, next) => {
       let entry = known.get(req.socket)
-      if (entry === undefined) known.set(req.socket, (entry = { principal }))
+      if (entry === undefined) {
+        entry = { principal }
+        known.set(req.socket, entry)
+      }
       if (Date.now() > until) return res.end()
       known.set(req, entry)
       next()

@@ -21,13 +21,9 @@ out.push(
 )
 for (const [name, t] of Object.entries(r.targets)) {
   const v = r.ratios[name] ?? r.figures[name]
-  const met = t.met
-    ? t.note
-      ? 'met, run does not count'
-      : 'met'
-    : t.note
-      ? '**not met**, run does not count'
-      : '**not met**'
+  // Older results carry a note with met true/false; newer ones say met: null (not judged).
+  const met =
+    t.met === null || t.note ? 'not judged (control outside [0.99, 1.01])' : t.met ? 'met' : '**not met**'
   out.push(`| \`${name}\` | ${range(v)} | ${control(name)} | ${t.target} | ${met} |`)
 }
 const references = Object.keys(r.ratios).filter((k) => k.startsWith('reference_'))

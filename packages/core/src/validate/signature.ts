@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto'
+import { LruCache } from '../cache.js'
 import { children, DerError, expectTag, readOid, readRoot, readSmallInteger, TAG } from '../asn1/der.js'
 import type { AlgorithmIdentifier, ParsedCertificate } from '../cert/parse.js'
 
@@ -34,12 +35,26 @@ const SCHEMES: Readonly<Record<string, SignatureScheme>> = {
 const RSA_PSS = '1.2.840.113549.1.1.10'
 
 const keyCache = new WeakMap<ParsedCertificate, KeyObject>()
+/**
+ * Issuer keys by their exact SubjectPublicKeyInfo bytes. A forwarded chain's intermediates are
+ * parsed anew on every cold validation; without this, each one built a KeyObject (an OpenSSL key,
+ * ~10 µs) that lived until the next GC. That churn of native allocations interleaved with the
+ * validation cache's long-lived entries is what grew RSS after the cache cap (issue 19). Issuers
+ * are few, so a small LRU keeps them all; the key is the whole SPKI, never a hash of it.
+ */
+const keysBySpki = new LruCache<string, KeyObject>(256)
 
-/** The issuer's public key as a `KeyObject`, built once per parsed certificate. */
+/** The issuer's public key as a `KeyObject`, built once per key. */
 export function publicKeyOf(cert: ParsedCertificate): KeyObject {
   let key = keyCache.get(cert)
   if (key === undefined) {
-    key = createPublicKey({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' })
+    const spki = Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength)
+    const id = spki.toString('latin1')
+    key = keysBySpki.get(id, 0)
+    if (key === undefined) {
+      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
+      keysBySpki.set(id, key, Number.POSITIVE_INFINITY)
+    }
     keyCache.set(cert, key)
   }
   return key

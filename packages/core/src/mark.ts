@@ -24,9 +24,21 @@ export interface AuthenticationMark {
  * ESM and CommonJS copies of this package share it.
  */
 const REGISTRY = Symbol.for('clientcert.authentication.marks')
-const requestMarks: WeakMap<object, AuthenticationMark> = ((globalThis as Record<symbol, unknown>)[
-  REGISTRY
-] ??= new WeakMap<object, AuthenticationMark>()) as WeakMap<object, AuthenticationMark>
+const requestMarks: WeakMap<object, AuthenticationMark> = sharedMarks()
+
+function sharedMarks(): WeakMap<object, AuthenticationMark> {
+  const registry = globalThis as Record<symbol, unknown>
+  const existing = registry[REGISTRY]
+  if (existing instanceof WeakMap) return existing as WeakMap<object, AuthenticationMark>
+  const created = new WeakMap<object, AuthenticationMark>()
+  Object.defineProperty(registry, REGISTRY, {
+    value: created,
+    enumerable: false,
+    writable: false,
+    configurable: false,
+  })
+  return created
+}
 
 /** Frozen marks, one per principal (and one per authenticator for anonymous requests). */
 const marks = new WeakMap<object, AuthenticationMark>()

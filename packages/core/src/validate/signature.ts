@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto'
-import { LruCache } from '../cache.js'
 import { children, DerError, expectTag, readOid, readRoot, readSmallInteger, TAG } from '../asn1/der.js'
+import { LruCache } from '../cache.js'
 import type { AlgorithmIdentifier, ParsedCertificate } from '../cert/parse.js'
 
 /**

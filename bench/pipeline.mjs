@@ -15,6 +15,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { CLIENT_CN, PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { expressProbes } from './lib/probes.mjs'
 
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
@@ -73,39 +74,8 @@ if (process.env.PIPELINE_CHILD) {
       known.set(req, entry)
       next()
     })
-  else if (variant.startsWith('probe-')) {
-    // The same one-thing-each probes as bench/server.mjs.
-    const PROBE = Symbol.for('bench.mark')
-    const probes = {
-      'probe-read-absent': (req, _res, next) => {
-        if (req._body === true || req.body !== undefined || req.readableDidRead === true || req.raw?.x) return
-        next()
-      },
-      'probe-write-symbol': (req, _res, next) => {
-        req[PROBE] = principal
-        next()
-      },
-      'probe-write-prop': (req, _res, next) => {
-        req.clientCert = principal
-        next()
-      },
-      'probe-write-both': (req, _res, next) => {
-        req[PROBE] = principal
-        req.clientCert = principal
-        next()
-      },
-      'probe-weakmap-req': (req, _res, next) => {
-        known.set(req, principal)
-        next()
-      },
-      'probe-weakmap-socket': (req, _res, next) => {
-        if (known.get(req.socket) === undefined) known.set(req.socket, principal)
-        next()
-      },
-    }
-    if (!(variant in probes)) throw new Error(`unknown variant ${variant}`)
-    app.use(probes[variant])
-  } else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
+  else if (variant in expressProbes) app.use(expressProbes[variant])
+  else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
   let served = 0
   app.get('/', (_req, res) => {
     served++

@@ -10,6 +10,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { createRequire } from 'node:module'
 import { CLIENT_CN, PROXY_IP } from './lib/pki.mjs'
+import { expressProbes } from './lib/probes.mjs'
 
 const require = createRequire(import.meta.url)
 const [pkiFile, framework, variant, mode] = process.argv.slice(2)
@@ -50,42 +51,6 @@ async function instrument() {
     tracerProvider: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(discard)] }),
     meterProvider: new MeterProvider(),
   })
-}
-
-/**
- * Issue 19's micro-variants (diagnostics, not products): each is one thing an authentication
- * middleware does, alone, so bench/cpu.mjs can price it against `empty-middleware`.
- */
-const PROBE_MARK = Symbol.for('bench.mark')
-const probeValue = Object.freeze({ id: CLIENT_CN })
-const probeMap = new WeakMap()
-const expressProbes = {
-  // the reads of mountedAfterBody(): absent properties looked up through the prototype chain
-  'probe-read-absent': (req, _res, next) => {
-    if (req._body === true || req.body !== undefined || req.readableDidRead === true || req.raw?.x) return
-    next()
-  },
-  'probe-write-symbol': (req, _res, next) => {
-    req[PROBE_MARK] = probeValue
-    next()
-  },
-  'probe-write-prop': (req, _res, next) => {
-    req.clientCert = probeValue
-    next()
-  },
-  'probe-write-both': (req, _res, next) => {
-    req[PROBE_MARK] = probeValue
-    req.clientCert = probeValue
-    next()
-  },
-  'probe-weakmap-req': (req, _res, next) => {
-    probeMap.set(req, probeValue)
-    next()
-  },
-  'probe-weakmap-socket': (req, _res, next) => {
-    if (probeMap.get(req.socket) === undefined) probeMap.set(req.socket, probeValue)
-    next()
-  },
 }
 
 async function expressServer() {

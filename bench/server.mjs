@@ -180,6 +180,37 @@ async function koaServer() {
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/koa')
     app.use(clientCert(clientcertOptions))
+  } else if (variant.startsWith('kit-')) {
+    // Diagnostics (issue 19): one piece of the Koa adapter at a time, through the kit.
+    const core = await import('@clientcert/core')
+    const kit = await import('@clientcert/core/adapter')
+    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
+    const rule = { policy: undefined, optional: false }
+    const principal = Object.freeze({ id: CLIENT_CN })
+    const pieces = {
+      'kit-body-check': (ctx, next) => (kit.mountedAfterBody(ctx.req) ? undefined : next()),
+      'kit-mark': (ctx, next) => {
+        core.markAuthenticated(ctx.req, { principal, authenticator })
+        return next()
+      },
+      // The pre-issue-19 mark: a symbol property on the request (stable map under Koa).
+      'kit-mark-symbol': (ctx, next) => {
+        ctx.req[Symbol.for('bench.mark')] = { principal, authenticator }
+        return next()
+      },
+      'kit-judge': (ctx, next) => {
+        const r = kit.judgeRequest(authenticator, ctx.req, rule)
+        return r instanceof Promise ? r.then(() => next()) : next()
+      },
+      'kit-admit': (ctx, next) => {
+        const r = kit.admitRequest(authenticator, ctx.req, rule)
+        return r instanceof Promise ? r.then(() => next()) : next()
+      },
+    }
+    app.use(pieces[variant])
+  } else if (variant === 'empty-middleware') {
+    // Reference: what any Koa middleware costs, before it does anything.
+    app.use((_ctx, next) => next())
   } else if (variant !== 'bare') throw new Error(`koa: unsupported variant ${variant}`)
   app.use((ctx) => {
     ctx.type = 'application/json'

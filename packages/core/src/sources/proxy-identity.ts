@@ -6,7 +6,7 @@ import { isBundledRoot } from '../trust/public-roots.js'
 import { checkLeaf, type EkuRule } from '../validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from '../validate/path.js'
 import { checkKeyProfile } from '../validate/profile.js'
-import { parseSent } from '../validate/verify.js'
+import { MAX_HINT_VERIFY_COST, MAX_SIGNATURE_CHECKS, parseSent } from '../validate/verify.js'
 import { peerChainDer, readSocket } from './tls.js'
 
 /**
@@ -184,8 +184,8 @@ export function judgeProxyCertificate(
       now: ctx.now(),
       skewMs: ctx.skewMs,
       maxDepth: ctx.maxChainDepth,
-      maxSignatureChecks: 64,
-      maxHintVerifyCost: 16,
+      maxSignatureChecks: MAX_SIGNATURE_CHECKS,
+      maxHintVerifyCost: MAX_HINT_VERIFY_COST,
       requiredEku: OID.ekuClientAuth,
     })
     if (!result.ok)

@@ -61,7 +61,7 @@ export function isStable(o: Outcome): boolean {
   return o.ok || STABLE.has(o.code)
 }
 
-const MAX_SIGNATURE_CHECKS = 64
+export const MAX_SIGNATURE_CHECKS = 64
 /**
  * Verification work one request may spend on client-sent chain certificates (their keys or
  * their signatures), in P-256 verifications (validate/profile.ts verifyCost): a legitimate
@@ -70,7 +70,7 @@ const MAX_SIGNATURE_CHECKS = 64
  * Deeper P-384 chains, and P-521 ones, need their intermediates in trust.intermediates, which
  * cost this budget nothing.
  */
-const MAX_HINT_VERIFY_COST = 16
+export const MAX_HINT_VERIFY_COST = 16
 
 /** Parses a certificate the client (or its proxy) sent; bad DER is MALFORMED. */
 export function parseSent(der: Uint8Array, what: string): ParsedCertificate | Failed {

@@ -6,8 +6,19 @@
  * No test can hold a public root's key, so the fixtures' client root is added to
  * `tls.rootCertificates` (and to nothing else) by a module mock; the handshake, the chain Node
  * reports and each adapter's answer are real. See packages/core/test/public-roots.test.ts.
+ *
+ * The mock must reach the *built* core the drivers load, which holds only while Vitest runs the
+ * workspace packages' `dist` through its module runner (`server.deps.inline` in
+ * vitest.config.ts). A first test proves it through the public API — the startup check refuses
+ * the marked root as an app-level anchor — so a loader change fails there, by name, rather than
+ * as eleven wrong statuses.
  */
-import type { ClientCertError, ClientCertOptions } from '@clientcert/core'
+import {
+  ClientCertConfigError,
+  type ClientCertError,
+  type ClientCertOptions,
+  createClientCertAuthenticator,
+} from '@clientcert/core'
 import { requestUpgrade, requestWithUndici } from '@clientcert/testing'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createFixtures, type Fixtures } from '../support/fixtures.js'
@@ -31,6 +42,13 @@ beforeAll(async () => {
   markedPublic.push(f.pki.root.pem)
 })
 afterAll(() => f.close())
+
+it('the marked root reaches the built core the drivers load', () => {
+  const asAnchor = () =>
+    createClientCertAuthenticator({ trust: { anchors: [f.pki.root.pem] }, allow: { authenticated: true } })
+  expect(asAnchor).toThrow(ClientCertConfigError)
+  expect(asAnchor).toThrow(/bundled public roots/)
+})
 
 for (const driver of drivers) {
   describe(`public root behind TLS-stack trust: ${driver.name}`, () => {

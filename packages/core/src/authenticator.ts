@@ -40,7 +40,7 @@ import {
   remoteAddressOf,
 } from './sources/forwarded/index.js'
 import { readRequestHeader } from './sources/request-header.js'
-import { peerChainDer, readSocket, tlsRejection } from './sources/tls.js'
+import { peerChainOf, readSocket, tlsRejection } from './sources/tls.js'
 import { anchoredPublicly, publicRootFix } from './trust/public-roots.js'
 import {
   checkVerifiedWindow,
@@ -406,7 +406,7 @@ class Authenticator implements ClientCertAuthenticator {
     let compiled: CompiledPolicy | undefined
     try {
       compiled = compilePolicy(policy)
-      if (compiled.admitsAnyone && anchoredPublicly(principal, request, epoch, peerChainDer))
+      if (compiled.admitsAnyone && anchoredPublicly(principal, request, epoch, peerChainOf))
         return this.#publicRootRefusal(principal, compiled, request)
       const verdict = compiled.evaluate(principal)
       // Synchronous policies (ids, spiffe, dnsSuffix...) answer without a microtask hop.

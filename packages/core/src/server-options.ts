@@ -2,6 +2,7 @@ import { constants, createHash, randomBytes } from 'node:crypto'
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls'
 import { ClientCertConfigError } from './errors.js'
 import { markSniCallback } from './servername.js'
+import { caIsPrivate, markPrivateSni } from './trust/public-roots.js'
 
 type Pem = string | Buffer
 
@@ -61,17 +62,20 @@ export function createMtlsServerOptions(input: MtlsServerOptionsInput): TlsOptio
   }
   if (input.sni === undefined) return options
   const contexts = new Map<string, SecureContext>()
+  const cas: unknown[] = [base.ca]
   for (const [name, identity] of Object.entries(input.sni)) {
-    contexts.set(
-      name.toLowerCase(),
-      createSecureContext({ ...identityOptions(identity, `sni.${name}`), minVersion }),
-    )
+    const own = identityOptions(identity, `sni.${name}`)
+    cas.push(own.ca)
+    contexts.set(name.toLowerCase(), createSecureContext({ ...own, minVersion }))
   }
   const SNICallback: NonNullable<TlsOptions['SNICallback']> = (servername, done) =>
     done(null, contexts.get(servername.toLowerCase()))
   // Trust now differs by name: the authenticator finds this mark on the connection and answers
   // 421 to a request whose Host / :authority is not the handshake's server name.
   markSniCallback(SNICallback, [...contexts.keys()])
+  // When Node reports a client's chain cut short, a policy naming nobody needs to know that no
+  // context could have verified it with a public root (trust/public-roots.ts).
+  if (cas.every(caIsPrivate)) markPrivateSni(SNICallback)
   return {
     ...options,
     secureOptions: (options.secureOptions ?? 0) | constants.SSL_OP_NO_TICKET,

@@ -157,7 +157,9 @@ describe('reading the socket', () => {
   })
 
   it('uses getPeerCertificate(false) alone too (no getPeerX509Certificate)', async () => {
-    const auth = authenticator()
+    // A policy naming the client: this fake reports no issuer chain, which a policy naming
+    // nobody refuses (public-roots.test.ts).
+    const auth = authenticator({ allow: { pins: [alice.fingerprint256] } })
     const legacy = (raw: unknown) =>
       tlsSocket(undefined, { getPeerX509Certificate: undefined, getPeerCertificate: () => ({ raw }) })
     expect(accepted(await auth.authenticate({ socket: legacy(Buffer.from(alice.der)) })).fingerprint256).toBe(

@@ -179,7 +179,12 @@ export function tlsSocket(der: Uint8Array | undefined, overrides: Partial<FakeSo
     reads: 0,
     getPeerX509Certificate() {
       socket.reads++
-      return der === undefined ? undefined : { raw: Buffer.from(der) }
+      if (der === undefined) return undefined
+      // Linked to itself, as Node links the root that ends a complete chain: the fake reports a
+      // verified chain whose anchor is no bundled public root (see trust/public-roots.ts).
+      const cert: { raw: Buffer; issuerCertificate?: unknown } = { raw: Buffer.from(der) }
+      cert.issuerCertificate = cert
+      return cert
     },
     ...overrides,
   }

@@ -124,29 +124,46 @@ function peerDer(s: TlsSocketLike): Uint8Array | undefined {
 /** Longest issuer walk: Node's detailed certificate links each issuer, and a root links itself. */
 const MAX_CHAIN_WALK = 16
 
+/** The chain the TLS stack reports for the peer, leaf first, and whether it reaches a root. */
+export interface PeerChain {
+  readonly ders: Uint8Array[]
+  /**
+   * True when the walk ended at a self-linked certificate (Node links a root to itself). False
+   * when the issuer links stop early: Node reports only the leaf on a resumed session, with an
+   * SNI context (nodejs/node#46163), and on a server in Node 24.21 / 26.8+ (nodejs/node#65579).
+   */
+  readonly complete: boolean
+}
+
 /**
  * The DER of every certificate in the chain the TLS stack verified, leaf first (Node completes
- * the client's chain from the server's trust store, so the anchor is included). Throws on a
- * socket that cannot say: callers treat that as "cannot prove it is not public".
+ * the client's chain from the server's trust store, so the anchor is included when Node reports
+ * a chain at all). Throws on a socket that cannot say: callers treat that as "cannot prove it is
+ * not public".
  */
-export function peerChainDer(socket: unknown): Uint8Array[] {
+export function peerChainOf(socket: unknown): PeerChain {
   const s = socket as TlsSocketLike
   let c: unknown
   if (typeof s?.getPeerCertificate === 'function') c = s.getPeerCertificate(true)
   else if (typeof s?.getPeerX509Certificate === 'function') c = s.getPeerX509Certificate()
   else throw new TypeError('the socket cannot report its peer certificate chain')
-  const out: Uint8Array[] = []
+  const ders: Uint8Array[] = []
   const seen = new Set<unknown>()
-  while (typeof c === 'object' && c !== null && !seen.has(c) && out.length < MAX_CHAIN_WALK) {
+  while (typeof c === 'object' && c !== null && !seen.has(c) && ders.length < MAX_CHAIN_WALK) {
     seen.add(c)
     const raw = (c as PeerCertificateLike).raw
     if (!(raw instanceof Uint8Array) || raw.length === 0)
       throw new TypeError('a chain certificate has no DER')
-    out.push(raw)
+    ders.push(raw)
     c = (c as PeerCertificateLike).issuerCertificate
   }
-  if (out.length === 0) throw new TypeError('the socket reports no peer certificate chain')
-  return out
+  if (ders.length === 0) throw new TypeError('the socket reports no peer certificate chain')
+  return { ders, complete: seen.has(c) }
+}
+
+/** The DER of the chain the TLS stack reports, leaf first (see `peerChainOf`). */
+export function peerChainDer(socket: unknown): Uint8Array[] {
+  return peerChainOf(socket).ders
 }
 
 function missing(reason: string, absent: boolean): SocketRead {

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
+import type { PeerChain } from '../sources/tls.js'
 
 /**
  * Node's bundled Mozilla root store. A server without `ca` verifies client certificates against
@@ -34,34 +35,103 @@ export function isBundledRoot(der: Uint8Array): boolean {
  * Whether a principal's path ends in a bundled public root. Asked only for policies that name
  * nobody, so a policy naming clients costs nothing. An app-validated path was judged when it
  * was built (`publicRoot`); for a TLS-verified principal the chain is read from the request's
- * socket once per principal, and a request without a readable chain counts as public.
+ * socket once per principal. A chain Node reports complete is judged by its root. A chain it
+ * reports cut short (only the leaf: see `PeerChain.complete`) is judged by the trust the server
+ * verified it with (`serverTrustIsPrivate`). A request without a readable chain counts as public.
  */
 export function anchoredPublicly<P extends object>(
   principal: P,
   request: unknown,
   known: { readonly publicRoot: WeakMap<P, boolean>; readonly tlsVerified: WeakSet<P> },
-  peerChain: (socket: unknown) => Uint8Array[],
+  peerChain: (socket: unknown) => PeerChain,
 ): boolean {
   const answer = known.publicRoot.get(principal)
   if (answer !== undefined) return answer
   if (!known.tlsVerified.has(principal)) return false
-  let chain: Uint8Array[]
+  let found: boolean
   try {
     const socket =
       typeof request === 'object' && request !== null ? (request as { socket?: unknown }).socket : undefined
-    chain = peerChain(socket)
+    const chain = peerChain(socket)
+    found = chain.complete ? chain.ders.some(isBundledRoot) : !serverTrustIsPrivate(socket)
   } catch {
     return true
   }
-  const found = chain.some(isBundledRoot)
   known.publicRoot.set(principal, found)
   return found
+}
+
+/** Per server: the `ca` value last judged and the answer, recomputed when `ca` is replaced. */
+const judgedServers = new WeakMap<object, { readonly ca: unknown; readonly private: boolean }>()
+
+/**
+ * True only when the TLS server that verified this socket provably trusts no public root:
+ * its own `ca` (as `https.createServer`/`setSecureContext` record it on the server), made only
+ * of self-issued certificates none of which is bundled, and no SNI context that could have
+ * verified with another store (`addContext`, an `SNICallback` other than a private one made by
+ * `createMtlsServerOptions`). Anything else — no `ca` (Node's
+ * default store), a `secureContext` given directly, an intermediate in `ca` (a partial chain
+ * could end there), an unreadable value, Node internals not where they were — is "not provably
+ * private". Reads Node's server fields, so it fails towards a refusal when they move.
+ */
+function serverTrustIsPrivate(socket: unknown): boolean {
+  const server =
+    typeof socket === 'object' && socket !== null ? (socket as { server?: unknown }).server : undefined
+  if (typeof server !== 'object' || server === null) return false
+  const s = server as { _contexts?: unknown; ca?: unknown }
+  if (!Array.isArray(s._contexts) || s._contexts.length > 0) return false
+  const sni = Object.getOwnPropertySymbols(server).find((k) => k.description === 'snicallback')
+  if (sni === undefined) return false
+  const callback = (server as Record<symbol, unknown>)[sni]
+  if (callback !== undefined && !(typeof callback === 'function' && privateSniCallbacks.has(callback)))
+    return false
+  const known = judgedServers.get(server)
+  if (known !== undefined && known.ca === s.ca) return known.private
+  const answer = caIsPrivate(s.ca)
+  judgedServers.set(server, { ca: s.ca, private: answer })
+  return answer
+}
+
+/**
+ * SNICallbacks made by `createMtlsServerOptions({ sni })` whose every context trusts private
+ * roots only (checked when they were made): whichever context verified a client, the store was
+ * private. Module-local on purpose: a registry others could write would let them loosen this.
+ */
+const privateSniCallbacks = new WeakSet<object>()
+
+/** Records that every context `callback` can select trusts private roots only. */
+export function markPrivateSni(callback: object): void {
+  privateSniCallbacks.add(callback)
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
+
+/** A server's `ca` option: every certificate self-issued and none bundled. */
+export function caIsPrivate(ca: unknown): boolean {
+  const items = Array.isArray(ca) ? ca : [ca]
+  if (items.length === 0) return false
+  for (const item of items) {
+    const text = typeof item === 'string' ? item : Buffer.isBuffer(item) ? item.toString('latin1') : undefined
+    const pems = text?.match(PEM_BLOCK)
+    if (pems == null) return false
+    for (const pem of pems) {
+      let cert: X509Certificate
+      try {
+        cert = new X509Certificate(pem)
+      } catch {
+        return false
+      }
+      if (!cert.checkIssued(cert) || isBundledRoot(cert.raw)) return false
+    }
+  }
+  return true
 }
 
 /** What to tell the operator when a policy naming nobody meets a publicly anchored client. */
 export function publicRootFix(policy: string): string {
   return (
-    "the client certificate chains to one of Node's bundled public roots, and the policy " +
+    "the client certificate's verified chain ends at one of Node's bundled public roots, or the TLS " +
+    'stack did not report the chain and the server trust that verified it may hold one, and the policy ' +
     `${policy} does not name who is allowed: give the HTTPS server your own client CA ` +
     "(createMtlsServerOptions({ clientCa }) or the server's `ca` option), or name the allowed clients " +
     '(ids, spiffe, dnsSuffix, pins, groups)'

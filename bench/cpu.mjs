@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { startServer } from './lib/server-process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
@@ -27,43 +28,6 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function startServer(pki, variant) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'taskset',
-      ['-c', '1', process.execPath, join(here, 'server.mjs'), pki, framework, variant, mode],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    )
-    let buf = ''
-    const waiters = []
-    child.stdout.on('data', (d) => {
-      buf += d
-      for (let m = /CPU (\d+)\n/.exec(buf); m !== null; m = /CPU (\d+)\n/.exec(buf)) {
-        buf = buf.slice(m.index + m[0].length)
-        waiters.shift()?.(Number(m[1]))
-      }
-      const r = /READY (\d+)\n/.exec(buf)
-      if (r) {
-        buf = buf.slice(r.index + r[0].length)
-        resolve({
-          port: Number(r[1]),
-          cpu: () =>
-            new Promise((res) => {
-              waiters.push(res)
-              child.stdin.write('cpu\n')
-            }),
-          stop: () =>
-            new Promise((res) => {
-              child.once('exit', res)
-              child.kill('SIGTERM')
-            }),
-        })
-      }
-    })
-    child.on('exit', (code) => code && reject(new Error(`server ${variant} exited ${code}`)))
-  })
 }
 
 function load(pki, port) {
@@ -100,16 +64,19 @@ const rps = Object.fromEntries(variants.map((v) => [v, []]))
 try {
   for (let r = 0; r < rounds; r++) {
     for (const v of [...variants].sort(() => Math.random() - 0.5)) {
-      const server = await startServer(pki, v)
+      const server = await startServer('1', pki, framework, v, mode)
       const running = load(pki, server.port)
       await new Promise((res) => setTimeout(res, warmupMs))
-      const a = await server.cpu()
+      const a = await server.usage()
       await new Promise((res) => setTimeout(res, ms))
-      const b = await server.cpu()
+      const b = await server.usage()
       const result = await running
       await server.stop()
       if (result.errors) throw new Error(`${v}: ${result.errors} errors ${JSON.stringify(result.statuses)}`)
-      samples[v].push((b - a) / result.ok)
+      // Requests the server was handed in the same window as the CPU reading (the load
+      // generator's own count when the server cannot say, as gRPC).
+      const n = b.served >= 0 ? b.served - a.served : result.ok
+      samples[v].push((b.us - a.us) / n)
       rps[v].push(result.rps)
     }
     process.stderr.write(`round ${r + 1}/${rounds}\n`)

@@ -34,7 +34,8 @@ if (references.length) {
 out.push('', '| other ratios and figures | median [min, max] | unit |', '| --- | --- | --- |')
 for (const [name, v] of Object.entries(r.ratios)) {
   if (name in r.targets || name.startsWith('reference_')) continue
-  out.push(`| \`${name}\` | ${range(v)} | ${v.kind ?? 'ratio'} |`)
+  const ctl = v.controlMedian === undefined ? '' : `, control ${f3(v.controlMedian)}`
+  out.push(`| \`${name}\` | ${range(v)} | ${v.kind ?? 'ratio'}${ctl} |`)
 }
 for (const [name, v] of Object.entries(r.figures)) {
   if (name in r.targets) continue

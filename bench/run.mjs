@@ -7,6 +7,7 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { startServer as startServerOn } from './lib/server-process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
@@ -79,39 +80,8 @@ function runNode(cpu, args, timeoutMs) {
   })
 }
 
-/** Starts a server process pinned to SERVER_CPU; resolves once it prints READY <port>. */
-function startServer(pki, framework, variant, mode) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'taskset',
-      ['-c', SERVER_CPU, process.execPath, join(here, 'server.mjs'), pki, framework, variant, mode],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    )
-    let buf = ''
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`server ${framework}/${variant} did not start`))
-    }, 15_000)
-    child.stdout.on('data', (d) => {
-      buf += d
-      const m = /READY (\d+)/.exec(buf)
-      if (m) {
-        clearTimeout(timer)
-        resolve({
-          port: Number(m[1]),
-          stop: () =>
-            new Promise((r) => {
-              child.once('exit', r)
-              child.kill('SIGTERM')
-            }),
-        })
-      }
-    })
-    child.on('exit', (code) => code !== 0 && code !== null && reject(new Error(`server exited ${code}`)))
-  })
-}
+const startServer = (pki, framework, variant, mode) =>
+  startServerOn(SERVER_CPU, pki, framework, variant, mode)
 
 /** One concurrent A/B round: baseline, candidate and control (= baseline again), all loaded at once. */
 async function abRound(pki, sc, loadMode) {
@@ -122,6 +92,22 @@ async function abRound(pki, sc, loadMode) {
     servers[role] = await startServer(pki, v.framework, v.variant, sc.mode)
   }
   try {
+    // Server CPU time per request, over one window inside every load generator's measurement
+    // window (their start differs by the time a process takes to start): how much work each
+    // request cost its server, whatever share of the core the scheduler gave it.
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+    const cpuPerRequest = (async () => {
+      await sleep(cfg.warmupMs + 500)
+      const a = await Promise.all(order.map((role) => servers[role].usage()))
+      await sleep(cfg.durationMs - 1000)
+      const b = await Promise.all(order.map((role) => servers[role].usage()))
+      return Object.fromEntries(
+        order.map((role, i) => {
+          const n = b[i].served - a[i].served
+          return [role, b[i].served < 0 || n <= 0 ? null : (b[i].us - a[i].us) / n]
+        }),
+      )
+    })()
     const results = await Promise.all(
       order.map(async (role) => {
         const opts = {
@@ -144,7 +130,8 @@ async function abRound(pki, sc, loadMode) {
         return [role, JSON.parse(out.trim().split('\n').pop())]
       }),
     )
-    return Object.fromEntries(results)
+    const cpu = await cpuPerRequest
+    return Object.fromEntries(results.map(([role, r]) => [role, { ...r, cpuUsPerRequest: cpu[role] }]))
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()))
   }
@@ -344,6 +331,22 @@ try {
         continue
       }
       ratios[sc.name] = stats(cand, { valid, controlMedian })
+      // The same rounds as a cost ratio: baseline CPU per request over candidate CPU per request
+      // (like req/s, above 1 is faster), with its own control. Reported beside the line.
+      const cost = (p, role) => p[role].cpuUsPerRequest
+      if (per.every((p) => cost(p, 'baseline') && cost(p, 'candidate') && cost(p, 'control'))) {
+        const cpuCand = per.map((p) => cost(p, 'baseline') / cost(p, 'candidate'))
+        const cpuCtrl = per.map((p) => cost(p, 'baseline') / cost(p, 'control'))
+        ratios[`${sc.name}__cpu`] = stats(cpuCand, { controlMedian: median(cpuCtrl) })
+        for (const role of ['baseline', 'candidate'])
+          figures[`${sc.name}__cpu_us_per_request_${role}`] = stats(
+            per.map((p) => cost(p, role)),
+            { unit: 'µs' },
+          )
+        log(
+          `${sc.name}: CPU per request ${median(per.map((p) => cost(p, 'baseline'))).toFixed(1)} -> ${median(per.map((p) => cost(p, 'candidate'))).toFixed(1)} µs, cost ratio ${median(cpuCand).toFixed(3)} [${Math.min(...cpuCand).toFixed(3)}, ${Math.max(...cpuCand).toFixed(3)}], control ${median(cpuCtrl).toFixed(3)}`,
+        )
+      }
       controlSamples.push(...ctrl)
       const unit = sc.load === 'handshake' ? 'handshakes/s' : 'req/s'
       figures[`${sc.name}__baseline`] = stats(
@@ -360,6 +363,11 @@ try {
         control: p.control.rps,
         ratio: p.candidate.rps / p.baseline.rps,
         controlRatio: p.control.rps / p.baseline.rps,
+        cpuUsPerRequest: {
+          baseline: p.baseline.cpuUsPerRequest,
+          candidate: p.candidate.cpuUsPerRequest,
+          control: p.control.cpuUsPerRequest,
+        },
       }))
       validity[sc.name] = { valid, controlMedian, errors, attempts: attempt + 1 }
       break

@@ -114,7 +114,7 @@ async function expressServer() {
   })
   const server = mode === 'tls' ? https.createServer(tlsOptions, app) : http.createServer(app)
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  return { port: server.address().port, close: () => server.close() }
+  return { port: server.address().port, server, close: () => server.close() }
 }
 
 async function fastifyServer() {
@@ -129,7 +129,7 @@ async function fastifyServer() {
     return BODY
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { port: app.server.address().port, close: () => app.close() }
+  return { port: app.server.address().port, server: app.server, close: () => app.close() }
 }
 
 /** A unary method with JSON messages, so neither side needs a .proto file. */
@@ -219,7 +219,7 @@ async function koaServer() {
   const server =
     mode === 'tls' ? https.createServer(tlsOptions, app.callback()) : http.createServer(app.callback())
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  return { port: server.address().port, close: () => server.close() }
+  return { port: server.address().port, server, close: () => server.close() }
 }
 
 async function honoServer() {
@@ -242,7 +242,7 @@ async function honoServer() {
       () => resolve(s),
     )
   })
-  return { port: server.address().port, close: () => server.close() }
+  return { port: server.address().port, server, close: () => server.close() }
 }
 
 const servers = {
@@ -261,11 +261,17 @@ const stop = () => {
 }
 process.on('SIGTERM', stop)
 process.stdin.on('end', stop)
-// `cpu` on stdin: print this process's CPU time so far (bench/cpu.mjs, CPU time per request).
+// Requests this process has been handed (HTTP servers; gRPC has no such event): with the CPU
+// time, the cost of a request measured over exactly the same window (bench/cpu.mjs, run.mjs).
+let served = 0
+s.server?.on('request', () => {
+  served++
+})
+// `cpu` on stdin: print this process's CPU time (µs) and requests so far.
 process.stdin.on('data', (d) => {
   if (String(d).includes('cpu')) {
     const u = process.cpuUsage()
-    process.stdout.write(`CPU ${u.user + u.system}\n`)
+    process.stdout.write(`CPU ${u.user + u.system} ${s.server ? served : -1}\n`)
   }
 })
 process.stdin.resume()

@@ -1,0 +1,72 @@
+// Diagnostic: system calls per request, variant by variant (counts, not times, so a noisy host
+// does not move them). Needs `perf` with the syscalls tracepoints (root).
+//   node bench/syscalls.mjs [--framework=koa] [--mode=tls|forwarded] variant...
+// Each variant runs alone: one server pinned to CPU 1, one load generator on CPU 0 (keep-alive,
+// 10 connections x pipelining 10); after a warm-up, `perf stat` counts the server's read, write,
+// writev and epoll_pwait calls for 2 s while the server counts the requests it was handed.
+import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { startServer } from './lib/server-process.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
+const framework = opt('framework', 'koa')
+const mode = opt('mode', 'tls')
+const variants = argv.filter((a) => !a.startsWith('--'))
+if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
+const CALLS = ['read', 'write', 'writev', 'epoll_pwait']
+const out = join(tmpdir(), `clientcert-syscalls-${process.pid}.txt`)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+const pki = await writePkiMaterial()
+try {
+  for (const variant of variants) {
+    const server = await startServer('1', pki, framework, variant, mode)
+    const pid = execFileSync('pgrep', ['-n', '-f', `server.mjs ${pki} ${framework} ${variant}`])
+      .toString()
+      .trim()
+    const opts = {
+      port: server.port,
+      scheme: mode === 'tls' ? 'https' : 'http',
+      mode: 'throughput',
+      warmupMs: 1000,
+      durationMs: 4000,
+      connections: 10,
+      pipelining: 10,
+      forwarded: mode === 'forwarded',
+      ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
+    }
+    const load = spawn(
+      'taskset',
+      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    )
+    await sleep(2000)
+    const a = await server.usage()
+    const events = CALLS.map((c) => `syscalls:sys_enter_${c}`).join(',')
+    execFileSync('perf', ['stat', '-x', ',', '-o', out, '-e', events, '-p', pid, '--', 'sleep', '2'])
+    const b = await server.usage()
+    await new Promise((r) => load.on('exit', r))
+    await server.stop()
+    const n = b.served - a.served
+    const counts = new Map(
+      readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('syscalls:'))
+        .map((l) => l.split(','))
+        .map((f) => [f[2].replace('syscalls:sys_enter_', ''), Number(f[0])]),
+    )
+    const per = CALLS.map((c) => `${c} ${((counts.get(c) ?? Number.NaN) / n).toFixed(3)}`).join('  ')
+    console.log(`${variant.padEnd(20)} ${String(n).padStart(7)} requests  per request: ${per}`)
+  }
+} finally {
+  rmSync(pki, { force: true })
+  rmSync(out, { force: true })
+}

@@ -234,6 +234,31 @@ describe('finding 4: TLS-stack trust that ends in a bundled public root', () => 
   })
 })
 
+describe("a public root's key in another certificate (re-issued or cross-signed)", () => {
+  it('counts as the public root: refused over TLS-stack trust, a startup error as an app-level anchor', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {})
+    // Same name and key as the (marked) public root, another certificate: not in the bundle by
+    // fingerprint. Before, its clients passed a policy naming nobody.
+    const reissued = await createRootCA({ subject: 'CN=Stand-in Public Root', keys: publicRoot.keys })
+    expect(reissued.fingerprint256).not.toBe(publicRoot.fingerprint256)
+    const outcomes: string[] = []
+    const server = await tlsServer({ ca: [reissued.pem] }, async (req) => {
+      const auth = createClientCertAuthenticator({ identity: 'cn', allow: { authenticated: true } })
+      const result = await auth.authenticate(req)
+      outcomes.push(result.ok ? `ok ${result.principal.id}` : result.error.code)
+    })
+    try {
+      await handshakes(server, alice, 1)
+    } finally {
+      server.close()
+    }
+    expect(outcomes).toEqual(['ERR_CLIENT_CERT_MISCONFIGURED'])
+    expect(() =>
+      createClientCertAuthenticator({ trust: { anchors: reissued.pem }, allow: { authenticated: true } }),
+    ).toThrow(/bundled public roots/)
+  })
+})
+
 describe('a chain Node reports cut short (a resumed session; every connection on Node 24.21 / 26.8+)', () => {
   /**
    * Each request is judged by a new authenticator, so nothing is remembered from the first

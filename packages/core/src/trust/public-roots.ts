@@ -1,35 +1,78 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
+import { children, raw, readRoot } from '../asn1/der.js'
 import type { PeerChain } from '../sources/tls.js'
 
 /**
  * Node's bundled Mozilla root store. A server without `ca` verifies client certificates against
  * it, and a public CA vouches for names, not for clients: a chain that ends there proves only
- * that someone bought a certificate. The fingerprints are computed on first use (about 150 PEM
- * decodes), never at import.
+ * that someone bought a certificate. A root is recognised by its key, not only by its exact
+ * certificate: a re-issued or cross-signed certificate of a public root's key (other validity,
+ * other serial) is the same public CA. The fingerprints are computed on first use (about 150
+ * PEM decodes), never at import.
  */
-let fingerprints: ReadonlySet<string> | undefined
+let fingerprints: { readonly certs: ReadonlySet<string>; readonly keys: ReadonlySet<string> } | undefined
 
 function sha256(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex')
 }
 
-function bundled(): ReadonlySet<string> {
+/**
+ * SHA-256 of the certificate's SubjectPublicKeyInfo as encoded in it (TBSCertificate's seventh
+ * field, after an optional version); undefined when the DER does not have that shape. A walk
+ * of four elements, not a certificate parse: it runs for every bundled root once and for each
+ * new anchor or chain certificate asked about.
+ */
+function spkiHash(der: Uint8Array): string | undefined {
+  try {
+    const [tbs] = children(der, readRoot(der))
+    if (tbs === undefined) return undefined
+    const fields = children(der, tbs)
+    const spki = fields[(fields[0]?.tag === 0xa0 ? 1 : 0) + 5]
+    return spki === undefined || spki.tag !== 0x30 ? undefined : sha256(raw(der, spki))
+  } catch {
+    return undefined
+  }
+}
+
+function bundled(): NonNullable<typeof fingerprints> {
   if (fingerprints === undefined) {
-    const set = new Set<string>()
+    const certs = new Set<string>()
+    const keys = new Set<string>()
     for (const pem of rootCertificates) {
       const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')
-      set.add(sha256(Buffer.from(body, 'base64')))
+      const der = Buffer.from(body, 'base64')
+      certs.add(sha256(der))
+      const key = spkiHash(der)
+      if (key !== undefined) keys.add(key)
     }
-    fingerprints = set
+    fingerprints = { certs, keys }
   }
   return fingerprints
 }
 
-/** True when the DER certificate is one of Node's bundled public roots. */
+/**
+ * True when the DER certificate is one of Node's bundled public roots, or carries the key of
+ * one. A certificate whose key cannot be found is judged by its exact fingerprint alone.
+ */
 export function isBundledRoot(der: Uint8Array): boolean {
-  return bundled().has(sha256(der))
+  const remembered = judgedCertificates.get(der)
+  if (remembered !== undefined) return remembered
+  const known = bundled()
+  let answer = known.certs.has(sha256(der))
+  if (!answer) {
+    const key = spkiHash(der)
+    answer = key !== undefined && known.keys.has(key)
+  }
+  judgedCertificates.set(der, answer)
+  return answer
 }
+
+/**
+ * Answers by DER object: a configured anchor's bytes are the same object on every validation
+ * that ends there, so the parse behind the key check is paid once per anchor, not per path.
+ */
+const judgedCertificates = new WeakMap<Uint8Array, boolean>()
 
 /**
  * Whether a principal's path ends in a bundled public root. Asked only for policies that name

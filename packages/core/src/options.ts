@@ -19,7 +19,7 @@ import {
 } from './sources/request-header.js'
 import { type CertificateInput, loadCertificates } from './trust/load.js'
 import { type Pin, parsePin } from './trust/pins.js'
-import { isBundledRoot } from './trust/public-roots.js'
+import { isBundledCertificate } from './trust/public-roots.js'
 import { type ResolvedSpiffeTrust, resolveSpiffeTrust, type SpiffeTrustOptions } from './trust/spiffe.js'
 import type { EkuRule } from './validate/leaf.js'
 import { checkKeyProfile } from './validate/profile.js'
@@ -287,7 +287,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       `${anchors.length} anchors look like a public root store; a public CA vouches for names, not clients, so name who is allowed`,
     )
   }
-  const publicAnchor = allow.admitsAnyone ? anchors.find((a) => isBundledRoot(a.der)) : undefined
+  const publicAnchor = allow.admitsAnyone ? anchors.find(isBundledCertificate) : undefined
   if (publicAnchor !== undefined) {
     throw new ClientCertConfigError(
       'allow',

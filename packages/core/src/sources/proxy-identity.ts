@@ -2,7 +2,7 @@ import { OID, type ParsedCertificate } from '../cert/parse.js'
 import { onlyKeys, plainObject } from '../config-check.js'
 import { ClientCertConfigError } from '../errors.js'
 import { type CertificateInput, loadCertificates } from '../trust/load.js'
-import { isBundledRoot } from '../trust/public-roots.js'
+import { isBundledCertificate } from '../trust/public-roots.js'
 import { checkLeaf, type EkuRule } from '../validate/leaf.js'
 import { buildPath, indexBySubject, type TrustStore } from '../validate/path.js'
 import { checkKeyProfile } from '../validate/profile.js'
@@ -108,7 +108,7 @@ function resolveNames(
 ): ResolvedProxyCertificate['allowedNames'] {
   if (v === undefined) {
     // A public CA issues client certificates to anyone who asks: by itself it names no proxy.
-    const publicRoot = anchors.find((a) => isBundledRoot(a.der))
+    const publicRoot = anchors.find(isBundledCertificate)
     if (publicRoot !== undefined)
       throw new ClientCertConfigError(
         option,

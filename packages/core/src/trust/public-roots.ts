@@ -1,7 +1,8 @@
-import { createHash, X509Certificate } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
-import { children, raw, readRoot } from '../asn1/der.js'
+import { type ParsedCertificate, parseCertificate } from '../cert/parse.js'
 import type { PeerChain } from '../sources/tls.js'
+import { loadCertificates, pemToDer } from './load.js'
 
 /**
  * Node's bundled Mozilla root store. A server without `ca` verifies client certificates against
@@ -9,70 +10,49 @@ import type { PeerChain } from '../sources/tls.js'
  * that someone bought a certificate. A root is recognised by its key, not only by its exact
  * certificate: a re-issued or cross-signed certificate of a public root's key (other validity,
  * other serial) is the same public CA. The fingerprints are computed on first use (about 150
- * PEM decodes), never at import.
+ * certificate parses, a few milliseconds), never at import.
  */
 let fingerprints: { readonly certs: ReadonlySet<string>; readonly keys: ReadonlySet<string> } | undefined
-
-function sha256(der: Uint8Array): string {
-  return createHash('sha256').update(der).digest('hex')
-}
-
-/**
- * SHA-256 of the certificate's SubjectPublicKeyInfo as encoded in it (TBSCertificate's seventh
- * field, after an optional version); undefined when the DER does not have that shape. A walk
- * of four elements, not a certificate parse: it runs for every bundled root once and for each
- * new anchor or chain certificate asked about.
- */
-function spkiHash(der: Uint8Array): string | undefined {
-  try {
-    const [tbs] = children(der, readRoot(der))
-    if (tbs === undefined) return undefined
-    const fields = children(der, tbs)
-    const spki = fields[(fields[0]?.tag === 0xa0 ? 1 : 0) + 5]
-    return spki === undefined || spki.tag !== 0x30 ? undefined : sha256(raw(der, spki))
-  } catch {
-    return undefined
-  }
-}
 
 function bundled(): NonNullable<typeof fingerprints> {
   if (fingerprints === undefined) {
     const certs = new Set<string>()
     const keys = new Set<string>()
     for (const pem of rootCertificates) {
-      const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')
-      const der = Buffer.from(body, 'base64')
-      certs.add(sha256(der))
-      const key = spkiHash(der)
-      if (key !== undefined) keys.add(key)
+      for (const der of pemToDer(pem, 'tls.rootCertificates')) {
+        try {
+          const c = parseCertificate(der)
+          certs.add(c.fingerprint256)
+          keys.add(c.spkiSha256)
+        } catch {
+          certs.add(createHash('sha256').update(der).digest('hex'))
+        }
+      }
     }
     fingerprints = { certs, keys }
   }
   return fingerprints
 }
 
-/**
- * True when the DER certificate is one of Node's bundled public roots, or carries the key of
- * one. A certificate whose key cannot be found is judged by its exact fingerprint alone.
- */
-export function isBundledRoot(der: Uint8Array): boolean {
-  const remembered = judgedCertificates.get(der)
-  if (remembered !== undefined) return remembered
+/** True when the certificate is one of Node's bundled public roots, or carries the key of one. */
+export function isBundledCertificate(c: ParsedCertificate): boolean {
   const known = bundled()
-  let answer = known.certs.has(sha256(der))
-  if (!answer) {
-    const key = spkiHash(der)
-    answer = key !== undefined && known.keys.has(key)
-  }
-  judgedCertificates.set(der, answer)
-  return answer
+  return known.certs.has(c.fingerprint256) || known.keys.has(c.spkiSha256)
 }
 
 /**
- * Answers by DER object: a configured anchor's bytes are the same object on every validation
- * that ends there, so the parse behind the key check is paid once per anchor, not per path.
+ * The same for DER bytes (a chain the TLS stack reports). One the core cannot parse is judged
+ * by its exact fingerprint alone.
  */
-const judgedCertificates = new WeakMap<Uint8Array, boolean>()
+export function isBundledRoot(der: Uint8Array): boolean {
+  let c: ParsedCertificate
+  try {
+    c = parseCertificate(der)
+  } catch {
+    return bundled().certs.has(createHash('sha256').update(der).digest('hex'))
+  }
+  return isBundledCertificate(c)
+}
 
 /**
  * Whether a principal's path ends in a bundled public root. Asked only for policies that name
@@ -147,27 +127,18 @@ export function markPrivateSni(callback: object): void {
   privateSniCallbacks.add(callback)
 }
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
-
-/** A server's `ca` option: every certificate self-issued and none bundled. */
+/**
+ * A server's `ca` option: every certificate self-issued and none bundled. Read with the loader
+ * of configured anchors (trust/load.ts); anything it refuses is not provably private.
+ */
 export function caIsPrivate(ca: unknown): boolean {
-  const items = Array.isArray(ca) ? ca : [ca]
-  if (items.length === 0) return false
-  for (const item of items) {
-    const text = typeof item === 'string' ? item : Buffer.isBuffer(item) ? item.toString('latin1') : undefined
-    const pems = text?.match(PEM_BLOCK)
-    if (pems == null) return false
-    for (const pem of pems) {
-      let cert: X509Certificate
-      try {
-        cert = new X509Certificate(pem)
-      } catch {
-        return false
-      }
-      if (!cert.checkIssued(cert) || isBundledRoot(cert.raw)) return false
-    }
+  let certs: ReturnType<typeof loadCertificates>
+  try {
+    certs = loadCertificates(ca, 'ca')
+  } catch {
+    return false
   }
-  return true
+  return certs.length > 0 && certs.every((c) => c.selfIssued && !isBundledCertificate(c))
 }
 
 /** What to tell the operator when a policy naming nobody meets a publicly anchored client. */

@@ -6,7 +6,7 @@ import { buildPrincipal, facts, IdentityError, type MappedIdentity, mapIdentity 
 import type { ClientPrincipal, PrincipalSource } from '../identity/principal.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import { matchesPin } from '../trust/pins.js'
-import { isBundledRoot } from '../trust/public-roots.js'
+import { isBundledCertificate } from '../trust/public-roots.js'
 import { storeFor } from '../trust/spiffe.js'
 import { checkLeaf, checkTime } from './leaf.js'
 import { buildPath } from './path.js'
@@ -118,7 +118,7 @@ export function validateAndMap(
   } catch (err) {
     return identityFailed(err)
   }
-  const publicRoot = !tlsVerified && isBundledRoot((trusted.chain.at(-1) ?? leaf).der)
+  const publicRoot = !tlsVerified && isBundledCertificate(trusted.chain.at(-1) ?? leaf)
   const done = (m: MappedIdentity): Outcome => {
     const principal = buildPrincipal(base, m)
     if (tlsVerified) epoch.tlsVerified.add(principal)

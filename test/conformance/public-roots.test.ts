@@ -19,7 +19,7 @@ import {
   type ClientCertOptions,
   createClientCertAuthenticator,
 } from '@clientcert/core'
-import { requestUpgrade, requestWithUndici } from '@clientcert/testing'
+import { createRootCA, requestUpgrade, requestWithUndici } from '@clientcert/testing'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createFixtures, type Fixtures } from '../support/fixtures.js'
 import type { Probes } from './driver.js'
@@ -37,9 +37,13 @@ vi.mock('node:tls', async (importOriginal) => {
 })
 
 let f: Fixtures
+/** The client root re-issued with the same name and key: a public CA by key, not by fingerprint. */
+let reissuedRootPem: string
 beforeAll(async () => {
   f = await createFixtures()
   markedPublic.push(f.pki.root.pem)
+  const reissued = await createRootCA({ subject: f.pki.root.certificate.subject, keys: f.pki.root.keys })
+  reissuedRootPem = reissued.pem
 })
 afterAll(() => f.close())
 
@@ -52,11 +56,13 @@ it('the marked root reaches the built core the drivers load', () => {
 
 for (const driver of drivers) {
   describe(`public root behind TLS-stack trust: ${driver.name}`, () => {
-    for (const [allow, status] of [
-      [{ authenticated: true }, 500],
-      [{ ids: ['alice'] }, 200],
+    for (const [allow, status, serverCa] of [
+      [{ authenticated: true }, 500, 'marked'],
+      [{ ids: ['alice'] }, 200, 'marked'],
+      [{ authenticated: true }, 500, 'reissued'],
     ] as const) {
-      it(`allow ${JSON.stringify(allow)} → ${status}`, async () => {
+      const label = serverCa === 'marked' ? '' : ', server ca = the root re-issued with its key'
+      it(`allow ${JSON.stringify(allow)}${label} → ${status}`, async () => {
         vi.spyOn(console, 'warn').mockImplementation(() => {})
         const probes: Probes = { parsed: 0, handled: 0, logged: [] }
         const rejected: ClientCertError[] = []
@@ -67,7 +73,7 @@ for (const driver of drivers) {
         } as ClientCertOptions
         const tls = {
           ...f.pki.server.tlsOptions(),
-          ca: [f.pki.root.pem],
+          ca: [serverCa === 'marked' ? f.pki.root.pem : reissuedRootPem],
           requestCert: true,
           rejectUnauthorized: true,
         }

@@ -30,7 +30,7 @@ import { ClientCertError, type ClientCertErrorCode } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ClientCertOptions } from './options.js'
-import { type CompiledPolicy, compilePolicy } from './policy/match.js'
+import { type CompiledPolicy, compilePolicy, isCompiledPolicy } from './policy/match.js'
 import { misdirection, servernameRule } from './servername.js'
 import { forwardedCertificates } from './sources/forwarded/certificates.js'
 import {
@@ -405,7 +405,7 @@ class Authenticator implements ClientCertAuthenticator {
   ): MaybePromise<AuthResult> {
     let compiled: CompiledPolicy | undefined
     try {
-      compiled = compilePolicy(policy)
+      compiled = isCompiledPolicy(policy) ? policy : compilePolicy(policy)
       if (compiled.admitsAnyone && anchoredPublicly(principal, request, epoch, peerChainOf))
         return this.#publicRootRefusal(principal, compiled, request)
       const verdict = compiled.evaluate(principal)

@@ -1,3 +1,5 @@
+import { IncomingMessage } from 'node:http'
+import { Http2ServerRequest } from 'node:http2'
 import type { ClientCertAuthenticator } from './api.js'
 import type { ClientPrincipal } from './identity/principal.js'
 
@@ -14,24 +16,33 @@ export interface AuthenticationMark {
 }
 
 /**
- * Marks live in a WeakMap keyed by the request, never in a property of it. Express gives every
- * request object a hidden class of its own (it swaps the prototype with `setPrototypeOf`, after
- * which V8 caches no property-add transition), so each property added to `req` copies that
- * class (~3 µs) and every later property access on `req` misses its inline cache: a symbol
- * property cost ~2 % of an Express request, a WeakMap entry costs ~70 ns (see
- * docs/benchmarks.md, "Where the Express cost went"). A WeakMap also cannot be forged by code
- * that writes properties on the request. One map per process, under a registered symbol, so the
- * ESM and CommonJS copies of this package share it.
+ * Where a mark is kept depends on the request object's class. A request that is still a plain
+ * Node request (`IncomingMessage`, `Http2ServerRequest`: Fastify, Koa, Hono, `node:http`) keeps
+ * its mark in a private symbol property: its hidden class is shared by every request, so the
+ * property add is a cached transition (~20 ns), while a WeakMap entry keyed by a young object
+ * costs an ephemeron write barrier, an identity hash and scavenger work (~0.3 µs, ~1 % of a Koa
+ * request; docs/benchmarks.md, "Koa, piece by piece"). Anything else — Express's request, whose
+ * prototype Express swaps with `setPrototypeOf` so that every property added copies its hidden
+ * class (~3 µs) and makes later reads on it miss their inline caches, a gRPC call, a Web
+ * `Request` — keeps its mark in a WeakMap. A mark found in the property is honoured only if this
+ * process made it (`genuine`), so an object written there by hand is not a mark. The map, the
+ * symbol and the set of genuine marks live once per process, under a registered symbol, so the
+ * ESM and CommonJS copies of this package share them.
  */
 const REGISTRY = Symbol.for('clientcert.authentication.marks')
-const requestMarks: WeakMap<object, AuthenticationMark> = sharedMarks()
+const PROPERTY_REGISTRY = Symbol.for('clientcert.authentication.mark-property')
+const requestMarks: WeakMap<object, AuthenticationMark> = sharedOnce(REGISTRY, () => new WeakMap())
+const { key: MARK, genuine } = sharedOnce(PROPERTY_REGISTRY, () => ({
+  key: Symbol('clientcert.authentication.mark'),
+  genuine: new WeakSet<AuthenticationMark>(),
+}))
 
-function sharedMarks(): WeakMap<object, AuthenticationMark> {
+function sharedOnce<T extends object>(name: symbol, create: () => T): T {
   const registry = globalThis as Record<symbol, unknown>
-  const existing = registry[REGISTRY]
-  if (existing instanceof WeakMap) return existing as WeakMap<object, AuthenticationMark>
-  const created = new WeakMap<object, AuthenticationMark>()
-  Object.defineProperty(registry, REGISTRY, {
+  const existing = registry[name]
+  if (typeof existing === 'object' && existing !== null) return existing as T
+  const created = create()
+  Object.defineProperty(registry, name, {
     value: created,
     enumerable: false,
     writable: false,
@@ -39,6 +50,11 @@ function sharedMarks(): WeakMap<object, AuthenticationMark> {
   })
   return created
 }
+
+const PLAIN_REQUESTS: ReadonlySet<unknown> = new Set([
+  IncomingMessage.prototype,
+  Http2ServerRequest.prototype,
+])
 
 /** Frozen marks, one per principal (and one per authenticator for anonymous requests). */
 const marks = new WeakMap<object, AuthenticationMark>()
@@ -57,13 +73,19 @@ export function markAuthenticated(request: object, mark: AuthenticationMark): vo
     value.authenticator !== mark.authenticator
   ) {
     value = Object.freeze({ principal: mark.principal, authenticator: mark.authenticator })
+    genuine.add(value)
     marks.set(owner, value)
   }
-  requestMarks.set(request, value)
+  if (PLAIN_REQUESTS.has(Object.getPrototypeOf(request))) (request as Record<symbol, unknown>)[MARK] = value
+  else requestMarks.set(request, value)
 }
 
 /** The mark left by the authentication stage, or undefined when it did not run for this request. */
 export function authenticationOf(request: unknown): AuthenticationMark | undefined {
   if (typeof request !== 'object' || request === null) return undefined
-  return requestMarks.get(request)
+  const kept = requestMarks.get(request)
+  if (kept !== undefined) return kept
+  // Also when the request is no longer plain: marked before a framework swapped its prototype.
+  const own = Object.hasOwn(request, MARK) ? (request as Record<symbol, unknown>)[MARK] : undefined
+  return genuine.has(own as AuthenticationMark) ? (own as AuthenticationMark) : undefined
 }

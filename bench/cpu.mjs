@@ -61,6 +61,7 @@ function load(pki, port) {
 const pki = await writePkiMaterial()
 const samples = Object.fromEntries(variants.map((v) => [v, []]))
 const rps = Object.fromEntries(variants.map((v) => [v, []]))
+const user = Object.fromEntries(variants.map((v) => [v, []]))
 try {
   for (let r = 0; r < rounds; r++) {
     for (const v of [...variants].sort(() => Math.random() - 0.5)) {
@@ -77,6 +78,7 @@ try {
       // generator's own count when the server cannot say, as gRPC).
       const n = b.served >= 0 ? b.served - a.served : result.ok
       samples[v].push((b.us - a.us) / n)
+      user[v].push((b.userUs - a.userUs) / n)
       rps[v].push(result.rps)
     }
     process.stderr.write(`round ${r + 1}/${rounds}\n`)
@@ -85,12 +87,14 @@ try {
   rmSync(pki, { force: true })
 }
 const base = median(samples[variants[0]])
+const userBase = median(user[variants[0]])
 console.log(
-  `${framework} ${mode}: server CPU µs per request (median of ${rounds} rounds), ratio to ${variants[0]}`,
+  `${framework} ${mode}: server CPU µs per request (median of ${rounds} rounds), ratio to ${variants[0]}; then the user-mode part alone`,
 )
 for (const v of variants) {
   const m = median(samples[v])
+  const u = median(user[v])
   console.log(
-    `${v.padEnd(28)} ${m.toFixed(1).padStart(7)} µs  x${(m / base).toFixed(3)}  [${Math.min(...samples[v]).toFixed(1)}, ${Math.max(...samples[v]).toFixed(1)}]  ~${median(rps[v]).toFixed(0)} req/s`,
+    `${v.padEnd(28)} ${m.toFixed(1).padStart(7)} µs  x${(m / base).toFixed(3)}  [${Math.min(...samples[v]).toFixed(1)}, ${Math.max(...samples[v]).toFixed(1)}]  user ${u.toFixed(1).padStart(6)} µs  x${(u / userBase).toFixed(3)}  [${Math.min(...user[v]).toFixed(1)}, ${Math.max(...user[v]).toFixed(1)}]  ~${median(rps[v]).toFixed(0)} req/s`,
   )
 }

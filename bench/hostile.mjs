@@ -4,8 +4,9 @@
 // Every request has a fresh leaf, so neither the validation cache nor the failed-chain memo
 // answers it; `repeat` is the same hostile request sent again (the memo's case).
 //   node bench/hostile.mjs '{"rounds":3,"n":300}'
-// Prints one JSON line: per strategy, ms per request per round, and the ratio to ordinary.
-import { generateKeyPairSync } from 'node:crypto'
+// Prints one JSON line: per strategy, ms per request per round, the ratio to ordinary, and the
+// time of one P-256 verification per round (the hint budget's unit).
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { createClientCertAuthenticator } from '@clientcert/core'
 import {
   createRootCA,
@@ -70,12 +71,28 @@ async function run(s, repeat) {
   return Number(hr() - t) / 1e6 / reqs.length
 }
 
+// The unit of the per-request hint budget (validate/verify.ts MAX_HINT_VERIFY_COST = 16 of them):
+// one P-256 signature verification with a ready key, as the path search does it.
+const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+const tbs = Buffer.alloc(400, 7)
+const p256Signature = sign('sha256', tbs, p256.privateKey)
+function p256VerifyMs() {
+  const count = 2000
+  const t = hr()
+  for (let i = 0; i < count; i++)
+    if (!verify('sha256', tbs, p256.publicKey, p256Signature)) throw new Error('P-256 verify failed')
+  return Number(hr() - t) / 1e6 / count
+}
+
 // Warm the JIT on every path once.
 for (const s of Object.values(strategies)) await run({ ...s, leaves: s.leaves.slice(0, 30) }, false)
+p256VerifyMs()
 const out = Object.fromEntries([...Object.keys(strategies), 'repeat'].map((k) => [k, []]))
+const verifyMs = []
 for (let r = 0; r < rounds; r++) {
   for (const [name, s] of Object.entries(strategies)) out[name].push(await run(s, false))
   out.repeat.push(await run(strategies.rsa2048_e2040bits, true))
+  verifyMs.push(p256VerifyMs())
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
 const ordinary = median(out.ordinary)
@@ -83,4 +100,6 @@ const ratios = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, median
 const worst = Object.entries(ratios)
   .filter(([k]) => k !== 'ordinary')
   .sort((a, b) => b[1] - a[1])[0]
-process.stdout.write(`${JSON.stringify({ n, rounds, msPerRequest: out, ratios, worst })}\n`)
+process.stdout.write(
+  `${JSON.stringify({ n, rounds, msPerRequest: out, p256VerifyMs: verifyMs, ratios, worst })}\n`,
+)

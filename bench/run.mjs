@@ -104,7 +104,8 @@ async function abRound(pki, sc, loadMode) {
       return Object.fromEntries(
         order.map((role, i) => {
           const n = b[i].served - a[i].served
-          return [role, b[i].served < 0 || n <= 0 ? null : (b[i].us - a[i].us) / n]
+          if (b[i].served < 0 || n <= 0) return [role, null]
+          return [role, { all: (b[i].us - a[i].us) / n, user: (b[i].userUs - a[i].userUs) / n }]
         }),
       )
     })()
@@ -131,7 +132,12 @@ async function abRound(pki, sc, loadMode) {
       }),
     )
     const cpu = await cpuPerRequest
-    return Object.fromEntries(results.map(([role, r]) => [role, { ...r, cpuUsPerRequest: cpu[role] }]))
+    return Object.fromEntries(
+      results.map(([role, r]) => [
+        role,
+        { ...r, cpuUsPerRequest: cpu[role]?.all ?? null, userCpuUsPerRequest: cpu[role]?.user ?? null },
+      ]),
+    )
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()))
   }
@@ -333,18 +339,24 @@ try {
       ratios[sc.name] = stats(cand, { valid, controlMedian })
       // The same rounds as a cost ratio: baseline CPU per request over candidate CPU per request
       // (like req/s, above 1 is faster), with its own control. Reported beside the line.
-      const cost = (p, role) => p[role].cpuUsPerRequest
-      if (per.every((p) => cost(p, 'baseline') && cost(p, 'candidate') && cost(p, 'control'))) {
+      // `__cpu` counts all CPU time; `__cpu_user` only user mode, leaving out the kernel's
+      // network and wake-up work, which on this VM varies with the regime more than with the code.
+      for (const [suffix, field] of [
+        ['cpu', 'cpuUsPerRequest'],
+        ['cpu_user', 'userCpuUsPerRequest'],
+      ]) {
+        const cost = (p, role) => p[role][field]
+        if (!per.every((p) => cost(p, 'baseline') && cost(p, 'candidate') && cost(p, 'control'))) continue
         const cpuCand = per.map((p) => cost(p, 'baseline') / cost(p, 'candidate'))
         const cpuCtrl = per.map((p) => cost(p, 'baseline') / cost(p, 'control'))
-        ratios[`${sc.name}__cpu`] = stats(cpuCand, { controlMedian: median(cpuCtrl) })
+        ratios[`${sc.name}__${suffix}`] = stats(cpuCand, { controlMedian: median(cpuCtrl) })
         for (const role of ['baseline', 'candidate'])
-          figures[`${sc.name}__cpu_us_per_request_${role}`] = stats(
+          figures[`${sc.name}__${suffix}_us_per_request_${role}`] = stats(
             per.map((p) => cost(p, role)),
             { unit: 'µs' },
           )
         log(
-          `${sc.name}: CPU per request ${median(per.map((p) => cost(p, 'baseline'))).toFixed(1)} -> ${median(per.map((p) => cost(p, 'candidate'))).toFixed(1)} µs, cost ratio ${median(cpuCand).toFixed(3)} [${Math.min(...cpuCand).toFixed(3)}, ${Math.max(...cpuCand).toFixed(3)}], control ${median(cpuCtrl).toFixed(3)}`,
+          `${sc.name}: ${suffix === 'cpu' ? 'CPU' : 'user-mode CPU'} per request ${median(per.map((p) => cost(p, 'baseline'))).toFixed(1)} -> ${median(per.map((p) => cost(p, 'candidate'))).toFixed(1)} µs, cost ratio ${median(cpuCand).toFixed(3)} [${Math.min(...cpuCand).toFixed(3)}, ${Math.max(...cpuCand).toFixed(3)}], control ${median(cpuCtrl).toFixed(3)}`,
         )
       }
       controlSamples.push(...ctrl)
@@ -367,6 +379,11 @@ try {
           baseline: p.baseline.cpuUsPerRequest,
           candidate: p.candidate.cpuUsPerRequest,
           control: p.control.cpuUsPerRequest,
+        },
+        userCpuUsPerRequest: {
+          baseline: p.baseline.userCpuUsPerRequest,
+          candidate: p.candidate.userCpuUsPerRequest,
+          control: p.control.userCpuUsPerRequest,
         },
       }))
       validity[sc.name] = { valid, controlMedian, errors, attempts: attempt + 1 }
@@ -440,8 +457,24 @@ try {
       ),
     )
     ratios.hostile_chain_worst_vs_ordinary_cold = stats(worst, { kind: 'time ratio' })
+    // The budgeted line: the worst hostile request against what the design allows it, an
+    // ordinary cold request plus the whole hint budget (16 units of one P-256 verification,
+    // validate/verify.ts) spent, all measured in the same round. Target <= 1.25: the budget
+    // charges verifications only, not parsing the hints or importing their keys.
+    const HINT_BUDGET_UNITS = 16
+    const allowed = hostile.msPerRequest.ordinary.map(
+      (o, i) => o + HINT_BUDGET_UNITS * hostile.p256VerifyMs[i],
+    )
+    ratios.hostile_chain_worst_vs_budget = stats(
+      worst.map((w, i) => (w * hostile.msPerRequest.ordinary[i]) / allowed[i]),
+      { kind: 'time ratio' },
+    )
+    figures.hostile_p256_verify_us = stats(
+      hostile.p256VerifyMs.map((m) => m * 1000),
+      { unit: 'µs' },
+    )
     log(
-      `hostile chains: worst ${ratios.hostile_chain_worst_vs_ordinary_cold.median.toFixed(2)}x an ordinary cold request`,
+      `hostile chains: worst ${ratios.hostile_chain_worst_vs_ordinary_cold.median.toFixed(2)}x an ordinary cold request, ${ratios.hostile_chain_worst_vs_budget.median.toFixed(2)}x the budget (ordinary + ${HINT_BUDGET_UNITS} P-256 verifications)`,
     )
   }
 
@@ -491,7 +524,7 @@ const budget = {
   handshakes_vs_bare: ['>=', 0.92],
   cold_p256_vs_verify_floor: ['<=', 5],
   cold_p256_vs_pkijs: ['>=', 5],
-  hostile_chain_worst_vs_ordinary_cold: ['<=', 3],
+  hostile_chain_worst_vs_budget: ['<=', 1.25],
   'figure:cold_p256_validations_per_s': ['>=', 3000],
   'figure:heap_growth_100k_certs_mib': ['<=', 64],
   'figure:heap_growth_after_cache_cap_mib': ['<=', 4],

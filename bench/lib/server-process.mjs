@@ -4,12 +4,13 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const serverScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs')
-const CPU_LINE = /CPU (\d+) (-?\d+)\n/
+const CPU_LINE = /CPU (\d+) (-?\d+) (\d+)\n/
 
 /**
  * Starts `server.mjs` pinned to `cpu`; resolves once it prints READY <port> with
- * `{ port, usage(), stop() }`. `usage()` resolves with the process's CPU time so far (µs) and
- * the requests it has been handed (-1 where the server cannot count them, as gRPC).
+ * `{ port, usage(), stop() }`. `usage()` resolves with the process's CPU time so far (`us`), its
+ * user-mode part (`userUs`), and the requests it has been handed (`served`; -1 where the server
+ * cannot count them, as gRPC).
  */
 export function startServer(cpu, pki, framework, variant, mode) {
   return new Promise((resolve, reject) => {
@@ -37,6 +38,8 @@ export function startServer(cpu, pki, framework, variant, mode) {
         clearTimeout(timer)
         resolve({
           port: Number(m[1]),
+          // taskset execs the server, so this is the server's own pid.
+          pid: child.pid,
           usage: () =>
             new Promise((res) => {
               waiters.push(res)
@@ -51,7 +54,7 @@ export function startServer(cpu, pki, framework, variant, mode) {
       }
       for (let m = CPU_LINE.exec(buf); m !== null; m = CPU_LINE.exec(buf)) {
         buf = buf.slice(m.index + m[0].length)
-        waiters.shift()?.({ us: Number(m[1]), served: Number(m[2]) })
+        waiters.shift()?.({ us: Number(m[1]), served: Number(m[2]), userUs: Number(m[3]) })
       }
     })
     child.on('exit', (code) => code !== 0 && code !== null && reject(new Error(`server exited ${code}`)))

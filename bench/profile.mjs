@@ -1,0 +1,156 @@
+// Diagnostic: where a server's CPU time per request goes, variant by variant, from `perf record`.
+//   node bench/profile.mjs [--framework=koa] [--mode=tls|forwarded] [--rounds=2] [--ms=4000] variant...
+// Needs Linux `perf` (run as root or with perf_event_paranoid <= 1). Each round runs every
+// variant alone (shuffled): one server pinned to CPU 1 started with --perf-basic-prof, one undici
+// load generator pinned to CPU 0 (keep-alive, 10 connections x pipelining 10); `perf record -e
+// cpu-clock -g` samples the server during the measurement window while it counts its requests.
+// Per request it prints, in µs: all samples, kernel, user mode, garbage collection, the time
+// under clientcert's own frames (any function of packages/*/dist, callees included, the
+// framework's `next()` excluded), and a calibration set whose work per request is identical in
+// every variant (HTTP parsing and TLS record crypto): when the calibration moves between runs,
+// the machine changed speed, not the code. `user ÷ calibration` compares variants across that.
+import { execFileSync, spawn } from 'node:child_process'
+import { readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { startServer } from './lib/server-process.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
+const framework = opt('framework', 'koa')
+const mode = opt('mode', 'tls')
+const rounds = Number(opt('rounds', '2'))
+const ms = Number(opt('ms', '4000'))
+const warmupMs = 2000
+const HZ = 4999
+const variants = argv.filter((a) => !a.startsWith('--'))
+if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
+
+const OWN = /\/packages\/[a-z-]+\/dist\//
+const NEXT = /JS:\S*(dispatch|next|handle|runPreParsing|hookRunner|routeHandler)\b/
+const GC = /Scaveng|Heap::|MarkCompact|Sweeper|Ephemeron|ConcurrentMarking|MinorMark/
+const CALIBRATION = /llhttp|aes|gcm|ghash|ssl3_|tls1_|SSL_|EVP_/i
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function load(pki, port) {
+  const opts = {
+    port,
+    scheme: mode === 'tls' ? 'https' : 'http',
+    mode: 'throughput',
+    warmupMs,
+    durationMs: ms,
+    connections: 10,
+    pipelining: 10,
+    forwarded: mode === 'forwarded',
+    ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'taskset',
+      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } },
+    )
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen ${code}`)),
+    )
+  })
+}
+
+/** Samples of one `perf record` file, bucketed; each sample is 1/HZ s of CPU time. */
+function buckets(file) {
+  const out = execFileSync('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], {
+    maxBuffer: 1 << 30,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString()
+  const b = { all: 0, kernel: 0, user: 0, gc: 0, own: 0, calibration: 0 }
+  for (const block of out.split('\n\n')) {
+    const frames = block
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+    if (frames.length === 0) continue
+    b.all++
+    const leaf = frames[0]
+    if (leaf.includes('kernel.kallsyms')) b.kernel++
+    else b.user++
+    if (GC.test(leaf)) b.gc++
+    if (CALIBRATION.test(leaf)) b.calibration++
+    // Under clientcert's frames, unless the framework's next() was called from them.
+    const own = frames.findIndex((f) => OWN.test(f))
+    if (own >= 0 && !frames.slice(0, own).some((f) => NEXT.test(f))) b.own++
+  }
+  return b
+}
+
+const pki = await writePkiMaterial()
+const dir = join(tmpdir(), `clientcert-profile-${process.pid}`)
+const results = Object.fromEntries(variants.map((v) => [v, []]))
+try {
+  execFileSync('mkdir', ['-p', dir])
+  // V8's profiling flags leave isolate-*.log files in the working directory: keep them in `dir`.
+  process.chdir(dir)
+  for (let r = 0; r < rounds; r++) {
+    for (const v of [...variants].sort(() => Math.random() - 0.5)) {
+      process.env.NODE_OPTIONS = '--perf-basic-prof'
+      const server = await startServer('1', pki, framework, v, mode)
+      process.env.NODE_OPTIONS = ''
+      const running = load(pki, server.port)
+      await new Promise((res) => setTimeout(res, warmupMs + 300))
+      const a = await server.usage()
+      const file = join(dir, `${v}-${r}.data`)
+      const seconds = String((ms - 800) / 1000)
+      execFileSync(
+        'perf',
+        [
+          'record',
+          '-q',
+          '-e',
+          'cpu-clock',
+          '-F',
+          String(HZ),
+          '-g',
+          '-p',
+          String(server.pid),
+          '-o',
+          file,
+        ].concat(['--', 'sleep', seconds]),
+        { stdio: 'ignore' },
+      )
+      const b = await server.usage()
+      const result = await running
+      await server.stop()
+      if (result.errors) throw new Error(`${v}: ${result.errors} errors`)
+      const counts = buckets(file)
+      const perRequest = Object.fromEntries(
+        Object.entries(counts).map(([k, n]) => [k, (n * 1e6) / HZ / (b.served - a.served)]),
+      )
+      results[v].push(perRequest)
+    }
+    process.stderr.write(`round ${r + 1}/${rounds}\n`)
+  }
+} finally {
+  rmSync(pki, { force: true })
+  rmSync(dir, { recursive: true, force: true })
+  for (const f of readdirSync('/tmp')) if (/^perf-\d+\.map$/.test(f)) rmSync(join('/tmp', f), { force: true })
+}
+console.log(`${framework} ${mode}: µs per request from perf samples (median of ${rounds} rounds)`)
+console.log(
+  `${'variant'.padEnd(20)} ${['all', 'kernel', 'user', 'gc', 'own', 'calib', 'user/calib'].map((h) => h.padStart(11)).join('')}`,
+)
+for (const v of variants) {
+  const m = (k) => median(results[v].map((x) => x[k]))
+  const ratio = median(results[v].map((x) => x.user / x.calibration))
+  console.log(
+    `${v.padEnd(20)} ${[m('all'), m('kernel'), m('user'), m('gc'), m('own'), m('calibration'), ratio].map((x) => x.toFixed(2).padStart(11)).join('')}`,
+  )
+}

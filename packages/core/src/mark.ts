@@ -51,10 +51,14 @@ function sharedOnce<T extends object>(name: symbol, create: () => T): T {
   return created
 }
 
-const PLAIN_REQUESTS: ReadonlySet<unknown> = new Set([
-  IncomingMessage.prototype,
-  Http2ServerRequest.prototype,
-])
+const INCOMING = IncomingMessage.prototype
+const HTTP2_REQUEST = Http2ServerRequest.prototype
+
+/** A request whose hidden class every request shares: its prototype is still Node's own. */
+function isPlainRequest(request: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(request)
+  return proto === INCOMING || proto === HTTP2_REQUEST
+}
 
 /** Frozen marks, one per principal (and one per authenticator for anonymous requests). */
 const marks = new WeakMap<object, AuthenticationMark>()
@@ -76,7 +80,7 @@ export function markAuthenticated(request: object, mark: AuthenticationMark): vo
     genuine.add(value)
     marks.set(owner, value)
   }
-  if (PLAIN_REQUESTS.has(Object.getPrototypeOf(request))) (request as Record<symbol, unknown>)[MARK] = value
+  if (isPlainRequest(request)) (request as Record<symbol, unknown>)[MARK] = value
   else requestMarks.set(request, value)
 }
 

@@ -6,14 +6,11 @@
 // request = that difference / requests completed in the window. Unlike req/s, this barely moves
 // when other processes share the machine, so small differences (a few µs) can be compared on a
 // noisy host. Prints a table of medians and each variant's ratio to the first one.
-import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { loadAlone, median } from './lib/alone.mjs'
+import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'express')
@@ -24,40 +21,6 @@ const warmupMs = 2000
 const variants = argv.filter((a) => !a.startsWith('--'))
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'minimal-auth', 'clientcert')
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function load(pki, port) {
-  const opts = {
-    port,
-    scheme: mode === 'tls' ? 'https' : 'http',
-    mode: 'throughput',
-    warmupMs,
-    durationMs: ms,
-    connections: 10,
-    pipelining: 10,
-    forwarded: mode === 'forwarded',
-    ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'taskset',
-      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen ${code}`)),
-    )
-  })
-}
-
 const pki = await writePkiMaterial()
 const samples = Object.fromEntries(variants.map((v) => [v, []]))
 const rps = Object.fromEntries(variants.map((v) => [v, []]))
@@ -66,7 +29,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const v of [...variants].sort(() => Math.random() - 0.5)) {
       const server = await startServer('1', pki, framework, v, mode)
-      const running = load(pki, server.port)
+      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms })
       await new Promise((res) => setTimeout(res, warmupMs))
       const a = await server.usage()
       await new Promise((res) => setTimeout(res, ms))

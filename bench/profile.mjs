@@ -9,15 +9,14 @@
 // framework's `next()` excluded), and a calibration set whose work per request is identical in
 // every variant (HTTP parsing and TLS record crypto): when the calibration moves between runs,
 // the machine changed speed, not the code. `user ÷ calibration` compares variants across that.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { join } from 'node:path'
+import { loadAlone, median } from './lib/alone.mjs'
+import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
@@ -33,38 +32,6 @@ const OWN = /\/packages\/[a-z-]+\/dist\//
 const NEXT = /JS:\S*(dispatch|next|handle|runPreParsing|hookRunner|routeHandler)\b/
 const GC = /Scaveng|Heap::|MarkCompact|Sweeper|Ephemeron|ConcurrentMarking|MinorMark/
 const CALIBRATION = /llhttp|aes|gcm|ghash|ssl3_|tls1_|SSL_|EVP_/i
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-
-function load(pki, port) {
-  const opts = {
-    port,
-    scheme: mode === 'tls' ? 'https' : 'http',
-    mode: 'throughput',
-    warmupMs,
-    durationMs: ms,
-    connections: 10,
-    pipelining: 10,
-    forwarded: mode === 'forwarded',
-    ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'taskset',
-      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
-      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } },
-    )
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`loadgen ${code}`)),
-    )
-  })
-}
 
 /** Samples of one `perf record` file, bucketed; each sample is 1/HZ s of CPU time. */
 function buckets(file) {
@@ -104,7 +71,7 @@ try {
       process.env.NODE_OPTIONS = '--perf-basic-prof'
       const server = await startServer('1', pki, framework, v, mode)
       process.env.NODE_OPTIONS = ''
-      const running = load(pki, server.port)
+      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms })
       await new Promise((res) => setTimeout(res, warmupMs + 300))
       const a = await server.usage()
       const file = join(dir, `${v}-${r}.data`)

@@ -4,15 +4,14 @@
 // Each variant runs alone: one server pinned to CPU 1, one load generator on CPU 0 (keep-alive,
 // 10 connections x pipelining 10); after a warm-up, `perf stat` counts the server's read, write,
 // writev and epoll_pwait calls for 2 s while the server counts the requests it was handed.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { join } from 'node:path'
+import { loadAlone } from './lib/alone.mjs'
+import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
@@ -30,30 +29,13 @@ try {
     const pid = execFileSync('pgrep', ['-n', '-f', `server.mjs ${pki} ${framework} ${variant}`])
       .toString()
       .trim()
-    const opts = {
-      port: server.port,
-      scheme: mode === 'tls' ? 'https' : 'http',
-      mode: 'throughput',
-      warmupMs: 1000,
-      durationMs: 4000,
-      connections: 10,
-      pipelining: 10,
-      forwarded: mode === 'forwarded',
-      ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
-    }
-    const load = spawn(
-      'taskset',
-      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    )
+    const load = loadAlone(pki, server.port, { mode, warmupMs: 1000, durationMs: 4000 })
     await sleep(2000)
     const a = await server.usage()
     const events = CALLS.map((c) => `syscalls:sys_enter_${c}`).join(',')
     execFileSync('perf', ['stat', '-x', ',', '-o', out, '-e', events, '-p', pid, '--', 'sleep', '2'])
     const b = await server.usage()
-    await new Promise((r) => load.on('exit', r))
+    await load
     await server.stop()
     const n = b.served - a.served
     const counts = new Map(

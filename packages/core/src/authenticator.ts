@@ -375,20 +375,28 @@ class Authenticator implements ClientCertAuthenticator {
     const late = checkVerifiedWindow(verified, o.now(), o.skewMs)
     if (late) return { ok: false, error: this.reject(late.code, late.reason, request) }
     const policy = options.policy ?? o.allow
-    const decide = (): MaybePromise<AuthResult> => {
-      const decision = this.#authorize(verified.principal, policy, request, epoch)
-      return decision instanceof Promise
-        ? decision.then((d) => this.#announce(d, request, epoch))
-        : this.#announce(decision, request, epoch)
-    }
     // Revocation is judged on every request, also for remembered outcomes: the checker keeps
     // its own caches, so a certificate revoked after the connection opened is refused next time.
-    if (epoch.revocation === undefined || verified.path.length < 2) return decide()
+    if (epoch.revocation === undefined || verified.path.length < 2)
+      return this.#decide(verified.principal, policy, request, epoch)
     return epoch.revocation.check(verified.path).then((r) => {
-      if (r.ok) return decide()
+      if (r.ok) return this.#decide(verified.principal, policy, request, epoch)
       const code = r.revoked ? 'ERR_CLIENT_CERT_REVOKED' : 'ERR_CLIENT_CERT_REVOCATION_UNAVAILABLE'
       return { ok: false, error: this.reject(code, r.reason, request) }
     })
+  }
+
+  /** The policy, then the hook (a method, not a closure: keep-alive requests allocate nothing). */
+  #decide(
+    principal: ClientPrincipal,
+    policy: CompiledPolicy,
+    request: RequestLike,
+    epoch: TrustEpoch,
+  ): MaybePromise<AuthResult> {
+    const decision = this.#authorize(principal, policy, request, epoch)
+    return decision instanceof Promise
+      ? decision.then((d) => this.#announce(d, request, epoch))
+      : this.#announce(decision, request, epoch)
   }
 
   #announce(decision: AuthResult, request: RequestLike, epoch: TrustEpoch): AuthResult {

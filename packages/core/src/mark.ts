@@ -69,14 +69,19 @@ export function markAuthenticated(request: object, mark: AuthenticationMark): vo
     throw new TypeError(
       'markAuthenticated(request, mark): mark.authenticator must be the authenticator that judged the request',
     )
-  const owner: object = mark.principal ?? mark.authenticator
+  markRequest(request, mark.principal, mark.authenticator)
+}
+
+/** `markAuthenticated` for the adapter kit, which always has an authenticator: no mark object per call. */
+export function markRequest(
+  request: object,
+  principal: ClientPrincipal | undefined,
+  authenticator: ClientCertAuthenticator,
+): void {
+  const owner: object = principal ?? authenticator
   let value = marks.get(owner)
-  if (
-    value === undefined ||
-    value.principal !== mark.principal ||
-    value.authenticator !== mark.authenticator
-  ) {
-    value = Object.freeze({ principal: mark.principal, authenticator: mark.authenticator })
+  if (value === undefined || value.principal !== principal || value.authenticator !== authenticator) {
+    value = Object.freeze({ principal, authenticator })
     genuine.add(value)
     marks.set(owner, value)
   }

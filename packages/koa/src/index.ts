@@ -56,6 +56,8 @@ export function clientCert(options: KoaClientCertOptions): Middleware {
     logger: { check: adapterCheck.function<(message: string) => void>, default: defaultLogger },
   })
   const rule: RouteRule = { policy: undefined, optional: settings.optional }
+  const fault = (err: unknown, ctx: KoaContext): ClientCertError =>
+    authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), ctx.req)
 
   return function clientCertMiddleware(ctx: Context, next: Next): Promise<void> {
     // `ctx.request.body` is where @koa/bodyparser and koa-body leave what they parsed.
@@ -66,9 +68,7 @@ export function clientCert(options: KoaClientCertOptions): Middleware {
       reply(ctx, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, ctx.req))
       return DONE
     }
-    return continueWith(admitRequest(authenticator, ctx.req, rule), ctx, next, (err) =>
-      authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), ctx.req),
-    )
+    return continueWith(admitRequest(authenticator, ctx.req, rule), ctx, next, fault)
   }
 }
 
@@ -91,34 +91,40 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Middle
       admission.error.code === 'ERR_CLIENT_CERT_MISCONFIGURED'
     )
       defaultLogger('clientcert: requireClientCert() ran without clientCert() mounted before it.')
-    return continueWith(
-      admission,
-      ctx,
-      next,
-      (err) => new ClientCertError('ERR_CLIENT_CERT_INTERNAL', String(err)),
-    )
+    return continueWith(admission, ctx, next, guardFault)
   }
+}
+
+function guardFault(err: unknown): ClientCertError {
+  return new ClientCertError('ERR_CLIENT_CERT_INTERNAL', String(err))
 }
 
 const DONE: Promise<void> = Promise.resolve()
 
-/** Calls the next middleware for an admitted request (synchronously when already known), or answers. */
+/**
+ * Calls the next middleware for an admitted request (synchronously, with no closure, when the
+ * answer is already known), or answers.
+ */
 function continueWith(
   value: MaybePromise<Admission>,
   ctx: KoaContext,
   next: Next,
-  fault: (err: unknown) => ClientCertError,
+  fault: (err: unknown, ctx: KoaContext) => ClientCertError,
 ): Promise<void> {
-  const go = (admission: Admission): Promise<void> => {
-    if (!admission.ok) {
-      reply(ctx, admission.error)
-      return DONE
-    }
-    ctx.state.clientCert = admission.principal
-    return next()
+  if (!(value instanceof Promise)) return proceed(value, ctx, next)
+  return value.then(
+    (admission) => proceed(admission, ctx, next),
+    (err: unknown) => reply(ctx, fault(err, ctx)),
+  )
+}
+
+function proceed(admission: Admission, ctx: KoaContext, next: Next): Promise<void> {
+  if (!admission.ok) {
+    reply(ctx, admission.error)
+    return DONE
   }
-  if (!(value instanceof Promise)) return go(value)
-  return value.then(go, (err: unknown) => reply(ctx, fault(err)))
+  ctx.state.clientCert = admission.principal
+  return next()
 }
 
 /**

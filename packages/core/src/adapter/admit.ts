@@ -1,7 +1,7 @@
 import { type AuthResult, type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
 import { ClientCertConfigError, ClientCertError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
-import { authenticationOf, markAuthenticated } from '../mark.js'
+import { authenticationOf, markRequest } from '../mark.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from '../policy/match.js'
 import type { NodeRequestView } from './view.js'
@@ -88,14 +88,23 @@ function applyRule(
 ): MaybePromise<Admission> {
   if (!result.ok) return result
   const principal = result.principal
-  const admitted = (): Admission => {
-    markAuthenticated(request, { principal, authenticator })
-    return result
-  }
-  if (principal === undefined || rule.policy === undefined) return admitted()
-  const decided = (d: AuthResult): Admission => (d.ok ? admitted() : d)
+  if (principal === undefined || rule.policy === undefined) return admitted(authenticator, request, result)
+  // No closure on the synchronous path: keep-alive requests allocate nothing here.
   const decision = authorizePrincipal(authenticator, principal, rule.policy, request)
-  return decision instanceof Promise ? decision.then(decided) : decided(decision)
+  return decision instanceof Promise
+    ? decision.then((d) => (d.ok ? admitted(authenticator, request, result) : d))
+    : decision.ok
+      ? admitted(authenticator, request, result)
+      : decision
+}
+
+function admitted(
+  authenticator: ClientCertAuthenticator,
+  request: object,
+  result: Admission & { readonly ok: true },
+): Admission {
+  markRequest(request, result.principal, authenticator)
+  return result
 }
 
 /**

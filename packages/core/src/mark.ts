@@ -21,7 +21,7 @@ export interface AuthenticationMark {
  * its mark in a private symbol property: its hidden class is shared by every request, so the
  * property add is a cached transition (~20 ns), while a WeakMap entry keyed by a young object
  * costs an ephemeron write barrier, an identity hash and scavenger work (~0.3 µs, ~1 % of a Koa
- * request; docs/benchmarks.md, "Koa, piece by piece"). Anything else — Express's request, whose
+ * request; docs/benchmarks.md, "Koa, from perf samples"). Anything else — Express's request, whose
  * prototype Express swaps with `setPrototypeOf` so that every property added copies its hidden
  * class (~3 µs) and makes later reads on it miss their inline caches, a gRPC call, a Web
  * `Request` — keeps its mark in a WeakMap. A mark found in the property is honoured only if this

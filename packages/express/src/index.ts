@@ -106,14 +106,15 @@ function proceed(
  * (`setPrototypeOf(req, app.request)`), after which V8 gives every property added to that
  * request a fresh hidden class: one `req.clientCert = …` cost ~3 µs, about 2 % of a keep-alive
  * request, and slowed every later property access on `req` (docs/benchmarks.md, "Where the
- * Express cost went"). So the value lives in a WeakMap and `clientCert` is an accessor on the
- * request prototypes Express installed (its own request prototype and each app's, found by
- * walking up from `req` to Node's `IncomingMessage.prototype`). Reading works as before;
+ * Express cost went"). So `clientCert` is an accessor on the request prototypes Express
+ * installed (its own request prototype and each app's, found by walking up from `req` to Node's
+ * `IncomingMessage.prototype`) that reads the principal of the request's authentication mark,
+ * which the authentication stage has just written (`authenticationOf`): one entry per request,
+ * not a second map beside the mark's. Reading works as before;
  * assigning `req.clientCert` in application code makes an own property, as before. What
  * changes: `clientCert` is not an own property, so `Object.keys(req)` and `{ ...req }` do not
  * list it. A request whose prototype Express did not swap gets an own property.
  */
-const clientCerts = new WeakMap<object, ClientPrincipal | undefined>()
 /** For each prototype seen: whether `clientCert` is our accessor on it (decided once). */
 const hosts = new WeakMap<object, boolean>()
 
@@ -125,10 +126,8 @@ function setClientCert(req: Request, principal: ClientPrincipal | undefined): vo
       hosted = installAccessor(proto)
       hosts.set(proto, hosted)
     }
-    if (hosted) {
-      clientCerts.set(req, principal)
-      return
-    }
+    // The accessor reads the mark, which names this principal: nothing to write.
+    if (hosted) return
   }
   req.clientCert = principal
 }
@@ -160,7 +159,7 @@ function installAccessor(from: object): boolean {
 }
 
 function readClientCert(this: object): ClientPrincipal | undefined {
-  return clientCerts.get(this)
+  return authenticationOf(this)?.principal
 }
 
 function writeClientCert(this: object, value: unknown): void {

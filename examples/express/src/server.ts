@@ -3,7 +3,7 @@ import * as https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { loadExampleConfig, urlFor } from '@clientcert/testing'
-import { createApp } from './app.js'
+import { createApp, createListener } from './app.js'
 import { startTelemetry, type Telemetry } from './telemetry.js'
 
 const config = await loadExampleConfig(
@@ -26,11 +26,17 @@ if (process.env.OTEL === 'console') {
 }
 // One app: direct TLS clients by their socket certificate; with TRUSTED_PROXIES, also
 // certificates forwarded by those proxies on the plain-HTTP port.
-const app = createApp({
+// MOUNT=front: withClientCert(app) as the server's request listener instead of the middleware.
+const options = {
   adminIds: config.adminIds,
   ...(config.forwarded ? { auth: config.forwarded.auth } : {}),
   ...(telemetry ? { telemetry } : {}),
-})
+}
+if (process.env.MOUNT !== undefined && process.env.MOUNT !== 'front' && process.env.MOUNT !== 'middleware')
+  throw new Error(`MOUNT must be "front" or "middleware", not "${process.env.MOUNT}"`)
+if (process.env.MOUNT === 'front' && telemetry)
+  throw new Error('MOUNT=front does not combine with OTEL=console')
+const app = process.env.MOUNT === 'front' ? createListener(options) : createApp(options)
 
 const server = https.createServer(config.https, app)
 server.listen(config.port, config.host, () => {

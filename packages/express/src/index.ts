@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type AllowPolicy,
   authenticationOf,
   type ClientCertAuthenticator,
+  ClientCertConfigError,
   ClientCertError,
   type ClientCertOptions,
   type ClientPrincipal,
@@ -60,6 +62,51 @@ export type ClientCertMiddlewareOptions = (
  * `ERR_CLIENT_CERT_BODY_ALREADY_READ` and logs the misconfiguration.
  */
 export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler {
+  const stage = authenticationStage(options, 'clientCert()')
+  return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
+    stage(req, res, (admission) => {
+      setClientCert(req, admission.principal)
+      next()
+    })
+  }
+}
+
+/**
+ * Authenticates every request before the app sees it: wraps an Express app (or any Node request
+ * listener) into the listener to give `https.createServer(tlsOptions, withClientCert(app, options))`
+ * — the same options and the same judgement as `clientCert()`, with `req.clientCert` set and the
+ * mark `requireClientCert()` reads. Nothing of the app runs for a rejected request: no router, no
+ * middleware, no body parser. And it is cheaper than the middleware: it runs before Express
+ * swaps the request's prototype, while every request object still shares one hidden class, so
+ * the properties it reads and writes hit V8's inline caches, and it is not a router layer
+ * (docs/benchmarks.md, "Where the Express cost went").
+ */
+export function withClientCert(
+  app: (req: IncomingMessage, res: ServerResponse) => unknown,
+  options: ClientCertMiddlewareOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (typeof app !== 'function')
+    throw new ClientCertConfigError('app', 'must be an Express app or a Node request listener')
+  const stage = authenticationStage(options, 'withClientCert()')
+  return function clientCertListener(req: IncomingMessage, res: ServerResponse): void {
+    stage(req, res, (admission) => {
+      // An own property on a request that is still Node's: a transition V8 has cached.
+      ;(req as { clientCert?: ClientPrincipal | undefined }).clientCert = admission.principal
+      app(req, res)
+    })
+  }
+}
+
+type Admitted = Admission & { readonly ok: true }
+
+/**
+ * What `clientCert()` and `withClientCert()` do for each request, up to letting it on: the
+ * body-read check, the judgement, the rejection (logged and answered with the problem).
+ */
+function authenticationStage(
+  options: ClientCertMiddlewareOptions,
+  name: string,
+): (req: IncomingMessage, res: ServerResponse, admitted: (admission: Admitted) => void) => void {
   const { settings, authenticator } = splitAdapterOptions(options, {
     optional: { check: adapterCheck.boolean, default: false },
     logger: { check: loggerOption, default: consoleLogger },
@@ -67,38 +114,21 @@ export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler
   const rule: RouteRule = { policy: undefined, optional: settings.optional }
   const logger = settings.logger
   loggers.set(authenticator, logger)
+  const misordered = `clientcert: ${name} ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.`
 
-  return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
+  return (req, res, admitted) => {
     if (mountedAfterBody(req)) {
-      const message =
-        'clientcert: clientCert() ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.'
-      logger.error(message)
-      reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', message, req), req)
+      logger.error(misordered)
+      reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', misordered, req), req)
       return
     }
     // A connection already judged answers synchronously: no promise hop on keep-alive requests.
     whenSettled(
       admitRequest(authenticator, req, rule),
-      (admission) => proceed(admission, req, res, next, logger),
+      (admission) => (admission.ok ? admitted(admission) : reject(logger, res, admission.error, req)),
       (err) => reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
     )
   }
-}
-
-/** Lets the request on with `req.clientCert`, or answers with the problem. */
-function proceed(
-  admission: Admission,
-  req: Request,
-  res: Response,
-  next: NextFunction,
-  logger: AdapterLogger,
-): void {
-  if (!admission.ok) {
-    reject(logger, res, admission.error, req)
-    return
-  }
-  setClientCert(req, admission.principal)
-  next()
 }
 
 /**
@@ -197,7 +227,12 @@ export function requireClientCert(policy?: AllowPolicy | CompiledPolicy): Reques
 /** Each clientCert() instance's logger, so requireClientCert() logs where its stage does. */
 const loggers = new WeakMap<ClientCertAuthenticator, AdapterLogger>()
 
-function reject(logger: AdapterLogger, res: Response, error: ClientCertError, req: Request): void {
+function reject(
+  logger: AdapterLogger,
+  res: ServerResponse,
+  error: ClientCertError,
+  req: IncomingMessage,
+): void {
   logRejection(logger, error, req)
   writeProblem(res, error, req)
 }

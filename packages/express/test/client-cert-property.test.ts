@@ -12,7 +12,7 @@ import express, { type Request } from 'express'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 /**
- * `req.clientCert` is an accessor on Express's request prototypes backed by a WeakMap, not an
+ * `req.clientCert` is an accessor on Express's request prototypes reading the request's mark, not an
  * own property (docs/benchmarks.md, "Where the Express cost went"). What users do with it must
  * keep working, and the value must belong to its own request only.
  */

@@ -1,5 +1,6 @@
 import type { Driver } from '../driver.js'
 import { expressDriver } from './express.js'
+import { expressFrontDriver } from './express-front.js'
 import { fastifyDriver, fastifyHttp2Driver } from './fastify.js'
 import { honoDriver, honoHttp2Driver } from './hono.js'
 import { koaDriver } from './koa.js'
@@ -11,6 +12,7 @@ import { upgradeDriver } from './upgrade.js'
 /** Every adapter the conformance matrix runs against. */
 export const drivers: readonly Driver[] = [
   expressDriver,
+  expressFrontDriver,
   fastifyDriver,
   fastifyHttp2Driver,
   nestExpressDriver,

@@ -1,7 +1,8 @@
 // One benchmark server process. Usage (spawned by run.mjs, pinned with taskset):
 //   node bench/server.mjs <pki.json> <framework: express|fastify|koa|hono|grpc> <variant> <mode: tls|forwarded>
 // variant: bare | clientcert | clientcert-otel | passport-client-cert | client-certificate-auth,
-// and the Express references empty-middleware | minimal-auth (see docs/benchmarks.md)
+// Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
+// middleware) and the references empty-middleware | minimal-auth (see docs/benchmarks.md)
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference).
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
@@ -108,11 +109,18 @@ async function expressServer() {
     })
   } else if (variant in expressProbes) {
     app.use(expressProbes[variant])
-  } else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
+  } else if (variant !== 'bare' && variant !== 'clientcert-front')
+    throw new Error(`unknown variant ${variant}`)
   app.get('/', (_req, res) => {
     res.type('application/json').send(BODY)
   })
-  const server = mode === 'tls' ? https.createServer(tlsOptions, app) : http.createServer(app)
+  let handler = app
+  if (variant === 'clientcert-front') {
+    // withClientCert(app): the authentication stage as the server's request listener.
+    const { withClientCert } = await import('@clientcert/express')
+    handler = withClientCert(app, clientcertOptions)
+  }
+  const server = mode === 'tls' ? https.createServer(tlsOptions, handler) : http.createServer(handler)
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
   return { port: server.address().port, server, close: () => server.close() }
 }

@@ -288,6 +288,31 @@ const throughputScenarios = [
     return c ? { ...s, candidate: { ...s.candidate, variant: c } } : s
   })
 
+// The budget: each judged line and its target (docs/benchmarks.md, "Which targets are met").
+const budget = {
+  tls_keepalive_express_vs_bare: ['>=', 0.97],
+  tls_keepalive_fastify_vs_bare: ['>=', 0.97],
+  tls_grpc_unary_vs_bare: ['>=', 0.95],
+  tls_keepalive_koa_vs_bare: ['>=', 0.97],
+  tls_keepalive_hono_vs_bare: ['>=', 0.97],
+  tls_vs_passport_client_cert: ['>=', 1.0],
+  tls_vs_client_certificate_auth: ['>=', 1.0],
+  tls_p50_express_vs_bare: ['<=', 1.1],
+  tls_p50_fastify_vs_bare: ['<=', 1.1],
+  tls_p99_express_vs_bare: ['<=', 1.3],
+  tls_p99_fastify_vs_bare: ['<=', 1.3],
+  forwarded_warm_express_vs_bare: ['>=', 0.93],
+  forwarded_warm_fastify_vs_bare: ['>=', 0.93],
+  handshakes_vs_bare: ['>=', 0.92],
+  cold_p256_vs_verify_floor: ['<=', 5],
+  cold_p256_vs_pkijs: ['>=', 5],
+  hostile_chain_worst_vs_budget: ['<=', 1.25],
+  'figure:cold_p256_validations_per_s': ['>=', 3000],
+  'figure:heap_growth_100k_certs_mib': ['<=', 64],
+  'figure:heap_growth_after_cache_cap_mib': ['<=', 4],
+  'figure:rss_trend_after_20k_certs_mib': ['<=', 16],
+}
+
 const ratios = {}
 const figures = {}
 const rounds = {}
@@ -333,7 +358,8 @@ try {
       log(
         `${sc.name}: ratio ${median(cand).toFixed(3)} [${Math.min(...cand).toFixed(3)}, ${Math.max(...cand).toFixed(3)}], control ${controlMedian.toFixed(3)}${valid ? '' : ' (OUTSIDE [0.99, 1.01])'}, baseline ${median(per.map((p) => p.baseline.rps)).toFixed(0)} req/s, errors ${errors}`,
       )
-      if (!valid && attempt < cfg.retries) {
+      // Only budgeted lines are repeated: a reference row outside the window is reported as such.
+      if (!valid && attempt < cfg.retries && sc.name in budget) {
         attempt++
         log(`${sc.name}: control outside the window, repeating`)
         continue
@@ -509,29 +535,6 @@ try {
   rmSync(pki, { force: true })
 }
 
-const budget = {
-  tls_keepalive_express_vs_bare: ['>=', 0.97],
-  tls_keepalive_fastify_vs_bare: ['>=', 0.97],
-  tls_grpc_unary_vs_bare: ['>=', 0.95],
-  tls_keepalive_koa_vs_bare: ['>=', 0.97],
-  tls_keepalive_hono_vs_bare: ['>=', 0.97],
-  tls_vs_passport_client_cert: ['>=', 1.0],
-  tls_vs_client_certificate_auth: ['>=', 1.0],
-  tls_p50_express_vs_bare: ['<=', 1.1],
-  tls_p50_fastify_vs_bare: ['<=', 1.1],
-  tls_p99_express_vs_bare: ['<=', 1.3],
-  tls_p99_fastify_vs_bare: ['<=', 1.3],
-  forwarded_warm_express_vs_bare: ['>=', 0.93],
-  forwarded_warm_fastify_vs_bare: ['>=', 0.93],
-  handshakes_vs_bare: ['>=', 0.92],
-  cold_p256_vs_verify_floor: ['<=', 5],
-  cold_p256_vs_pkijs: ['>=', 5],
-  hostile_chain_worst_vs_budget: ['<=', 1.25],
-  'figure:cold_p256_validations_per_s': ['>=', 3000],
-  'figure:heap_growth_100k_certs_mib': ['<=', 64],
-  'figure:heap_growth_after_cache_cap_mib': ['<=', 4],
-  'figure:rss_trend_after_20k_certs_mib': ['<=', 16],
-}
 const targets = {}
 for (const [name, [op, limit]] of Object.entries(budget)) {
   const fig = name.startsWith('figure:')

@@ -1,6 +1,7 @@
-import { requireClientCert, withClientCert } from '@clientcert/express'
-import express, { type RequestHandler } from 'express'
-import { type Driver, serveNode, summarise } from '../driver.js'
+import { withClientCert } from '@clientcert/express'
+import express from 'express'
+import { type Driver, serveNode } from '../driver.js'
+import { driverLogger, expressRoutes } from './express.js'
 
 /**
  * Express 5 behind `withClientCert(app, options)`: the authentication stage is the server's
@@ -11,33 +12,11 @@ export const expressFrontDriver: Driver = {
   name: 'express (withClientCert)',
   canMisorder: false,
   async start(spec, probes, listen) {
-    const app = express()
-    const json = express.json()
-    const parser: RequestHandler = (req, res, next) => {
-      probes.parsed++
-      json(req, res, next)
-    }
-    app.get('/whoami', (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
-    })
-    app.post('/echo', parser, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), body: req.body })
-    })
-    const admin = requireClientCert(spec.adminPolicy ?? { ids: ['admin'] })
-    app.get('/admin', admin, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert) })
-    })
-    app.post('/admin', admin, parser, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), body: req.body })
-    })
+    const app = expressRoutes(express(), spec, probes)
     const listener = withClientCert(app, {
       ...spec.auth,
       optional: spec.optional ?? false,
-      logger: { info: () => {}, warn: (m) => probes.logged.push(m), error: (m) => probes.logged.push(m) },
+      logger: driverLogger(probes),
     })
     return serveNode(listener, listen)
   },

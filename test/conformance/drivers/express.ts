@@ -1,6 +1,6 @@
 import { clientCert, requireClientCert } from '@clientcert/express'
-import express, { type RequestHandler } from 'express'
-import { type Driver, serveNode, summarise } from '../driver.js'
+import express, { type Express, type RequestHandler } from 'express'
+import { type AppSpec, type Driver, type Probes, serveNode, summarise } from '../driver.js'
 
 /** Express 5 with `clientCert()` mounted first, as the docs tell users to. */
 export const expressDriver: Driver = {
@@ -8,35 +8,54 @@ export const expressDriver: Driver = {
   canMisorder: true,
   async start(spec, probes, listen) {
     const app = express()
-    const json = express.json()
-    const parser: RequestHandler = (req, res, next) => {
-      probes.parsed++
-      json(req, res, next)
-    }
     const auth = clientCert({
       ...spec.auth,
       optional: spec.optional ?? false,
-      logger: { info: () => {}, warn: (m) => probes.logged.push(m), error: (m) => probes.logged.push(m) },
+      logger: driverLogger(probes),
     })
-    if (spec.misordered) app.use(parser)
+    if (spec.misordered) app.use(instrumentedParser(probes))
     app.use(auth)
-    app.get('/whoami', (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
-    })
-    app.post('/echo', parser, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), body: req.body })
-    })
-    const admin = requireClientCert(spec.adminPolicy ?? { ids: ['admin'] })
-    app.get('/admin', admin, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert) })
-    })
-    app.post('/admin', admin, parser, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), body: req.body })
-    })
-    return serveNode(app, listen)
+    return serveNode(expressRoutes(app, spec, probes), listen)
   },
+}
+
+/** The driver contract's routes on an Express app, with the route guard on `/admin`. */
+export function expressRoutes(app: Express, spec: AppSpec, probes: Probes): Express {
+  const parser = instrumentedParser(probes)
+  app.get('/whoami', (req, res) => {
+    probes.handled++
+    res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
+  })
+  app.post('/echo', parser, (req, res) => {
+    probes.handled++
+    res.json({ principal: summarise(req.clientCert), body: req.body })
+  })
+  const admin = requireClientCert(spec.adminPolicy ?? { ids: ['admin'] })
+  app.get('/admin', admin, (req, res) => {
+    probes.handled++
+    res.json({ principal: summarise(req.clientCert) })
+  })
+  app.post('/admin', admin, parser, (req, res) => {
+    probes.handled++
+    res.json({ principal: summarise(req.clientCert), body: req.body })
+  })
+  return app
+}
+
+/** `express.json()`, counting every request it starts on. */
+function instrumentedParser(probes: Probes): RequestHandler {
+  const json = express.json()
+  return (req, res, next) => {
+    probes.parsed++
+    json(req, res, next)
+  }
+}
+
+/** Configuration errors go to the probes; per-request rejections are not logged. */
+export function driverLogger(probes: Probes) {
+  return {
+    info: () => {},
+    warn: (m: string) => probes.logged.push(m),
+    error: (m: string) => probes.logged.push(m),
+  }
 }

@@ -19,8 +19,16 @@ export const expressDriver: Driver = {
   },
 }
 
-/** The driver contract's routes on an Express app, with the route guard on `/admin`. */
-export function expressRoutes(app: Express, spec: AppSpec, probes: Probes): Express {
+/**
+ * The driver contract's routes on an Express app; `/admin` behind `admin` (default:
+ * `requireClientCert(spec.adminPolicy)`).
+ */
+export function expressRoutes(
+  app: Express,
+  spec: AppSpec,
+  probes: Probes,
+  admin: RequestHandler = requireClientCert(spec.adminPolicy ?? { ids: ['admin'] }),
+): Express {
   const parser = instrumentedParser(probes)
   app.get('/whoami', (req, res) => {
     probes.handled++
@@ -30,7 +38,6 @@ export function expressRoutes(app: Express, spec: AppSpec, probes: Probes): Expr
     probes.handled++
     res.json({ principal: summarise(req.clientCert), body: req.body })
   })
-  const admin = requireClientCert(spec.adminPolicy ?? { ids: ['admin'] })
   app.get('/admin', admin, (req, res) => {
     probes.handled++
     res.json({ principal: summarise(req.clientCert) })
@@ -43,7 +50,7 @@ export function expressRoutes(app: Express, spec: AppSpec, probes: Probes): Expr
 }
 
 /** `express.json()`, counting every request it starts on. */
-function instrumentedParser(probes: Probes): RequestHandler {
+export function instrumentedParser(probes: Probes): RequestHandler {
   const json = express.json()
   return (req, res, next) => {
     probes.parsed++

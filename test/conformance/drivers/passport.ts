@@ -2,7 +2,8 @@ import { createRequire } from 'node:module'
 import { compilePolicy, resolveAuthenticator } from '@clientcert/core'
 import { ClientCertStrategy, clientCertErrorHandler } from '@clientcert/passport'
 import express, { type RequestHandler } from 'express'
-import { type Driver, serveNode, summarise } from '../driver.js'
+import { type Driver, serveNode } from '../driver.js'
+import { expressRoutes, instrumentedParser } from './express.js'
 
 /**
  * The part of Passport 0.7 this driver uses. Loaded with require: `@types/passport` is a dev
@@ -49,11 +50,6 @@ export const passportDriver: Driver = {
       (principal, done) => done(null, principal),
     )
     passport.use(strategy)
-    const json = express.json()
-    const parser: RequestHandler = (req, res, next) => {
-      probes.parsed++
-      json(req, res, next)
-    }
     const adminPolicy = compilePolicy(spec.adminPolicy ?? { ids: ['admin'] })
     const requireAdmin: RequestHandler = (req, _res, next) => {
       const principal = req.clientCert
@@ -67,7 +63,7 @@ export const passportDriver: Driver = {
       )
     }
 
-    if (spec.misordered) app.use(parser)
+    if (spec.misordered) app.use(instrumentedParser(probes))
     // Optional mode is the documented chain: without a certificate the strategy fails and the
     // anonymous strategy lets the request through; a bad certificate is final.
     if (spec.optional) passport.use(new AnonymousStrategy())
@@ -77,22 +73,7 @@ export const passportDriver: Driver = {
         failWithError: true,
       }),
     )
-    app.get('/whoami', (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), httpVersion: req.httpVersion })
-    })
-    app.post('/echo', parser, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), body: req.body })
-    })
-    app.get('/admin', requireAdmin, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert) })
-    })
-    app.post('/admin', requireAdmin, parser, (req, res) => {
-      probes.handled++
-      res.json({ principal: summarise(req.clientCert), body: req.body })
-    })
+    expressRoutes(app, spec, probes, requireAdmin)
     app.use(clientCertErrorHandler({ logger: (m) => probes.logged.push(m) }))
 
     return serveNode(app, listen)

@@ -62,13 +62,20 @@ export type ClientCertMiddlewareOptions = (
  * `ERR_CLIENT_CERT_BODY_ALREADY_READ` and logs the misconfiguration.
  */
 export function clientCert(options: ClientCertMiddlewareOptions): RequestHandler {
-  const stage = authenticationStage(options, 'clientCert()')
+  const stage = authenticationStage(options, 'clientCert()', letThrough)
   return function clientCertMiddleware(req: Request, res: Response, next: NextFunction): void {
-    stage(req, res, (admission) => {
-      setClientCert(req, admission.principal)
-      next()
-    })
+    stage(req, res, next)
   }
+}
+
+function letThrough(
+  req: IncomingMessage,
+  _res: ServerResponse,
+  principal: Principal,
+  next: NextFunction,
+): void {
+  setClientCert(req as Request, principal)
+  next()
 }
 
 /**
@@ -87,26 +94,29 @@ export function withClientCert(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   if (typeof app !== 'function')
     throw new ClientCertConfigError('app', 'must be an Express app or a Node request listener')
-  const stage = authenticationStage(options, 'withClientCert()')
+  const stage = authenticationStage(options, 'withClientCert()', (req, res, principal) => {
+    // An own property on a request that is still Node's: a transition V8 has cached.
+    ;(req as { clientCert?: Principal }).clientCert = principal
+    app(req, res)
+  })
   return function clientCertListener(req: IncomingMessage, res: ServerResponse): void {
-    stage(req, res, (admission) => {
-      // An own property on a request that is still Node's: a transition V8 has cached.
-      ;(req as { clientCert?: ClientPrincipal | undefined }).clientCert = admission.principal
-      app(req, res)
-    })
+    stage(req, res, undefined)
   }
 }
 
-type Admitted = Admission & { readonly ok: true }
+type Principal = ClientPrincipal | undefined
+type Admitted<N> = (req: IncomingMessage, res: ServerResponse, principal: Principal, next: N) => void
 
 /**
- * What `clientCert()` and `withClientCert()` do for each request, up to letting it on: the
- * body-read check, the judgement, the rejection (logged and answered with the problem).
+ * What `clientCert()` and `withClientCert()` do for each request, up to letting it on with
+ * `admitted`: the body-read check, the judgement, the rejection (logged and answered with the
+ * problem). No closure per request on the synchronous (keep-alive) path.
  */
-function authenticationStage(
+function authenticationStage<N>(
   options: ClientCertMiddlewareOptions,
   name: string,
-): (req: IncomingMessage, res: ServerResponse, admitted: (admission: Admitted) => void) => void {
+  admitted: Admitted<N>,
+): (req: IncomingMessage, res: ServerResponse, next: N) => void {
   const { settings, authenticator } = splitAdapterOptions(options, {
     optional: { check: adapterCheck.boolean, default: false },
     logger: { check: loggerOption, default: consoleLogger },
@@ -115,19 +125,26 @@ function authenticationStage(
   const logger = settings.logger
   loggers.set(authenticator, logger)
   const misordered = `clientcert: ${name} ran after the request body was read. Mount it before express.json(), express.urlencoded() and any other body parser.`
+  const settle = (admission: Admission, req: IncomingMessage, res: ServerResponse, next: N): void => {
+    if (admission.ok) admitted(req, res, admission.principal, next)
+    else reject(logger, res, admission.error, req)
+  }
 
-  return (req, res, admitted) => {
+  return (req, res, next) => {
     if (mountedAfterBody(req)) {
       logger.error(misordered)
       reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_BODY_ALREADY_READ', misordered, req), req)
       return
     }
     // A connection already judged answers synchronously: no promise hop on keep-alive requests.
-    whenSettled(
-      admitRequest(authenticator, req, rule),
-      (admission) => (admission.ok ? admitted(admission) : reject(logger, res, admission.error, req)),
-      (err) => reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
-    )
+    const admission = admitRequest(authenticator, req, rule)
+    if (!(admission instanceof Promise)) settle(admission, req, res, next)
+    else
+      admission.then(
+        (a) => settle(a, req, res, next),
+        (err: unknown) =>
+          reject(logger, res, authenticator.reject('ERR_CLIENT_CERT_INTERNAL', String(err), req), req),
+      )
   }
 }
 

@@ -28,7 +28,7 @@ const cfg = full
       coldNRsa: 1000,
       coldNPeer: 500,
       memN: 100_000,
-      retries: 1,
+      extraRounds: 30,
     }
   : {
       mode: 'quick',
@@ -41,7 +41,7 @@ const cfg = full
       coldNRsa: 400,
       coldNPeer: 200,
       memN: 30_000,
-      retries: 0,
+      extraRounds: 0,
     }
 // Diagnostic: --rounds=N overrides the number of rounds.
 const roundsArg = argv.find((a) => a.startsWith('--rounds='))
@@ -314,17 +314,23 @@ const budget = {
 }
 
 /**
- * How fast this host was when it served the same lines before: per line, the lowest CPU time
- * per request of the *baseline* server (the bare framework, whose code clientcert does not
- * change) in any earlier full run on the same kind of machine and Node major. On a shared VM
- * the whole host can slow down by half or more; that hits the three servers of a round alike,
- * so the control stays inside its window while the candidate, whose working set is larger,
- * loses more than the others (measured: a Fastify line that is 1.008 on a quiet host gave a
- * cost ratio of 0.62 with its control at 0.991 while bare Fastify cost 122 µs per request
- * instead of 37). A line whose baseline costs more than HOST_SLOWDOWN x its reference is not
- * judged. Each full run carries the reference forward (it can only get lower).
+ * Rounds run on a quiet host. On a shared VM the whole host can slow down by half or more, in
+ * bursts of minutes; that hits the three servers of a round alike, so the control stays inside
+ * its window while the candidate, whose working set is larger, loses more than the others
+ * (measured: a Fastify line that is 1.008 on a quiet host gave a cost ratio of 0.62 with its
+ * control at 0.991 while bare Fastify cost 122 µs per request instead of 37). So each round is
+ * checked: it counts only if its *control* server (the bare framework again, neither side of
+ * the judged ratio, so the choice cannot favour the candidate) cost at most HOST_SLOWDOWN x the
+ * line's reference in CPU time per request. The reference is the lower of the line's reference
+ * from earlier full runs on the same kind of machine and Node major (`hostReference`, carried
+ * forward, only ever lowered) and the quietest round of this run. A budgeted line that has
+ * fewer quiet rounds than `cfg.rounds`, or whose control is outside its window, gets more
+ * rounds from a pool shared by the run (`cfg.extraRounds`, at most `cfg.rounds` per line, so a
+ * full run stays within 40 minutes); a line judged from fewer than MIN_QUIET_SHARE x
+ * `cfg.rounds` quiet rounds is not judged.
  */
 const HOST_SLOWDOWN = 1.25
+const MIN_QUIET_SHARE = 0.8
 const machineKey = () => {
   const c = os.cpus()
   return `${c.length}x ${c[0]?.model} node ${process.versions.node.split('.')[0]}`
@@ -338,6 +344,24 @@ const hostReference = (() => {
     return {}
   }
 })()
+let extraRoundsLeft = cfg.extraRounds
+
+/** The rounds of a line that ran on a quiet host, and the reference they were held to. */
+function quietRounds(per, carriedUs) {
+  const controlUs = (p) => p.control.cpuUsPerRequest
+  const referenceUs = Math.min(
+    carriedUs ?? Number.POSITIVE_INFINITY,
+    ...per.map((p) => controlUs(p) ?? Infinity),
+  )
+  // No CPU figure (a server that cannot count its requests) means no round can be shown quiet.
+  if (!Number.isFinite(referenceUs)) return { referenceUs: undefined, quiet: [] }
+  return {
+    referenceUs,
+    quiet: per.filter((p) => controlUs(p) && controlUs(p) <= HOST_SLOWDOWN * referenceUs),
+  }
+}
+const controlMedianOf = (per) => median(per.map((p) => p.control.rps / p.baseline.rps))
+const inWindow = (c) => c >= 0.99 && c <= 1.01
 
 const ratios = {}
 const figures = {}
@@ -351,118 +375,131 @@ log(
 
 try {
   for (const sc of throughputScenarios) {
-    let attempt = 0
-    for (;;) {
-      const per = []
-      for (let r = 0; r < cfg.rounds; r++) per.push(await abRound(pki, sc, sc.load))
+    const per = []
+    for (let r = 0; r < cfg.rounds; r++) per.push(await abRound(pki, sc, sc.load))
+    if (sc.load === 'latency') {
       const errors = per.reduce((n, p) => n + p.baseline.errors + p.candidate.errors + p.control.errors, 0)
-      if (sc.load === 'latency') {
-        const rp = (k, role) => per.map((p) => p[role][k])
-        const fw = sc.baseline.framework
-        const p50 = per.map((p) => p.candidate.p50Ms / p.baseline.p50Ms)
-        const p99 = per.map((p) => p.candidate.p99Ms / p.baseline.p99Ms)
-        const c50 = per.map((p) => p.control.p50Ms / p.baseline.p50Ms)
-        ratios[`tls_p50_${fw}_vs_bare`] = stats(p50)
-        ratios[`tls_p99_${fw}_vs_bare`] = stats(p99)
-        ratios[`tls_p50_${fw}_control`] = stats(c50)
-        for (const role of ['baseline', 'candidate']) {
-          const who = role === 'baseline' ? 'bare' : 'clientcert'
-          figures[`tls_p50_${fw}_${who}`] = stats(rp('p50Ms', role), { unit: 'ms' })
-          figures[`tls_p99_${fw}_${who}`] = stats(rp('p99Ms', role), { unit: 'ms' })
-        }
-        rounds[sc.name] = per
-        validity[sc.name] = { errors, rateReqPerS: cfg.latencyRate }
-        log(
-          `${sc.name}: p50 ${median(p50).toFixed(3)} p99 ${median(p99).toFixed(3)} (control p50 ${median(c50).toFixed(3)})`,
-        )
-        break
+      const rp = (k, role) => per.map((p) => p[role][k])
+      const fw = sc.baseline.framework
+      const p50 = per.map((p) => p.candidate.p50Ms / p.baseline.p50Ms)
+      const p99 = per.map((p) => p.candidate.p99Ms / p.baseline.p99Ms)
+      const c50 = per.map((p) => p.control.p50Ms / p.baseline.p50Ms)
+      ratios[`tls_p50_${fw}_vs_bare`] = stats(p50)
+      ratios[`tls_p99_${fw}_vs_bare`] = stats(p99)
+      ratios[`tls_p50_${fw}_control`] = stats(c50)
+      for (const role of ['baseline', 'candidate']) {
+        const who = role === 'baseline' ? 'bare' : 'clientcert'
+        figures[`tls_p50_${fw}_${who}`] = stats(rp('p50Ms', role), { unit: 'ms' })
+        figures[`tls_p99_${fw}_${who}`] = stats(rp('p99Ms', role), { unit: 'ms' })
       }
-      const cand = per.map((p) => p.candidate.rps / p.baseline.rps)
-      const ctrl = per.map((p) => p.control.rps / p.baseline.rps)
-      const controlMedian = median(ctrl)
-      const controlValid = controlMedian >= 0.99 && controlMedian <= 1.01
-      const baselineCosts = per.map((p) => p.baseline.cpuUsPerRequest)
-      const baselineUs = baselineCosts.every((c) => c) ? median(baselineCosts) : undefined
-      const referenceUs = hostReference[sc.name]
-      const hostSlow =
-        baselineUs !== undefined && referenceUs !== undefined && baselineUs > HOST_SLOWDOWN * referenceUs
-      const valid = controlValid && !hostSlow
-      const notJudged = !controlValid
-        ? 'control outside [0.99, 1.01]'
-        : hostSlow
-          ? `host slower than before: bare server ${baselineUs.toFixed(1)} µs per request, ${referenceUs.toFixed(1)} in an earlier full run (limit x${HOST_SLOWDOWN})`
-          : undefined
+      rounds[sc.name] = per
+      validity[sc.name] = { errors, rateReqPerS: cfg.latencyRate }
       log(
-        `${sc.name}: ratio ${median(cand).toFixed(3)} [${Math.min(...cand).toFixed(3)}, ${Math.max(...cand).toFixed(3)}], control ${controlMedian.toFixed(3)}${controlValid ? '' : ' (OUTSIDE [0.99, 1.01])'}, baseline ${median(per.map((p) => p.baseline.rps)).toFixed(0)} req/s${hostSlow ? ` (HOST SLOW: ${baselineUs.toFixed(1)} µs per request vs ${referenceUs.toFixed(1)})` : ''}, errors ${errors}`,
+        `${sc.name}: p50 ${median(p50).toFixed(3)} p99 ${median(p99).toFixed(3)} (control p50 ${median(c50).toFixed(3)})`,
       )
-      // Only budgeted lines are repeated: a reference row outside the window is reported as such.
-      if (!valid && attempt < cfg.retries && sc.name in budget) {
-        attempt++
-        log(`${sc.name}: ${notJudged}, repeating`)
-        continue
-      }
-      if (cfg.mode === 'full' && baselineUs !== undefined)
-        hostReference[sc.name] = Math.min(referenceUs ?? Number.POSITIVE_INFINITY, baselineUs)
-      ratios[sc.name] = stats(cand, { valid, controlMedian, ...(notJudged ? { notJudged } : {}) })
-      // The same rounds as a cost ratio: baseline CPU per request over candidate CPU per request
-      // (like req/s, above 1 is faster), with its own control. Reported beside the line.
-      // `__cpu` counts all CPU time; `__cpu_user` only user mode, leaving out the kernel's
-      // network and wake-up work, which on this VM varies with the regime more than with the code.
-      for (const [suffix, field] of [
-        ['cpu', 'cpuUsPerRequest'],
-        ['cpu_user', 'userCpuUsPerRequest'],
-      ]) {
-        const cost = (p, role) => p[role][field]
-        if (!per.every((p) => cost(p, 'baseline') && cost(p, 'candidate') && cost(p, 'control'))) continue
-        const cpuCand = per.map((p) => cost(p, 'baseline') / cost(p, 'candidate'))
-        const cpuCtrl = per.map((p) => cost(p, 'baseline') / cost(p, 'control'))
-        ratios[`${sc.name}__${suffix}`] = stats(cpuCand, { controlMedian: median(cpuCtrl) })
-        for (const role of ['baseline', 'candidate'])
-          figures[`${sc.name}__${suffix}_us_per_request_${role}`] = stats(
-            per.map((p) => cost(p, role)),
-            { unit: 'µs' },
-          )
-        log(
-          `${sc.name}: ${suffix === 'cpu' ? 'CPU' : 'user-mode CPU'} per request ${median(per.map((p) => cost(p, 'baseline'))).toFixed(1)} -> ${median(per.map((p) => cost(p, 'candidate'))).toFixed(1)} µs, cost ratio ${median(cpuCand).toFixed(3)} [${Math.min(...cpuCand).toFixed(3)}, ${Math.max(...cpuCand).toFixed(3)}], control ${median(cpuCtrl).toFixed(3)}`,
+      continue
+    }
+    // More rounds for a budgeted line until it has enough quiet rounds and its control is in
+    // its window, while the run's pool lasts. Reference rows are reported from what they got.
+    let extra = 0
+    let gate = quietRounds(per, hostReference[sc.name])
+    while (
+      sc.name in budget &&
+      (gate.quiet.length < cfg.rounds || !inWindow(controlMedianOf(gate.quiet))) &&
+      extra < cfg.rounds &&
+      extraRoundsLeft > 0
+    ) {
+      log(
+        `${sc.name}: ${gate.quiet.length} of ${per.length} rounds on a quiet host${gate.quiet.length ? `, control ${controlMedianOf(gate.quiet).toFixed(3)}` : ''}: one more round (${extraRoundsLeft - 1} left for the run)`,
+      )
+      per.push(await abRound(pki, sc, sc.load))
+      extra++
+      extraRoundsLeft--
+      gate = quietRounds(per, hostReference[sc.name])
+    }
+    const { quiet, referenceUs } = gate
+    const errors = per.reduce((n, p) => n + p.baseline.errors + p.candidate.errors + p.control.errors, 0)
+    const enough = quiet.length >= Math.ceil(MIN_QUIET_SHARE * cfg.rounds)
+    // The line is judged from its quiet rounds; with too few of them it is reported from all
+    // rounds and not judged.
+    const used = enough ? quiet : per
+    const cand = used.map((p) => p.candidate.rps / p.baseline.rps)
+    const ctrl = used.map((p) => p.control.rps / p.baseline.rps)
+    const controlMedian = median(ctrl)
+    const controlValid = inWindow(controlMedian)
+    const valid = enough && controlValid
+    const notJudged = !enough
+      ? `host slowed: ${quiet.length} of ${per.length} rounds within x${HOST_SLOWDOWN} of the quietest bare server (${referenceUs === undefined ? 'no CPU figures' : `${referenceUs.toFixed(1)} µs per request`}), ${Math.ceil(MIN_QUIET_SHARE * cfg.rounds)} needed`
+      : !controlValid
+        ? 'control outside [0.99, 1.01]'
+        : undefined
+    log(
+      `${sc.name}: ratio ${median(cand).toFixed(3)} [${Math.min(...cand).toFixed(3)}, ${Math.max(...cand).toFixed(3)}], control ${controlMedian.toFixed(3)}${controlValid ? '' : ' (OUTSIDE [0.99, 1.01])'}, baseline ${median(used.map((p) => p.baseline.rps)).toFixed(0)} req/s, ${quiet.length} of ${per.length} rounds quiet${enough ? '' : ' (TOO FEW)'}, errors ${errors}`,
+    )
+    if (cfg.mode === 'full' && enough)
+      hostReference[sc.name] = Math.min(
+        hostReference[sc.name] ?? Number.POSITIVE_INFINITY,
+        median(quiet.map((p) => p.control.cpuUsPerRequest)),
+      )
+    ratios[sc.name] = stats(cand, { valid, controlMedian, ...(notJudged ? { notJudged } : {}) })
+    // The same rounds as a cost ratio: baseline CPU per request over candidate CPU per request
+    // (like req/s, above 1 is faster), with its own control. Reported beside the line.
+    // `__cpu` counts all CPU time; `__cpu_user` only user mode, leaving out the kernel's
+    // network and wake-up work, which on this VM varies with the regime more than with the code.
+    for (const [suffix, field] of [
+      ['cpu', 'cpuUsPerRequest'],
+      ['cpu_user', 'userCpuUsPerRequest'],
+    ]) {
+      const cost = (p, role) => p[role][field]
+      if (!used.every((p) => cost(p, 'baseline') && cost(p, 'candidate') && cost(p, 'control'))) continue
+      const cpuCand = used.map((p) => cost(p, 'baseline') / cost(p, 'candidate'))
+      const cpuCtrl = used.map((p) => cost(p, 'baseline') / cost(p, 'control'))
+      ratios[`${sc.name}__${suffix}`] = stats(cpuCand, { controlMedian: median(cpuCtrl) })
+      for (const role of ['baseline', 'candidate'])
+        figures[`${sc.name}__${suffix}_us_per_request_${role}`] = stats(
+          used.map((p) => cost(p, role)),
+          { unit: 'µs' },
         )
-      }
-      controlSamples.push(...ctrl)
-      const unit = sc.load === 'handshake' ? 'handshakes/s' : 'req/s'
-      figures[`${sc.name}__baseline`] = stats(
-        per.map((p) => p.baseline.rps),
-        { unit },
+      log(
+        `${sc.name}: ${suffix === 'cpu' ? 'CPU' : 'user-mode CPU'} per request ${median(used.map((p) => cost(p, 'baseline'))).toFixed(1)} -> ${median(used.map((p) => cost(p, 'candidate'))).toFixed(1)} µs, cost ratio ${median(cpuCand).toFixed(3)} [${Math.min(...cpuCand).toFixed(3)}, ${Math.max(...cpuCand).toFixed(3)}], control ${median(cpuCtrl).toFixed(3)}`,
       )
-      figures[`${sc.name}__candidate`] = stats(
-        per.map((p) => p.candidate.rps),
-        { unit },
-      )
-      rounds[sc.name] = per.map((p) => ({
-        baseline: p.baseline.rps,
-        candidate: p.candidate.rps,
-        control: p.control.rps,
-        ratio: p.candidate.rps / p.baseline.rps,
-        controlRatio: p.control.rps / p.baseline.rps,
-        cpuUsPerRequest: {
-          baseline: p.baseline.cpuUsPerRequest,
-          candidate: p.candidate.cpuUsPerRequest,
-          control: p.control.cpuUsPerRequest,
-        },
-        userCpuUsPerRequest: {
-          baseline: p.baseline.userCpuUsPerRequest,
-          candidate: p.candidate.userCpuUsPerRequest,
-          control: p.control.userCpuUsPerRequest,
-        },
-      }))
-      validity[sc.name] = {
-        valid,
-        controlMedian,
-        errors,
-        attempts: attempt + 1,
-        ...(baselineUs !== undefined ? { baselineUsPerRequest: baselineUs } : {}),
-        ...(referenceUs !== undefined ? { referenceUsPerRequest: referenceUs } : {}),
-        ...(notJudged ? { notJudged } : {}),
-      }
-      break
+    }
+    controlSamples.push(...ctrl)
+    const unit = sc.load === 'handshake' ? 'handshakes/s' : 'req/s'
+    figures[`${sc.name}__baseline`] = stats(
+      used.map((p) => p.baseline.rps),
+      { unit },
+    )
+    figures[`${sc.name}__candidate`] = stats(
+      used.map((p) => p.candidate.rps),
+      { unit },
+    )
+    rounds[sc.name] = per.map((p) => ({
+      quiet: quiet.includes(p),
+      baseline: p.baseline.rps,
+      candidate: p.candidate.rps,
+      control: p.control.rps,
+      ratio: p.candidate.rps / p.baseline.rps,
+      controlRatio: p.control.rps / p.baseline.rps,
+      cpuUsPerRequest: {
+        baseline: p.baseline.cpuUsPerRequest,
+        candidate: p.candidate.cpuUsPerRequest,
+        control: p.control.cpuUsPerRequest,
+      },
+      userCpuUsPerRequest: {
+        baseline: p.baseline.userCpuUsPerRequest,
+        candidate: p.candidate.userCpuUsPerRequest,
+        control: p.control.userCpuUsPerRequest,
+      },
+    }))
+    validity[sc.name] = {
+      valid,
+      controlMedian,
+      errors,
+      rounds: per.length,
+      quietRounds: quiet.length,
+      ...(referenceUs !== undefined ? { referenceUsPerRequest: referenceUs } : {}),
+      ...(notJudged ? { notJudged } : {}),
     }
   }
   if (controlSamples.length) ratios.control = stats(controlSamples)
@@ -588,9 +625,9 @@ for (const [name, [op, limit]] of Object.entries(budget)) {
   const v = fig ? figures[name.slice(7)] : ratios[name]
   if (!v) continue
   const met = op === '>=' ? v.median >= limit : v.median <= limit
-  // A line whose control fell outside [0.99, 1.01], or whose bare server ran slower than the
-  // host reference allows, is not judged at all (met: null), never counted as met or missed:
-  // the run could not tell the candidate from noise.
+  // A line whose control fell outside [0.99, 1.01], or with too few rounds on a quiet host, is
+  // not judged at all (met: null), never counted as met or missed: the run could not tell the
+  // candidate from noise.
   targets[name.replace('figure:', '')] = {
     target: `${op} ${limit}`,
     median: v.median,

@@ -140,6 +140,13 @@ async function fastifyServer() {
   return { port: app.server.address().port, server: app.server, close: () => app.close() }
 }
 
+/**
+ * Requests this process has been handed (HTTP servers: the server's `request` event; gRPC: the
+ * handler counts its calls): with the CPU time, the cost of a request measured over exactly the
+ * same window (bench/cpu.mjs, run.mjs).
+ */
+let served = 0
+
 /** A unary method with JSON messages, so neither side needs a .proto file. */
 const GRPC_METHOD = '/bench.Bench/Get'
 
@@ -170,7 +177,11 @@ async function grpcServer() {
     responseSerialize: json.serialize,
     responseDeserialize: json.deserialize,
   }
-  server.addService({ get: method }, { get: (_call, callback) => callback(null, { ok: true }) })
+  const get = (_call, callback) => {
+    served++
+    callback(null, { ok: true })
+  }
+  server.addService({ get: method }, { get })
   const credentials = grpc.ServerCredentials.createSsl(
     Buffer.from(m.clientRootPem),
     [{ private_key: Buffer.from(m.serverKey), cert_chain: Buffer.from(m.serverCert) }],
@@ -179,7 +190,7 @@ async function grpcServer() {
   const port = await new Promise((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))),
   )
-  return { port, close: () => server.forceShutdown() }
+  return { port, counted: true, close: () => server.forceShutdown() }
 }
 
 async function koaServer() {
@@ -269,9 +280,6 @@ const stop = () => {
 }
 process.on('SIGTERM', stop)
 process.stdin.on('end', stop)
-// Requests this process has been handed (HTTP servers; gRPC has no such event): with the CPU
-// time, the cost of a request measured over exactly the same window (bench/cpu.mjs, run.mjs).
-let served = 0
 s.server?.on('request', () => {
   served++
 })
@@ -280,7 +288,7 @@ s.server?.on('request', () => {
 process.stdin.on('data', (d) => {
   if (String(d).includes('cpu')) {
     const u = process.cpuUsage()
-    process.stdout.write(`CPU ${u.user + u.system} ${s.server ? served : -1} ${u.user}\n`)
+    process.stdout.write(`CPU ${u.user + u.system} ${s.server || s.counted ? served : -1} ${u.user}\n`)
   }
 })
 process.stdin.resume()

@@ -9,27 +9,38 @@ const range = (v) => `${f3(v.median)} [${f3(v.min)}, ${f3(v.max)}]`
 const control = (name) => {
   const v = r.validity?.[name]
   if (v?.controlMedian === undefined) return ''
-  return `${f3(v.controlMedian)}${v.valid ? '' : ' (outside)'}`
+  const inside = v.controlMedian >= 0.99 && v.controlMedian <= 1.01
+  return `${f3(v.controlMedian)}${inside ? '' : ' (outside)'}`
+}
+// Rounds on a quiet host of all rounds taken (results since the round-by-round host gate).
+const quiet = (name) => {
+  const v = r.validity?.[name]
+  return v?.quietRounds === undefined ? '' : `${v.quietRounds} of ${v.rounds}`
 }
 
 const out = []
 out.push(
   `Run: \`${r.mode}\` mode, ${r.date}, ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, ${r.machine.platform}; ${r.config.rounds} rounds × (${r.config.warmupMs / 1000} s warm-up + ${r.config.durationMs / 1000} s); total ${Math.round(r.elapsedS)} s.`,
   '',
-  '| name | median [min, max] | control | target | met? |',
-  '| --- | --- | --- | --- | --- |',
+  '| name | median [min, max] | control | quiet rounds | target | met? |',
+  '| --- | --- | --- | --- | --- | --- |',
 )
 for (const [name, t] of Object.entries(r.targets)) {
   const v = r.ratios[name] ?? r.figures[name]
   // Older results carry a note with met true/false; newer ones say met: null (not judged).
-  const met =
-    t.met === null || t.note ? 'not judged (control outside [0.99, 1.01])' : t.met ? 'met' : '**not met**'
-  out.push(`| \`${name}\` | ${range(v)} | ${control(name)} | ${t.target} | ${met} |`)
+  const why = t.note?.replace(/^not judged: /, '') ?? 'control outside [0.99, 1.01]'
+  const met = t.met === null || t.note ? `not judged (${why})` : t.met ? 'met' : '**not met**'
+  out.push(`| \`${name}\` | ${range(v)} | ${control(name)} | ${quiet(name)} | ${t.target} | ${met} |`)
 }
 const references = Object.keys(r.ratios).filter((k) => k.startsWith('reference_'))
 if (references.length) {
-  out.push('', '| reference (not budgeted) | median [min, max] | control |', '| --- | --- | --- |')
-  for (const name of references) out.push(`| \`${name}\` | ${range(r.ratios[name])} | ${control(name)} |`)
+  out.push(
+    '',
+    '| reference (not budgeted) | median [min, max] | control | quiet rounds |',
+    '| --- | --- | --- | --- |',
+  )
+  for (const name of references)
+    out.push(`| \`${name}\` | ${range(r.ratios[name])} | ${control(name)} | ${quiet(name)} |`)
 }
 out.push('', '| other ratios and figures | median [min, max] | unit |', '| --- | --- | --- |')
 for (const [name, v] of Object.entries(r.ratios)) {

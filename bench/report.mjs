@@ -32,7 +32,7 @@ for (const [name, t] of Object.entries(r.targets)) {
   const met = t.met === null || t.note ? `not judged (${why})` : t.met ? 'met' : '**not met**'
   out.push(`| \`${name}\` | ${range(v)} | ${control(name)} | ${quiet(name)} | ${t.target} | ${met} |`)
 }
-const references = Object.keys(r.ratios).filter((k) => k.startsWith('reference_'))
+const references = Object.keys(r.ratios).filter((k) => k.startsWith('reference_') && !k.includes('__'))
 if (references.length) {
   out.push(
     '',
@@ -44,7 +44,7 @@ if (references.length) {
 }
 out.push('', '| other ratios and figures | median [min, max] | unit |', '| --- | --- | --- |')
 for (const [name, v] of Object.entries(r.ratios)) {
-  if (name in r.targets || name.startsWith('reference_')) continue
+  if (name in r.targets || references.includes(name)) continue
   const ctl = v.controlMedian === undefined ? '' : `, control ${f3(v.controlMedian)}`
   out.push(`| \`${name}\` | ${range(v)} | ${v.kind ?? 'ratio'}${ctl} |`)
 }

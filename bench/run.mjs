@@ -28,7 +28,7 @@ const cfg = full
       coldNRsa: 1000,
       coldNPeer: 500,
       memN: 100_000,
-      extraRounds: 50,
+      extraRounds: 36,
       // Rows that are reported, not budgeted, take fewer rounds, to leave the pool its time.
       referenceRounds: 6,
     }

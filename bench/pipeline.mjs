@@ -6,6 +6,9 @@
 // which the load benchmark cannot resolve. Not a budget line: a request here costs a fraction
 // of a real one, so percentages here are larger than in `pnpm bench`.
 //   node bench/pipeline.mjs [--n=20000] [--batches=7] variant...   (variants of bench/server.mjs)
+// Variants also: clientcert-front (withClientCert(app)) and, in front of the app, one piece of
+// it at a time: front-noop (a listener that only calls the app), front-props (the two
+// properties it adds), front-mark, front-judge, front-admit (the kit's judgement and mark).
 // Each variant runs in its own process (V8 state never shared), alternating, min over batches.
 import { spawnSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
@@ -36,19 +39,9 @@ if (process.env.PIPELINE_CHILD) {
   const until = Date.now() + 3_600_000
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/express')
-    app.use(
-      clientCert({
-        identity: 'cn',
-        allow: { ids: [CLIENT_CN] },
-        logger: false,
-        ...(mode === 'forwarded'
-          ? {
-              source: { forwarded: { format: 'rfc9440', trustedProxies: [PROXY_IP] } },
-              trust: { anchors: m.clientRootPem },
-            }
-          : {}),
-      }),
-    )
+    app.use(clientCert(clientcertOptions(mode, m)))
+  } else if (variant === 'clientcert-front' || variant.startsWith('front-')) {
+    // mounted below, around the app
   } else if (variant === 'empty-middleware') app.use((_req, _res, next) => next())
   else if (variant === 'minimal-auth')
     app.use((req, res, next) => {
@@ -77,10 +70,66 @@ if (process.env.PIPELINE_CHILD) {
   else if (variant in expressProbes) app.use(expressProbes[variant])
   else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
   let served = 0
-  app.get('/', (_req, res) => {
+  // With --allow-natives-syntax: whether the route's `req` still has fast (not dictionary)
+  // properties, and how many own properties it has, printed on stderr once.
+  const fast = process.execArgv.includes('--allow-natives-syntax')
+    ? new Function('o', 'return %HasFastProperties(o)')
+    : undefined
+  app.get('/', (req, res) => {
     served++
+    if (fast && served === 6000)
+      process.stderr.write(
+        `${variant}: req has fast properties: ${fast(req)}, own keys ${Reflect.ownKeys(req).length}\n`,
+      )
     res.type('application/json').send('{"ok":true}')
   })
+  // `clientcert-front`: the stage in front of the app, as `withClientCert(app)` mounts it.
+  let handle = app
+  if (variant === 'clientcert-front') {
+    const { withClientCert } = await import('@clientcert/express')
+    handle = withClientCert(app, clientcertOptions(mode, m))
+  } else if (variant === 'front-noop') {
+    // A listener in front that only calls the app.
+    handle = (req, res) => app(req, res)
+  } else if (variant === 'front-props') {
+    // The two properties withClientCert adds, with no judgement.
+    handle = (req, res) => {
+      req[MARK] = { principal }
+      req.clientCert = principal
+      app(req, res)
+    }
+  } else if (variant === 'front-judge' || variant === 'front-mark') {
+    // One piece of the stage at a time: the judgement without the mark, or the mark alone.
+    const core = await import('@clientcert/core')
+    const kit = await import('@clientcert/core/adapter')
+    const { logger: _logger, ...coreOptions } = clientcertOptions(mode, m)
+    const authenticator = core.createClientCertAuthenticator(coreOptions)
+    const rule = { policy: undefined, optional: false }
+    const mark = { principal, authenticator }
+    handle =
+      variant === 'front-judge'
+        ? (req, res) => {
+            const r = kit.judgeRequest(authenticator, req, rule)
+            if (r instanceof Promise) r.then(() => app(req, res))
+            else app(req, res)
+          }
+        : (req, res) => {
+            core.markAuthenticated(req, mark)
+            app(req, res)
+          }
+  } else if (variant === 'front-admit') {
+    // The kit's judgement and mark in front, without req.clientCert.
+    const core = await import('@clientcert/core')
+    const kit = await import('@clientcert/core/adapter')
+    const { logger: _logger, ...coreOptions } = clientcertOptions(mode, m)
+    const authenticator = core.createClientCertAuthenticator(coreOptions)
+    const rule = { policy: undefined, optional: false }
+    handle = (req, res) => {
+      const r = kit.admitRequest(authenticator, req, rule)
+      if (r instanceof Promise) r.then(() => app(req, res))
+      else app(req, res)
+    }
+  }
 
   // One real connection (mTLS, or plain TCP from the proxy's address); its server-side socket
   // carries every synthetic request.
@@ -123,7 +172,7 @@ if (process.env.PIPELINE_CHILD) {
     req.rawHeaders = rawHeaders.slice()
     req.complete = true
     const res = new http.ServerResponse(req)
-    app(req, res)
+    handle(req, res)
   }
   for (let i = 0; i < 5000; i++) one()
   const t = process.hrtime.bigint()
@@ -132,6 +181,21 @@ if (process.env.PIPELINE_CHILD) {
   if (served !== n + 5000) throw new Error(`${variant}: served ${served} of ${n + 5000}`)
   process.stdout.write(`${ns}\n`)
   process.exit(0)
+}
+
+/** The options both clientcert variants use. */
+function clientcertOptions(mode, m) {
+  return {
+    identity: 'cn',
+    allow: { ids: [CLIENT_CN] },
+    logger: false,
+    ...(mode === 'forwarded'
+      ? {
+          source: { forwarded: { format: 'rfc9440', trustedProxies: [PROXY_IP] } },
+          trust: { anchors: m.clientRootPem },
+        }
+      : {}),
+  }
 }
 
 /** A plain TCP connection from the allowlisted proxy's address; resolves with the server's side. */

@@ -2,7 +2,8 @@
 //   node bench/server.mjs <pki.json> <framework: express|fastify|koa|hono|grpc> <variant> <mode: tls|forwarded>
 // variant: bare | clientcert | clientcert-otel | passport-client-cert | client-certificate-auth,
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
-// middleware) and the references empty-middleware | minimal-auth (see docs/benchmarks.md)
+// middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
+// diagnostic loaded-idle (clientcert loaded, bare Express serving)
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference).
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
@@ -109,7 +110,7 @@ async function expressServer() {
     })
   } else if (variant in expressProbes) {
     app.use(expressProbes[variant])
-  } else if (variant !== 'bare' && variant !== 'clientcert-front')
+  } else if (variant !== 'bare' && variant !== 'clientcert-front' && variant !== 'loaded-idle')
     throw new Error(`unknown variant ${variant}`)
   app.get('/', (_req, res) => {
     res.type('application/json').send(BODY)
@@ -119,6 +120,11 @@ async function expressServer() {
     // withClientCert(app): the authentication stage as the server's request listener.
     const { withClientCert } = await import('@clientcert/express')
     handler = withClientCert(app, clientcertOptions)
+  } else if (variant === 'loaded-idle') {
+    // Diagnostic (issue 19): clientcert loaded and its listener built, but bare Express serves:
+    // what the process's larger footprint costs without any per-request work.
+    const { withClientCert } = await import('@clientcert/express')
+    globalThis.idleListener = withClientCert(app, clientcertOptions)
   }
   const server = mode === 'tls' ? https.createServer(tlsOptions, handler) : http.createServer(handler)
   await new Promise((r) => server.listen(0, '127.0.0.1', r))

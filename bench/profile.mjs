@@ -1,5 +1,7 @@
 // Diagnostic: where a server's CPU time per request goes, variant by variant, from `perf record`.
-//   node bench/profile.mjs [--framework=koa] [--mode=tls|forwarded] [--rounds=2] [--ms=4000] variant...
+//   node bench/profile.mjs [--framework=koa] [--mode=tls|forwarded] [--rounds=2] [--ms=4000] [--symbols=N] variant...
+// --symbols=N also prints, for each variant after the first, the N leaf symbols whose time per
+// request differs most from the first variant's.
 // Needs Linux `perf` (run as root or with perf_event_paranoid <= 1). Each round runs every
 // variant alone (shuffled): one server pinned to CPU 1 started with --perf-basic-prof, one undici
 // load generator pinned to CPU 0 (keep-alive, 10 connections x pipelining 10); `perf record -e
@@ -25,6 +27,7 @@ const rounds = Number(opt('rounds', '2'))
 const ms = Number(opt('ms', '4000'))
 const warmupMs = 2000
 const HZ = 4999
+const symbolsTop = Number(opt('symbols', '0'))
 const variants = argv.filter((a) => !a.startsWith('--'))
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
 
@@ -33,6 +36,14 @@ const NEXT = /JS:\S*(dispatch|next|handle|runPreParsing|hookRunner|routeHandler)
 const GC = /Scaveng|Heap::|MarkCompact|Sweeper|Ephemeron|ConcurrentMarking|MinorMark/
 const CALIBRATION = /llhttp|aes|gcm|ghash|ssl3_|tls1_|SSL_|EVP_/i
 
+/** A sample's leaf frame as `symbol (library)`, without addresses and JIT markers. */
+function leafName(frame) {
+  const m = /^\S+\s+(.*?)\s+\((.*)\)$/.exec(frame)
+  if (!m) return frame
+  const dso = m[2].startsWith('/tmp/perf-') ? 'JIT' : m[2].split('/').pop()
+  return `${m[1].replace(/\+0x[0-9a-f]+$/, '').replace(/^(JS|LazyCompile|Function):[*~^]?/, '')} (${dso})`
+}
+
 /** Samples of one `perf record` file, bucketed; each sample is 1/HZ s of CPU time. */
 function buckets(file) {
   const out = execFileSync('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], {
@@ -40,6 +51,7 @@ function buckets(file) {
     stdio: ['ignore', 'pipe', 'ignore'],
   }).toString()
   const b = { all: 0, kernel: 0, user: 0, gc: 0, own: 0, calibration: 0 }
+  const leaves = new Map()
   for (const block of out.split('\n\n')) {
     const frames = block
       .split('\n')
@@ -48,6 +60,10 @@ function buckets(file) {
     if (frames.length === 0) continue
     b.all++
     const leaf = frames[0]
+    if (symbolsTop) {
+      const name = leafName(leaf)
+      leaves.set(name, (leaves.get(name) ?? 0) + 1)
+    }
     if (leaf.includes('kernel.kallsyms')) b.kernel++
     else b.user++
     if (GC.test(leaf)) b.gc++
@@ -56,7 +72,7 @@ function buckets(file) {
     const own = frames.findIndex((f) => OWN.test(f))
     if (own >= 0 && !frames.slice(0, own).some((f) => NEXT.test(f))) b.own++
   }
-  return b
+  return { counts: b, leaves }
 }
 
 const pki = await writePkiMaterial()
@@ -97,10 +113,12 @@ try {
       const result = await running
       await server.stop()
       if (result.errors) throw new Error(`${v}: ${result.errors} errors`)
-      const counts = buckets(file)
-      const perRequest = Object.fromEntries(
-        Object.entries(counts).map(([k, n]) => [k, (n * 1e6) / HZ / (b.served - a.served)]),
-      )
+      const { counts, leaves } = buckets(file)
+      const us = (n) => (n * 1e6) / HZ / (b.served - a.served)
+      const perRequest = Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, us(n)]))
+      // Leaf symbols in µs per request, in units of this round's calibration set (so a round
+      // on a slower host does not look like more work).
+      perRequest.leaves = new Map([...leaves].map(([k, n]) => [k, n / counts.calibration]))
       results[v].push(perRequest)
     }
     process.stderr.write(`round ${r + 1}/${rounds}\n`)
@@ -120,4 +138,23 @@ for (const v of variants) {
   console.log(
     `${v.padEnd(20)} ${[m('all'), m('kernel'), m('user'), m('gc'), m('own'), m('calibration'), ratio].map((x) => x.toFixed(2).padStart(11)).join('')}`,
   )
+}
+if (symbolsTop) {
+  // Where the difference to the first variant is, leaf symbol by leaf symbol: median over rounds
+  // of samples per calibration sample (x the first variant's calibration µs, to read as µs).
+  const [first, ...others] = variants
+  const calibUs = median(results[first].map((x) => x.calibration))
+  const perSymbol = (v, k) => median(results[v].map((x) => x.leaves.get(k) ?? 0)) * calibUs
+  for (const v of others) {
+    const names = new Set([...results[first], ...results[v]].flatMap((x) => [...x.leaves.keys()]))
+    const rows = [...names]
+      .map((k) => [k, perSymbol(first, k), perSymbol(v, k)])
+      .sort((x, y) => Math.abs(y[2] - y[1]) - Math.abs(x[2] - x[1]))
+      .slice(0, symbolsTop)
+    console.log(`\n${v} vs ${first}: leaf symbols, µs per request (calibration-normalised)`)
+    for (const [k, x, y] of rows)
+      console.log(
+        `${(y - x).toFixed(2).padStart(7)} ${x.toFixed(2).padStart(7)} ${y.toFixed(2).padStart(7)}  ${k.slice(0, 110)}`,
+      )
+  }
 }

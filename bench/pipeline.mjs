@@ -98,34 +98,25 @@ if (process.env.PIPELINE_CHILD) {
       req.clientCert = principal
       app(req, res)
     }
-  } else if (variant === 'front-judge' || variant === 'front-mark') {
-    // One piece of the stage at a time: the judgement without the mark, or the mark alone.
+  } else if (variant.startsWith('front-')) {
+    // One piece of the stage at a time, in front of the app: the kit's judgement without the
+    // mark, the mark alone, or both (`admitRequest`, what withClientCert does before
+    // req.clientCert).
     const core = await import('@clientcert/core')
     const kit = await import('@clientcert/core/adapter')
     const { logger: _logger, ...coreOptions } = clientcertOptions(mode, m)
     const authenticator = core.createClientCertAuthenticator(coreOptions)
     const rule = { policy: undefined, optional: false }
     const mark = { principal, authenticator }
-    handle =
-      variant === 'front-judge'
-        ? (req, res) => {
-            const r = kit.judgeRequest(authenticator, req, rule)
-            if (r instanceof Promise) r.then(() => app(req, res))
-            else app(req, res)
-          }
-        : (req, res) => {
-            core.markAuthenticated(req, mark)
-            app(req, res)
-          }
-  } else if (variant === 'front-admit') {
-    // The kit's judgement and mark in front, without req.clientCert.
-    const core = await import('@clientcert/core')
-    const kit = await import('@clientcert/core/adapter')
-    const { logger: _logger, ...coreOptions } = clientcertOptions(mode, m)
-    const authenticator = core.createClientCertAuthenticator(coreOptions)
-    const rule = { policy: undefined, optional: false }
+    const pieces = {
+      'front-judge': (req) => kit.judgeRequest(authenticator, req, rule),
+      'front-mark': (req) => core.markAuthenticated(req, mark),
+      'front-admit': (req) => kit.admitRequest(authenticator, req, rule),
+    }
+    const piece = pieces[variant]
+    if (piece === undefined) throw new Error(`unknown variant ${variant}`)
     handle = (req, res) => {
-      const r = kit.admitRequest(authenticator, req, rule)
+      const r = piece(req)
       if (r instanceof Promise) r.then(() => app(req, res))
       else app(req, res)
     }

@@ -365,7 +365,10 @@ function quietRounds(per, carriedUs) {
     quiet: per.filter((p) => controlUs(p) && controlUs(p) <= HOST_SLOWDOWN * referenceUs),
   }
 }
-const controlMedianOf = (per) => median(per.map((p) => p.control.rps / p.baseline.rps))
+const controlRatios = (per) => per.map((p) => p.control.rps / p.baseline.rps)
+const controlMedianOf = (per) => median(controlRatios(per))
+const errorsOf = (per) =>
+  per.reduce((n, p) => n + p.baseline.errors + p.candidate.errors + p.control.errors, 0)
 const inWindow = (c) => c >= 0.99 && c <= 1.01
 
 const ratios = {}
@@ -385,7 +388,7 @@ try {
     const planned = judged || sc.load === 'latency' ? cfg.rounds : cfg.referenceRounds
     for (let r = 0; r < planned; r++) per.push(await abRound(pki, sc, sc.load))
     if (sc.load === 'latency') {
-      const errors = per.reduce((n, p) => n + p.baseline.errors + p.candidate.errors + p.control.errors, 0)
+      const errors = errorsOf(per)
       const rp = (k, role) => per.map((p) => p[role][k])
       const fw = sc.baseline.framework
       const p50 = per.map((p) => p.candidate.p50Ms / p.baseline.p50Ms)
@@ -425,13 +428,13 @@ try {
       gate = quietRounds(per, hostReference[sc.name])
     }
     const { quiet, referenceUs } = gate
-    const errors = per.reduce((n, p) => n + p.baseline.errors + p.candidate.errors + p.control.errors, 0)
+    const errors = errorsOf(per)
     const enough = quiet.length >= Math.ceil(MIN_QUIET_SHARE * planned)
     // The line is judged from its quiet rounds; with too few of them it is reported from all
     // rounds and not judged.
     const used = enough ? quiet : per
     const cand = used.map((p) => p.candidate.rps / p.baseline.rps)
-    const ctrl = used.map((p) => p.control.rps / p.baseline.rps)
+    const ctrl = controlRatios(used)
     const controlMedian = median(ctrl)
     const controlValid = inWindow(controlMedian)
     const valid = enough && controlValid

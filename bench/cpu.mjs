@@ -29,7 +29,7 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const v of [...variants].sort(() => Math.random() - 0.5)) {
       const server = await startServer('1', pki, framework, v, mode)
-      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms })
+      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms, framework })
       await new Promise((res) => setTimeout(res, warmupMs))
       const a = await server.usage()
       await new Promise((res) => setTimeout(res, ms))

@@ -87,7 +87,7 @@ try {
       process.env.NODE_OPTIONS = '--perf-basic-prof'
       const server = await startServer('1', pki, framework, v, mode)
       process.env.NODE_OPTIONS = ''
-      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms })
+      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms, framework })
       await new Promise((res) => setTimeout(res, warmupMs + 300))
       const a = await server.usage()
       const file = join(dir, `${v}-${r}.data`)

@@ -5,7 +5,7 @@
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
 // diagnostic loaded-idle (clientcert loaded, bare Express serving)
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
-// empty-interceptor (reference).
+// empty-interceptor (reference) | diagnostics listener-noop, listener-view, listener-admit.
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
@@ -171,6 +171,41 @@ async function grpcServer() {
   } else if (variant === 'empty-interceptor') {
     // Reference: what any grpc-js server interceptor costs, before it does anything.
     interceptors.push((_method, call) => new grpc.ServerInterceptingCall(call))
+  } else if (variant === 'listener-noop') {
+    // Diagnostics (issue 16): the interceptor's shape (a listener holding the metadata), no work.
+    interceptors.push(
+      (_method, call) =>
+        new grpc.ServerInterceptingCall(call, {
+          start: (next) => next({ onReceiveMetadata: (metadata, go) => go(metadata) }),
+        }),
+    )
+  } else if (variant === 'listener-view' || variant === 'listener-admit') {
+    // Diagnostics (issue 16): the listener reading the call's connection view; then judging it.
+    const kit = await import('@clientcert/core/adapter')
+    const core = await import('@clientcert/core')
+    const authenticator = core.createClientCertAuthenticator({
+      ...clientcertOptions,
+      trust: { anchors: m.clientRootPem, intermediates: m.clientIntermediatePem },
+    })
+    const rule = { policy: undefined, optional: false }
+    const admit = variant === 'listener-admit'
+    interceptors.push(
+      (_method, call) =>
+        new grpc.ServerInterceptingCall(call, {
+          start: (next) =>
+            next({
+              onReceiveMetadata: (metadata, go) => {
+                const view = kit.grpcCallView(call)
+                if (!admit) return go(metadata)
+                kit.whenSettled(
+                  kit.admitRequest(authenticator, view, rule),
+                  (a) => (a.ok ? go(metadata) : call.sendStatus({ code: 16, details: 'rejected' })),
+                  () => call.sendStatus({ code: 13, details: 'fault' }),
+                )
+              },
+            }),
+        }),
+    )
   } else if (variant !== 'bare') throw new Error(`grpc: unsupported variant ${variant}`)
   const server = new grpc.Server({ interceptors })
   const json = { serialize: (v) => Buffer.from(JSON.stringify(v)), deserialize: (b) => JSON.parse(b) }

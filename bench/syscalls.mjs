@@ -29,7 +29,7 @@ try {
     const pid = execFileSync('pgrep', ['-n', '-f', `server.mjs ${pki} ${framework} ${variant}`])
       .toString()
       .trim()
-    const load = loadAlone(pki, server.port, { mode, warmupMs: 1000, durationMs: 4000 })
+    const load = loadAlone(pki, server.port, { mode, warmupMs: 1000, durationMs: 4000, framework })
     await sleep(2000)
     const a = await server.usage()
     const events = CALLS.map((c) => `syscalls:sys_enter_${c}`).join(',')

@@ -27,7 +27,7 @@ for (let r = 0; r < Number(roundsArg); r++) {
     servers[role] = await (role === 'candidate' ? startHere : startThere)('1', pki, framework, variant, 'tls')
   try {
     const runs = roles.map((role) =>
-      loadAlone(pki, servers[role].port, { mode: 'tls', warmupMs: 3000, durationMs: 5000 }),
+      loadAlone(pki, servers[role].port, { mode: 'tls', warmupMs: 3000, durationMs: 5000, framework }),
     )
     await sleep(3500)
     const a = await Promise.all(roles.map((role) => servers[role].usage()))

@@ -1,5 +1,6 @@
-// Shared by the one-server-alone diagnostics (cpu.mjs, profile.mjs, syscalls.mjs): one undici
-// load generator pinned to CPU 0 against one server (keep-alive, 10 connections x pipelining 10).
+// Shared by the one-server-alone diagnostics (cpu.mjs, profile.mjs, syscalls.mjs, versus.mjs): one
+// load generator pinned to CPU 0 against one server (keep-alive, 10 connections x pipelining 10;
+// undici, or grpc-js clients for framework 'grpc').
 import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,10 +19,10 @@ export const median = (xs) => {
  * line (`{ rps, ok, errors, ... }`). NODE_OPTIONS is cleared so profiling flags meant for the
  * server do not reach the generator.
  */
-export function loadAlone(pki, port, { mode, warmupMs, durationMs }) {
+export function loadAlone(pki, port, { mode, warmupMs, durationMs, framework }) {
   const opts = {
     port,
-    scheme: mode === 'tls' ? 'https' : 'http',
+    scheme: framework === 'grpc' ? 'grpc' : mode === 'tls' ? 'https' : 'http',
     mode: 'throughput',
     warmupMs,
     durationMs,

@@ -3,9 +3,10 @@
 // tests pin what is re-checked on every request, and what a connection may remember.
 import { createTestPki, forwardedHeaders, type IssuedCertificate, type TestPki } from '@clientcert/testing'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { admitRequest } from '../src/adapter/index.js'
+import { admitRequest, admitView } from '../src/adapter/index.js'
 import {
   type AuthResult,
+  authenticationOf,
   type ClientCertOptions,
   compilePolicy,
   createClientCertAuthenticator,
@@ -72,6 +73,33 @@ describe('the authentication stage on a TLS connection', () => {
     expect(second).toEqual(first)
     expect(viaPromise).toEqual(first)
     expect(socket.reads).toBe(1)
+  })
+
+  it('admitView gives the answers of admitRequest and leaves no mark on the view; admitRequest marks', async () => {
+    const socket = tlsSocket(alice.der)
+    const policy = compilePolicy({ ids: ['alice'] })
+    for (const rule of [
+      { policy: undefined, optional: false },
+      { policy, optional: false },
+      { policy: compilePolicy({ ids: ['bob'] }), optional: false },
+    ]) {
+      const auth = tls()
+      const viewed = request(socket) as object
+      const marked = request(socket) as object
+      const byView = await admitView(auth, viewed, rule)
+      const byRequest = await admitRequest(auth, marked, rule)
+      expect(code(byView)).toBe(code(byRequest))
+      expect(authenticationOf(viewed)).toBeUndefined()
+      expect(authenticationOf(marked)?.principal?.id).toBe(byRequest.ok ? 'alice' : undefined)
+    }
+    // A client the authenticator does not allow: refused the same way by both.
+    const auth = tls()
+    const stranger = tlsSocket(bob.der)
+    const view = request(stranger) as object
+    expect(code(now(admitView(auth, view, { policy: undefined, optional: false })))).toBe(
+      code(await auth.authenticate(request(stranger))),
+    )
+    expect(authenticationOf(view)).toBeUndefined()
   })
 
   it('an admitted connection still rejects a forwarded-certificate header, in any spelling, from a direct client', () => {

@@ -10,7 +10,7 @@ import {
 import {
   type Admission,
   adapterCheck,
-  admitRequest,
+  admitView,
   compileRouteRule,
   grpcCallView,
   type MaybePromise,
@@ -153,7 +153,7 @@ export function admitCall(
   call: Pick<ServerInterceptingCallInterface, 'getAuthContext'>,
   rule: RouteRule,
 ): MaybePromise<Admission> {
-  return admitRequest(authenticator, grpcCallView(call), rule)
+  return admitView(authenticator, grpcCallView(call), rule)
 }
 
 /**

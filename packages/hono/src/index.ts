@@ -19,6 +19,7 @@ import {
   type Admission,
   adapterCheck,
   admitRequest,
+  admitView,
   checkRoute,
   type MaybePromise,
   mountedAfterBody,
@@ -118,7 +119,7 @@ export function webClientCert(options: WebHonoClientCertOptions): MiddlewareHand
     }
     const view = source.viewOf(request)
     return continueWith(
-      admitRequest(authenticator, view, rule),
+      admitView(authenticator, view, rule),
       c,
       next,
       request,

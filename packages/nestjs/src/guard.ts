@@ -9,7 +9,7 @@ import {
 } from '@clientcert/core'
 import {
   type AdapterLogger,
-  admitRequest,
+  admitView,
   checkRoute,
   grpcCallView,
   logRejection,
@@ -110,7 +110,7 @@ export class ClientCertGuard implements CanActivate {
         ),
       )
     }
-    const admission = await admitRequest(
+    const admission = await admitView(
       authenticator,
       grpcCallView(call),
       this.ruleFor(context.getHandler(), context.getClass()),

@@ -74,10 +74,33 @@ export function admitRequest(
   request: NodeRequestView & object,
   rule: RouteRule,
 ): MaybePromise<Admission> {
+  return admit(authenticator, request, rule, true)
+}
+
+/**
+ * The authentication stage for a view built for this one judgement (`grpcCallView(call)`, a
+ * Web `Request`'s view): `admitRequest` without the mark, since nothing reads the view after.
+ * The adapter marks what its own guards read (the gRPC call's metadata, the Web `Request`);
+ * marking the view too would cost a `WeakMap` entry per call for nothing. Never throws or rejects.
+ */
+export function admitView(
+  authenticator: ClientCertAuthenticator,
+  view: NodeRequestView & object,
+  rule: RouteRule,
+): MaybePromise<Admission> {
+  return admit(authenticator, view, rule, false)
+}
+
+function admit(
+  authenticator: ClientCertAuthenticator,
+  request: NodeRequestView & object,
+  rule: RouteRule,
+  mark: boolean,
+): MaybePromise<Admission> {
   const judged = judgeRequest(authenticator, request, rule)
   return judged instanceof Promise
-    ? judged.then((r) => applyRule(authenticator, request, rule, r))
-    : applyRule(authenticator, request, rule, judged)
+    ? judged.then((r) => applyRule(authenticator, request, rule, r, mark))
+    : applyRule(authenticator, request, rule, judged, mark)
 }
 
 function applyRule(
@@ -85,16 +108,18 @@ function applyRule(
   request: object,
   rule: RouteRule,
   result: Admission,
+  mark: boolean,
 ): MaybePromise<Admission> {
   if (!result.ok) return result
   const principal = result.principal
-  if (principal === undefined || rule.policy === undefined) return admitted(authenticator, request, result)
+  if (principal === undefined || rule.policy === undefined)
+    return admitted(authenticator, request, result, mark)
   // No closure on the synchronous path: keep-alive requests allocate nothing here.
   const decision = authorizePrincipal(authenticator, principal, rule.policy, request)
   return decision instanceof Promise
-    ? decision.then((d) => (d.ok ? admitted(authenticator, request, result) : d))
+    ? decision.then((d) => (d.ok ? admitted(authenticator, request, result, mark) : d))
     : decision.ok
-      ? admitted(authenticator, request, result)
+      ? admitted(authenticator, request, result, mark)
       : decision
 }
 
@@ -102,8 +127,9 @@ function admitted(
   authenticator: ClientCertAuthenticator,
   request: object,
   result: Admission & { readonly ok: true },
+  mark: boolean,
 ): Admission {
-  markRequest(request, result.principal, authenticator)
+  if (mark) markRequest(request, result.principal, authenticator)
   return result
 }
 

@@ -7,6 +7,7 @@ export type { MaybePromise } from '../maybe-promise.js'
 export {
   type Admission,
   admitRequest,
+  admitView,
   authorizePrincipal,
   checkRoute,
   compileRouteRule,

@@ -11,6 +11,7 @@
  * only the question "is this root bundled?" is answered yes for it. A genuine bundled root is
  * used where no key is needed (the startup check on app-level anchors).
  */
+import { createHash } from 'node:crypto'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import * as actualTls from 'node:tls'
@@ -25,6 +26,7 @@ import {
   type TestPki,
 } from '@clientcert/testing'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { parseCertificate } from '../src/cert/parse.js'
 import {
   type AuthenticateOptions,
   type ClientCertAuthenticator,
@@ -35,6 +37,8 @@ import {
   createMtlsServerOptions,
 } from '../src/index.js'
 import { peerChainOf } from '../src/sources/tls.js'
+import { pemToDer } from '../src/trust/load.js'
+import { rootFingerprints } from '../src/trust/public-roots.js'
 
 const markedPublic = vi.hoisted(() => [] as string[])
 vi.mock('node:tls', async (importOriginal) => {
@@ -231,6 +235,36 @@ describe('finding 4: TLS-stack trust that ends in a bundled public root', () => 
         createClientCertAuthenticator({ trust: { anchors }, allow: { dnsSuffix: 'example.com' } }),
       ).not.toThrow()
     }
+  })
+})
+
+describe("the bundled roots' fingerprints", () => {
+  it("are the full parse's fingerprint and key hash for every root Node bundles, and for the test roots", () => {
+    const ders = [...actualTls.rootCertificates, publicRoot.pem, privateRoot.pem].flatMap((pem) =>
+      pemToDer(pem, 'roots'),
+    )
+    expect(ders.length).toBeGreaterThan(100)
+    let parsedCount = 0
+    for (const der of ders) {
+      const light = rootFingerprints(der)
+      let parsed: ReturnType<typeof parseCertificate>
+      try {
+        parsed = parseCertificate(der)
+      } catch {
+        // A root the strict parser refuses (none today) must still be known by its fingerprint.
+        expect(light.cert).toBe(createHash('sha256').update(der).digest('hex'))
+        continue
+      }
+      parsedCount++
+      expect(light).toEqual({ cert: parsed.fingerprint256, key: parsed.spkiSha256 })
+    }
+    expect(parsedCount).toBeGreaterThan(100)
+  })
+
+  it('know a root whose fields cannot be walked by its fingerprint alone', () => {
+    const der = pemToDer(publicRoot.pem, 'root')[0]!
+    const cut = der.subarray(0, 40)
+    expect(rootFingerprints(cut)).toEqual({ cert: expect.stringMatching(/^[0-9a-f]{64}$/), key: undefined })
   })
 })
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
+import { children, expectTag, raw, readRoot, TAG } from '../asn1/der.js'
 import { type ParsedCertificate, parseCertificate } from '../cert/parse.js'
 import type { PeerChain } from '../sources/tls.js'
 import { loadCertificates, pemToDer } from './load.js'
@@ -9,8 +10,9 @@ import { loadCertificates, pemToDer } from './load.js'
  * it, and a public CA vouches for names, not for clients: a chain that ends there proves only
  * that someone bought a certificate. A root is recognised by its key, not only by its exact
  * certificate: a re-issued or cross-signed certificate of a public root's key (other validity,
- * other serial) is the same public CA. The fingerprints are computed on first use (about 150
- * certificate parses, a few milliseconds), never at import.
+ * other serial) is the same public CA. The fingerprints are computed on first use, never at
+ * import, by hashing each root and its SubjectPublicKeyInfo (`rootFingerprints`): a full parse
+ * of the ≈140 roots took 50–60 ms, which the first app-validated request of a process waited for.
  */
 let fingerprints: { readonly certs: ReadonlySet<string>; readonly keys: ReadonlySet<string> } | undefined
 
@@ -20,18 +22,35 @@ function bundled(): NonNullable<typeof fingerprints> {
     const keys = new Set<string>()
     for (const pem of rootCertificates) {
       for (const der of pemToDer(pem, 'tls.rootCertificates')) {
-        try {
-          const c = parseCertificate(der)
-          certs.add(c.fingerprint256)
-          keys.add(c.spkiSha256)
-        } catch {
-          certs.add(createHash('sha256').update(der).digest('hex'))
-        }
+        const f = rootFingerprints(der)
+        certs.add(f.cert)
+        if (f.key !== undefined) keys.add(f.key)
       }
     }
     fingerprints = { certs, keys }
   }
   return fingerprints
+}
+
+/**
+ * A bundled root's SHA-256 fingerprint and its key's (the hash of the SubjectPublicKeyInfo's
+ * DER, as `parseCertificate` gives them), found by walking the TBSCertificate's fields without
+ * parsing the rest. A root whose fields cannot be walked is known by its fingerprint alone.
+ */
+export function rootFingerprints(der: Uint8Array): {
+  readonly cert: string
+  readonly key: string | undefined
+} {
+  const cert = createHash('sha256').update(der).digest('hex')
+  try {
+    const [tbs] = children(der, expectTag(readRoot(der), TAG.SEQUENCE, 'Certificate'))
+    const fields = children(der, expectTag(tbs, TAG.SEQUENCE, 'TBSCertificate'))
+    // version [0] (optional), serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    const spki = expectTag(fields[fields[0]?.tag === 0xa0 ? 6 : 5], TAG.SEQUENCE, 'subjectPublicKeyInfo')
+    return { cert, key: createHash('sha256').update(raw(der, spki)).digest('hex') }
+  } catch {
+    return { cert, key: undefined }
+  }
 }
 
 /** True when the certificate is one of Node's bundled public roots, or carries the key of one. */

@@ -159,15 +159,14 @@ const GRPC_METHOD = '/bench.Bench/Get'
 async function grpcServer() {
   const grpc = require('@grpc/grpc-js')
   const interceptors = []
+  // grpc-js exposes only the leaf: the app validates the path (trust is required).
+  const grpcOptions = {
+    ...clientcertOptions,
+    trust: { anchors: m.clientRootPem, intermediates: m.clientIntermediatePem },
+  }
   if (variant === 'clientcert') {
     const { clientCertInterceptor } = await import('@clientcert/grpc')
-    // grpc-js exposes only the leaf: the app validates the path (trust is required).
-    interceptors.push(
-      clientCertInterceptor({
-        ...clientcertOptions,
-        trust: { anchors: m.clientRootPem, intermediates: m.clientIntermediatePem },
-      }),
-    )
+    interceptors.push(clientCertInterceptor(grpcOptions))
   } else if (variant === 'empty-interceptor') {
     // Reference: what any grpc-js server interceptor costs, before it does anything.
     interceptors.push((_method, call) => new grpc.ServerInterceptingCall(call))
@@ -183,10 +182,7 @@ async function grpcServer() {
     // Diagnostics (issue 16): the listener reading the call's connection view; then judging it.
     const kit = await import('@clientcert/core/adapter')
     const core = await import('@clientcert/core')
-    const authenticator = core.createClientCertAuthenticator({
-      ...clientcertOptions,
-      trust: { anchors: m.clientRootPem, intermediates: m.clientIntermediatePem },
-    })
+    const authenticator = core.createClientCertAuthenticator(grpcOptions)
     const rule = { policy: undefined, optional: false }
     const admit = variant === 'listener-admit'
     interceptors.push(
@@ -198,7 +194,7 @@ async function grpcServer() {
                 const view = kit.grpcCallView(call)
                 if (!admit) return go(metadata)
                 kit.whenSettled(
-                  kit.admitRequest(authenticator, view, rule),
+                  kit.admitView(authenticator, view, rule),
                   (a) => (a.ok ? go(metadata) : call.sendStatus({ code: 16, details: 'rejected' })),
                   () => call.sendStatus({ code: 13, details: 'fault' }),
                 )

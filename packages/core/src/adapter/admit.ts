@@ -74,7 +74,10 @@ export function admitRequest(
   request: NodeRequestView & object,
   rule: RouteRule,
 ): MaybePromise<Admission> {
-  return admit(authenticator, request, rule, true)
+  const admission = admitView(authenticator, request, rule)
+  return admission instanceof Promise
+    ? admission.then((a) => marked(authenticator, request, a))
+    : marked(authenticator, request, admission)
 }
 
 /**
@@ -88,19 +91,10 @@ export function admitView(
   view: NodeRequestView & object,
   rule: RouteRule,
 ): MaybePromise<Admission> {
-  return admit(authenticator, view, rule, false)
-}
-
-function admit(
-  authenticator: ClientCertAuthenticator,
-  request: NodeRequestView & object,
-  rule: RouteRule,
-  mark: boolean,
-): MaybePromise<Admission> {
-  const judged = judgeRequest(authenticator, request, rule)
+  const judged = judgeRequest(authenticator, view, rule)
   return judged instanceof Promise
-    ? judged.then((r) => applyRule(authenticator, request, rule, r, mark))
-    : applyRule(authenticator, request, rule, judged, mark)
+    ? judged.then((r) => applyRule(authenticator, view, rule, r))
+    : applyRule(authenticator, view, rule, judged)
 }
 
 function applyRule(
@@ -108,29 +102,22 @@ function applyRule(
   request: object,
   rule: RouteRule,
   result: Admission,
-  mark: boolean,
 ): MaybePromise<Admission> {
   if (!result.ok) return result
   const principal = result.principal
-  if (principal === undefined || rule.policy === undefined)
-    return admitted(authenticator, request, result, mark)
+  if (principal === undefined || rule.policy === undefined) return result
   // No closure on the synchronous path: keep-alive requests allocate nothing here.
   const decision = authorizePrincipal(authenticator, principal, rule.policy, request)
   return decision instanceof Promise
-    ? decision.then((d) => (d.ok ? admitted(authenticator, request, result, mark) : d))
+    ? decision.then((d) => (d.ok ? result : d))
     : decision.ok
-      ? admitted(authenticator, request, result, mark)
+      ? result
       : decision
 }
 
-function admitted(
-  authenticator: ClientCertAuthenticator,
-  request: object,
-  result: Admission & { readonly ok: true },
-  mark: boolean,
-): Admission {
-  if (mark) markRequest(request, result.principal, authenticator)
-  return result
+function marked(authenticator: ClientCertAuthenticator, request: object, admission: Admission): Admission {
+  if (admission.ok) markRequest(request, admission.principal, authenticator)
+  return admission
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { rootCertificates } from 'node:tls'
 import { children, expectTag, raw, readRoot, TAG } from '../asn1/der.js'
-import { type ParsedCertificate, parseCertificate } from '../cert/parse.js'
+import type { ParsedCertificate } from '../cert/parse.js'
 import type { PeerChain } from '../sources/tls.js'
 import { loadCertificates, pemToDer } from './load.js'
 
@@ -11,7 +11,7 @@ import { loadCertificates, pemToDer } from './load.js'
  * that someone bought a certificate. A root is recognised by its key, not only by its exact
  * certificate: a re-issued or cross-signed certificate of a public root's key (other validity,
  * other serial) is the same public CA. The fingerprints are computed on first use, never at
- * import, by hashing each root and its SubjectPublicKeyInfo (`rootFingerprints`): a full parse
+ * import, by hashing each root and its SubjectPublicKeyInfo (`fingerprintsOf`): a full parse
  * of the ≈140 roots took 50–60 ms, which the first app-validated request of a process waited for.
  */
 let fingerprints: { readonly certs: ReadonlySet<string>; readonly keys: ReadonlySet<string> } | undefined
@@ -22,7 +22,7 @@ function bundled(): NonNullable<typeof fingerprints> {
     const keys = new Set<string>()
     for (const pem of rootCertificates) {
       for (const der of pemToDer(pem, 'tls.rootCertificates')) {
-        const f = rootFingerprints(der)
+        const f = fingerprintsOf(der)
         certs.add(f.cert)
         if (f.key !== undefined) keys.add(f.key)
       }
@@ -33,11 +33,12 @@ function bundled(): NonNullable<typeof fingerprints> {
 }
 
 /**
- * A bundled root's SHA-256 fingerprint and its key's (the hash of the SubjectPublicKeyInfo's
+ * A certificate's SHA-256 fingerprint and its key's (the hash of the SubjectPublicKeyInfo's
  * DER, as `parseCertificate` gives them), found by walking the TBSCertificate's fields without
- * parsing the rest. A root whose fields cannot be walked is known by its fingerprint alone.
+ * parsing the rest: all that recognising a bundled root needs. A certificate whose fields cannot
+ * be walked has no key hash and is known by its fingerprint alone.
  */
-export function rootFingerprints(der: Uint8Array): {
+export function fingerprintsOf(der: Uint8Array): {
   readonly cert: string
   readonly key: string | undefined
 } {
@@ -60,17 +61,13 @@ export function isBundledCertificate(c: ParsedCertificate): boolean {
 }
 
 /**
- * The same for DER bytes (a chain the TLS stack reports). One the core cannot parse is judged
- * by its exact fingerprint alone.
+ * The same for DER bytes (a chain the TLS stack reports), by the two hashes alone: a certificate
+ * whose fields cannot be walked is judged by its exact fingerprint.
  */
 export function isBundledRoot(der: Uint8Array): boolean {
-  let c: ParsedCertificate
-  try {
-    c = parseCertificate(der)
-  } catch {
-    return bundled().certs.has(createHash('sha256').update(der).digest('hex'))
-  }
-  return isBundledCertificate(c)
+  const known = bundled()
+  const f = fingerprintsOf(der)
+  return known.certs.has(f.cert) || (f.key !== undefined && known.keys.has(f.key))
 }
 
 /**

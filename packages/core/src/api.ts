@@ -1,6 +1,7 @@
 import type { TrustDescription } from './diagnostics.js'
 import type { ClientCertError, ClientCertErrorCode } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
+import type { AuthenticationMark } from './mark.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ClientCertOptions } from './options.js'
 import type { CompiledPolicy } from './policy/match.js'
@@ -42,6 +43,11 @@ export const JUDGE: unique symbol = Symbol.for('clientcert.judge') as never
 export const DECIDE: unique symbol = Symbol.for('clientcert.decide') as never
 /** @internal How `describeTrust()` asks an authenticator for its trust settings' expiry facts. */
 export const DESCRIBE_TRUST: unique symbol = Symbol.for('clientcert.describeTrust') as never
+/**
+ * @internal The adapter kit's keep-alive fast path: the admission a connection settled on, when
+ * nothing but the clock and the request's own headers could change it (see `admitRequest`).
+ */
+export const SETTLED: unique symbol = Symbol.for('clientcert.settled') as never
 /** @internal Counters a test reads: `forwardedMemoHits`, requests answered from a connection's forwarded memo. */
 export const STATS: unique symbol = Symbol.for('clientcert.stats') as never
 
@@ -72,6 +78,10 @@ export interface ClientCertAuthenticator {
   [DESCRIBE_TRUST]?(): TrustDescription
   /** @internal The adapter kit's authorization (see `DECIDE`). */
   [DECIDE](principal: ClientPrincipal, policy: CompiledPolicy, request?: unknown): MaybePromise<AuthResult>
+  /** @internal The adapter kit's keep-alive fast path (see `SETTLED`); undefined: take the full judgement. */
+  [SETTLED]?(
+    request: RequestLike,
+  ): { readonly answer: AuthResult & { readonly ok: true }; readonly mark: AuthenticationMark } | undefined
 }
 
 /** What `updateTrust` can replace. */

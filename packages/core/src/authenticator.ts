@@ -10,10 +10,16 @@ import {
   type JudgeOptions,
   type OptionalAuthResult,
   type RequestLike,
+  SETTLED,
   STATS,
   type TrustUpdate,
 } from './api.js'
-import { type ConnectionState, Connections, type Connections as ConnectionsType } from './connection.js'
+import {
+  type ConnectionState,
+  Connections,
+  type Connections as ConnectionsType,
+  type Settled,
+} from './connection.js'
 import {
   type AuthenticateContext,
   type DiagnosticsSource,
@@ -28,14 +34,16 @@ import {
 import { createEpoch, describeEpoch, FAILED_FORWARDED_TTL_MS, nextEpoch, type TrustEpoch } from './epoch.js'
 import { ClientCertError, type ClientCertErrorCode } from './errors.js'
 import type { ClientPrincipal } from './identity/principal.js'
+import { markOf } from './mark.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ClientCertOptions } from './options.js'
-import { type CompiledPolicy, compilePolicy, isCompiledPolicy } from './policy/match.js'
+import { type CompiledPolicy, compilePolicy, isCompiledPolicy, isPurePolicy } from './policy/match.js'
 import { misdirection, servernameRule } from './servername.js'
 import { forwardedCertificates } from './sources/forwarded/certificates.js'
 import {
   certificateProxy,
   type ForwardedRead,
+  hasForwardedHeader,
   readForwarded,
   remoteAddressOf,
 } from './sources/forwarded/index.js'
@@ -155,12 +163,64 @@ class Authenticator implements ClientCertAuthenticator {
         outcome instanceof Promise
           ? outcome.then((o) => this.#admit(o, request, options, epoch))
           : this.#admit(outcome, request, options, epoch)
+      if (
+        outcome === connection.tls &&
+        trace === undefined &&
+        !(outcome instanceof Promise) &&
+        !(answer instanceof Promise)
+      )
+        this.#settle(connection, outcome, answer, options, epoch)
       return answer instanceof Promise
         ? answer.then(undefined, (err: unknown) => this.#internal(err, request))
         : answer
     } catch (err) {
       return this.#internal(err, request)
     }
+  }
+
+  /**
+   * Remembers a TLS connection's admission for the keep-alive fast path (`SETTLED`), where the
+   * full judgement of a later request could differ only by the clock (the validity window, still
+   * checked) or the request's own headers (a forwarded-certificate header, still screened): no
+   * revocation checking, no hook to call, no forwarded or request-header source, no server-name
+   * rule, and a policy whose verdict depends on the principal alone.
+   */
+  #settle(
+    connection: ConnectionState,
+    outcome: Outcome,
+    answer: OptionalAuthResult,
+    options: JudgeOptions,
+    epoch: TrustEpoch,
+  ): void {
+    const o = epoch.options
+    if (
+      !outcome.ok ||
+      !answer.ok ||
+      answer.principal === undefined ||
+      options.policy !== undefined ||
+      connection.servername !== null ||
+      epoch.revocation !== undefined ||
+      o.forwarded !== undefined ||
+      o.requestHeader !== undefined ||
+      o.onAuthenticated !== undefined ||
+      !isPurePolicy(o.allow)
+    )
+      return
+    connection.settled = {
+      answer: answer as AuthResult & { ok: true },
+      mark: markOf(answer.principal, this),
+      verified: outcome.verified,
+    }
+  }
+
+  [SETTLED](request: RequestLike): Settled | undefined {
+    if (tracingAuthenticate()) return undefined
+    const epoch = this.#epoch
+    const settled = this.#connections.settledOf(request, epoch)
+    if (settled === undefined) return undefined
+    const o = epoch.options
+    if (checkVerifiedWindow(settled.verified, o.now(), o.skewMs) !== undefined) return undefined
+    return isObject(request) && hasForwardedHeader(request) ? undefined : settled
   }
 
   /** Why the request names another host than its connection's TLS server name, where trust differs by name. */

@@ -1,8 +1,10 @@
+import type { AuthResult, RequestLike } from './api.js'
 import type { TrustEpoch } from './epoch.js'
+import type { AuthenticationMark } from './mark.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { ServernameRule } from './servername.js'
 import type { ForwardedConnection, ForwardedRead } from './sources/forwarded/index.js'
-import type { Outcome } from './validate/verify.js'
+import type { Outcome, Verified } from './validate/verify.js'
 
 /**
  * What one connection remembers, under one key for HTTP/1.1 sockets and HTTP/2 sessions
@@ -29,6 +31,18 @@ export interface ConnectionState {
    * carries one client, and this spares the cache lookup on each of its requests.
    */
   forwardedOutcome?: { readonly read: ForwardedRead; readonly outcome: Outcome; readonly expires: number }
+  /**
+   * A TLS connection's admission, kept only where nothing but the clock and the request's own
+   * headers can change it (authenticator.ts, `#settle`): the keep-alive fast path.
+   */
+  settled?: Settled
+}
+
+/** What a settled connection answers, and the validity window it is re-checked against. */
+export interface Settled {
+  readonly answer: AuthResult & { readonly ok: true }
+  readonly mark: AuthenticationMark
+  readonly verified: Verified
 }
 
 /** Per-connection states, by connection. */
@@ -51,6 +65,16 @@ export class Connections {
     const state: ConnectionState = { epoch, forwarded: {} }
     if (key !== undefined) this.#states.set(key, state)
     return state
+  }
+
+  /**
+   * The settled admission of a request's HTTP/1.1 socket under `epoch`, if any (one `WeakMap`
+   * lookup; anything else — HTTP/2, no socket, another epoch — takes the full judgement).
+   */
+  settledOf(request: RequestLike, epoch: TrustEpoch): Settled | undefined {
+    const socket = isObject(request) ? request.socket : undefined
+    const state = isObject(socket) ? this.#states.get(socket) : undefined
+    return state !== undefined && state.epoch === epoch ? state.settled : undefined
   }
 }
 

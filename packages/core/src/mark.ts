@@ -78,6 +78,14 @@ export function markRequest(
   principal: ClientPrincipal | undefined,
   authenticator: ClientCertAuthenticator,
 ): void {
+  putMark(request, markOf(principal, authenticator))
+}
+
+/** The frozen, genuine mark for a principal (or an anonymous request) and its authenticator: one per pair. */
+export function markOf(
+  principal: ClientPrincipal | undefined,
+  authenticator: ClientCertAuthenticator,
+): AuthenticationMark {
   const owner: object = principal ?? authenticator
   let value = marks.get(owner)
   if (value === undefined || value.principal !== principal || value.authenticator !== authenticator) {
@@ -85,8 +93,13 @@ export function markRequest(
     genuine.add(value)
     marks.set(owner, value)
   }
-  if (isPlainRequest(request)) (request as Record<symbol, unknown>)[MARK] = value
-  else requestMarks.set(request, value)
+  return value
+}
+
+/** Leaves a mark made by `markOf` on the request. */
+export function putMark(request: object, mark: AuthenticationMark): void {
+  if (isPlainRequest(request)) (request as Record<symbol, unknown>)[MARK] = mark
+  else requestMarks.set(request, mark)
 }
 
 /** The mark left by the authentication stage, or undefined when it did not run for this request. */

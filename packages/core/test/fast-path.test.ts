@@ -1,9 +1,17 @@
 // The synchronous answers of the adapter kit's authentication stage (admitRequest) and the
 // per-connection memory behind them must give exactly the answers of the full judgement: these
 // tests pin what is re-checked on every request, and what a connection may remember.
-import { createTestPki, forwardedHeaders, type IssuedCertificate, type TestPki } from '@clientcert/testing'
+import { tracingChannel } from 'node:diagnostics_channel'
+import {
+  createCrl,
+  createTestPki,
+  forwardedHeaders,
+  type IssuedCertificate,
+  type TestPki,
+} from '@clientcert/testing'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { admitRequest, admitView } from '../src/adapter/index.js'
+import { SETTLED } from '../src/api.js'
 import {
   type AuthResult,
   authenticationOf,
@@ -252,6 +260,98 @@ describe('the authentication stage on a TLS connection', () => {
     const socket = tlsSocket(alice.der)
     expect(code(now(judge(auth, request(socket), { optional: true })))).toBe('ok:alice')
     expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+  })
+})
+
+describe('a settled connection (the keep-alive short path)', () => {
+  const settled = (auth: ReturnType<typeof createClientCertAuthenticator>, req: RequestLike) =>
+    auth[SETTLED]?.(req)
+
+  it('answers later requests of an admitted connection with the same answer, and marks each request', () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    const first = now(judge(auth, request(socket)))
+    const next = request(socket)
+    expect(settled(auth, next)?.answer).toBe(first)
+    const second = now(judge(auth, next))
+    expect(second).toBe(first)
+    expect(authenticationOf(next)?.principal).toBe(first.ok ? first.principal : undefined)
+    expect(authenticationOf(request(socket))).toBeUndefined()
+    expect(socket.reads).toBe(1)
+  })
+
+  it('is not taken where more than the clock and the headers could change the answer', async () => {
+    const root = pki.root.pem
+    const fresh = { thisUpdate: new Date(NOW_MS - 3_600_000) }
+    const crls = { sources: [createCrl(pki.intermediate, fresh).pem, createCrl(pki.root, fresh).pem] }
+    const cases: [string, Partial<ClientCertOptions>][] = [
+      ['a predicate policy', { allow: { predicate: () => true } }],
+      ['a predicate inside any()', { allow: { any: [{ ids: ['bob'] }, { predicate: () => true }] } }],
+      ['an onAuthenticated hook', { onAuthenticated: () => {} }],
+      ['a server-name rule', { requireServernameMatch: true }],
+      [
+        'revocation checking',
+        {
+          trust: { anchors: root, intermediates: pki.intermediate.pem },
+          revocation: { crls },
+        },
+      ],
+    ]
+    for (const [what, overrides] of cases) {
+      const auth = tls(overrides)
+      // The client asked for the name the request carries (the server-name rule compares them).
+      const socket = tlsSocket(alice.der, { servername: 'api.test' } as never)
+      const first = await judge(auth, request(socket))
+      expect(code(first), what).toBe('ok:alice')
+      expect(settled(auth, request(socket)), what).toBeUndefined()
+    }
+    // Declarative parts only: settled.
+    const auth = tls({
+      allow: { any: [{ ids: ['bob'] }, { all: [{ ids: ['alice'] }, { authenticated: true }] }] },
+    })
+    const socket = tlsSocket(alice.der)
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+    expect(settled(auth, request(socket))).toBeDefined()
+  })
+
+  it('is not taken for an anonymous request, a rejected one, a route policy, or a new trust epoch', () => {
+    const auth = tls()
+    const anonymous = tlsSocket(undefined)
+    now(judge(auth, request(anonymous), { optional: true }))
+    expect(settled(auth, request(anonymous))).toBeUndefined()
+    const stranger = tlsSocket(bob.der)
+    expect(code(now(judge(auth, request(stranger))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+    expect(settled(auth, request(stranger))).toBeUndefined()
+    const socket = tlsSocket(alice.der)
+    const routed = now(judge(auth, request(socket), { policy: compilePolicy({ ids: ['alice'] }) }))
+    expect(code(routed)).toBe('ok:alice')
+    expect(settled(auth, request(socket))).toBeDefined()
+    auth.updateTrust({ allow: { ids: ['alice', 'carol'] } })
+    expect(settled(auth, request(socket))).toBeUndefined()
+  })
+
+  it('is not taken while a diagnostics subscriber traces authentications', () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    now(judge(auth, request(socket)))
+    expect(settled(auth, request(socket))).toBeDefined()
+    const seen: unknown[] = []
+    const ignore = () => {}
+    const subscribers = {
+      start: (message: unknown) => seen.push(message),
+      end: ignore,
+      asyncStart: ignore,
+      asyncEnd: ignore,
+      error: ignore,
+    }
+    tracingChannel('clientcert.authenticate').subscribe(subscribers)
+    try {
+      expect(settled(auth, request(socket))).toBeUndefined()
+      expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+      expect(seen.length).toBe(1)
+    } finally {
+      tracingChannel('clientcert.authenticate').unsubscribe(subscribers)
+    }
   })
 })
 

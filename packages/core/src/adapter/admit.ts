@@ -1,7 +1,7 @@
-import { type AuthResult, type ClientCertAuthenticator, DECIDE, JUDGE } from '../api.js'
+import { type AuthResult, type ClientCertAuthenticator, DECIDE, JUDGE, SETTLED } from '../api.js'
 import { ClientCertConfigError, ClientCertError } from '../errors.js'
 import type { ClientPrincipal } from '../identity/principal.js'
-import { authenticationOf, markRequest } from '../mark.js'
+import { authenticationOf, markRequest, putMark } from '../mark.js'
 import type { MaybePromise } from '../maybe-promise.js'
 import { type AllowPolicy, type CompiledPolicy, compilePolicy } from '../policy/match.js'
 import type { NodeRequestView } from './view.js'
@@ -68,12 +68,23 @@ export function authorizePrincipal(
  * when the connection was already judged and the policies are synchronous (keep-alive requests
  * cost no promise), a promise otherwise. Never throws and never rejects: any fault is an
  * `ERR_CLIENT_CERT_INTERNAL` rejection.
+ *
+ * A keep-alive request on a connection whose admission is settled (`SETTLED`: the clock and the
+ * request's headers re-checked, nothing else able to change the answer) takes a short path
+ * touching a handful of objects; anything else, and any fault on that path, takes the full one.
  */
 export function admitRequest(
   authenticator: ClientCertAuthenticator,
   request: NodeRequestView & object,
   rule: RouteRule,
 ): MaybePromise<Admission> {
+  if (rule.policy === undefined) {
+    const settled = settledAdmission(authenticator, request)
+    if (settled !== undefined) {
+      putMark(request, settled.mark)
+      return settled.answer
+    }
+  }
   const admission = admitView(authenticator, request, rule)
   return admission instanceof Promise
     ? admission.then((a) => marked(authenticator, request, a))
@@ -95,6 +106,17 @@ export function admitView(
   return judged instanceof Promise
     ? judged.then((r) => applyRule(authenticator, view, rule, r))
     : applyRule(authenticator, view, rule, judged)
+}
+
+function settledAdmission(
+  authenticator: ClientCertAuthenticator,
+  request: NodeRequestView & object,
+): ReturnType<NonNullable<ClientCertAuthenticator[typeof SETTLED]>> {
+  try {
+    return authenticator[SETTLED]?.(request)
+  } catch {
+    return undefined // the full judgement answers, and reports the fault if it recurs
+  }
 }
 
 function applyRule(

@@ -36,6 +36,9 @@ export type AllowPolicy =
 
 const COMPILED = Symbol.for('clientcert.compiledPolicy')
 
+/** Policies built here whose verdict depends on the principal alone (no predicate inside). */
+const purePolicies = new WeakSet<CompiledPolicy>()
+
 /** A validated policy, ready to evaluate. Build with `compilePolicy`. */
 export interface CompiledPolicy {
   readonly [COMPILED]: true
@@ -139,6 +142,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
           return isThenable(out) ? Promise.resolve(out).then((r) => r === true) : out === true
         },
         true,
+        false,
       )
     }
     case 'any':
@@ -151,6 +155,7 @@ export function compilePolicy(policy: AllowPolicy | CompiledPolicy, name = 'allo
         `${key}(${parts.map((x) => x.description).join(',')})`,
         key === 'any' ? anyOf(parts) : allOf(parts),
         key === 'any' ? parts.some((x) => x.admitsAnyone) : parts.every((x) => x.admitsAnyone),
+        parts.every(isPurePolicy),
       )
     }
   }
@@ -160,8 +165,20 @@ function make(
   description: string,
   evaluate: CompiledPolicy['evaluate'],
   admitsAnyone = false,
+  pure = true,
 ): CompiledPolicy {
-  return Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
+  const compiled = Object.freeze({ [COMPILED]: true as const, description, evaluate, admitsAnyone })
+  if (pure) purePolicies.add(compiled)
+  return compiled
+}
+
+/**
+ * True for a policy compiled by this module from declarative parts only (no `predicate`): its
+ * verdict for a principal never changes, so a connection may remember it. A policy object
+ * built any other way is never taken as pure.
+ */
+export function isPurePolicy(policy: CompiledPolicy): boolean {
+  return purePolicies.has(policy)
 }
 
 /**

@@ -4,6 +4,7 @@
 import { tracingChannel } from 'node:diagnostics_channel'
 import {
   createCrl,
+  createRootCA,
   createTestPki,
   forwardedHeaders,
   type IssuedCertificate,
@@ -11,7 +12,7 @@ import {
 } from '@clientcert/testing'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { admitRequest, admitView } from '../src/adapter/index.js'
-import { SETTLED } from '../src/api.js'
+import { JUDGE, SETTLED } from '../src/api.js'
 import {
   type AuthResult,
   authenticationOf,
@@ -21,6 +22,7 @@ import {
   type OptionalAuthResult,
   type RequestLike,
 } from '../src/index.js'
+import { CORE_OPTION_NAMES } from '../src/options.js'
 import { NOW, NOW_MS, tlsSocket } from './helpers.js'
 
 let pki: TestPki
@@ -288,6 +290,13 @@ describe('a settled connection (the keep-alive short path)', () => {
       ['a predicate policy', { allow: { predicate: () => true } }],
       ['a predicate inside any()', { allow: { any: [{ ids: ['bob'] }, { predicate: () => true }] } }],
       ['an onAuthenticated hook', { onAuthenticated: () => {} }],
+      [
+        'a forwarded source (TLS also accepted)',
+        {
+          source: { forwarded: { format: 'rfc9440', trustedProxies: ['10.0.0.5'] }, tls: true },
+          trust: { anchors: root, intermediates: pki.intermediate.pem },
+        },
+      ],
       ['a server-name rule', { requireServernameMatch: true }],
       [
         'revocation checking',
@@ -314,7 +323,31 @@ describe('a settled connection (the keep-alive short path)', () => {
     expect(settled(auth, request(socket))).toBeDefined()
   })
 
-  it('is not taken for an anonymous request, a rejected one, a route policy, or a new trust epoch', () => {
+  // Every option must be classified here: an option that can change a later request's answer
+  // by anything but the clock and that request's headers must keep the connection unsettled
+  // (authenticator.ts, #settle), and be tested below. A new option fails this test until it is.
+  const SETTLING: Record<(typeof CORE_OPTION_NAMES)[number], 'settles' | 'unsettles'> = {
+    source: 'unsettles', // a forwarded or request-header source: each request names its client
+    trust: 'settles', // judged on the first request; updateTrust starts a new epoch
+    identity: 'settles',
+    allow: 'settles', // declarative parts only; a predicate unsettles (tested below)
+    eku: 'settles',
+    clockToleranceSec: 'settles', // the window is re-checked with it on every request
+    maxChainDepth: 'settles',
+    now: 'settles', // read on every request
+    status: 'settles', // rejections only
+    cache: 'settles',
+    onAuthenticated: 'unsettles', // called for every request
+    onRejected: 'settles', // rejections only, which always take the full judgement
+    revocation: 'unsettles', // re-checked on every request
+    requireServernameMatch: 'unsettles', // each request's Host is compared
+    diagnostics: 'settles', // a subscriber unsettles every request while it listens (tested below)
+  }
+  it('every option is classified as settling a connection or not', () => {
+    expect(Object.keys(SETTLING).sort()).toEqual([...CORE_OPTION_NAMES].sort())
+  })
+
+  it('is not taken for an anonymous request, a rejected one, or a new trust epoch; a route policy takes the full judgement', () => {
     const auth = tls()
     const anonymous = tlsSocket(undefined)
     now(judge(auth, request(anonymous), { optional: true }))
@@ -352,6 +385,75 @@ describe('a settled connection (the keep-alive short path)', () => {
     } finally {
       tracingChannel('clientcert.authenticate').unsubscribe(subscribers)
     }
+  })
+  it('admitRequest answers a settled connection without the full judgement; a route policy takes it', () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+    const full = vi.spyOn(auth as unknown as Record<typeof JUDGE, () => unknown>, JUDGE)
+    try {
+      expect(code(now(judge(auth, request(socket))))).toBe('ok:alice')
+      expect(full).not.toHaveBeenCalled()
+      const onlyBob = compilePolicy({ ids: ['bob'] })
+      expect(code(now(judge(auth, request(socket), { policy: onlyBob })))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+      expect(full).toHaveBeenCalledTimes(1)
+      expect(code(now(judge(auth, request(socket, { 'Client-Cert': ':AAAA:' }))))).toBe(
+        'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      )
+      expect(full).toHaveBeenCalledTimes(2)
+    } finally {
+      full.mockRestore()
+    }
+  })
+
+  it('a request-header source: identity headers from a direct client are refused on a connection that had none', async () => {
+    const proxyCa = await createRootCA({
+      subject: 'CN=Front Proxy CA',
+      notBefore: new Date(NOW_MS - 86_400_000),
+    })
+    const auth = tls({
+      source: {
+        requestHeader: { proxyCertificate: { anchors: proxyCa.pem, allowedNames: ['front-proxy-client'] } },
+        tls: true,
+      },
+      trust: { anchors: pki.root.pem, intermediates: pki.intermediate.pem },
+    })
+    const socket = tlsSocket(alice.der)
+    expect(code(await judge(auth, request(socket)))).toBe('ok:alice')
+    expect(settled(auth, request(socket))).toBeUndefined()
+    expect(code(await judge(auth, request(socket, { 'X-Remote-User': 'admin' })))).toBe(
+      'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+    )
+  })
+
+  it('a custom forwarded header from a direct client is refused on a connection that had none', async () => {
+    const auth = tls({
+      source: {
+        forwarded: {
+          format: { header: 'x-my-cert', decoder: 'base64-der' },
+          trustedProxies: ['10.0.0.5'],
+        },
+        tls: true,
+      },
+      trust: { anchors: pki.root.pem, intermediates: pki.intermediate.pem },
+    })
+    const socket = tlsSocket(alice.der, { remoteAddress: '10.9.9.9' } as never)
+    expect(code(await judge(auth, request(socket)))).toBe('ok:alice')
+    expect(settled(auth, request(socket))).toBeUndefined()
+    expect(code(await judge(auth, request(socket, { 'X-My-Cert': 'x' })))).toBe(
+      'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+    )
+  })
+
+  it('an HTTP/2 stream (state kept by session) always takes the full judgement', () => {
+    const auth = tls()
+    const socket = tlsSocket(alice.der)
+    const session = {}
+    // The compatibility API hands each stream its own socket proxy.
+    const stream = () => ({ ...request({ ...socket }), stream: { session } }) as RequestLike
+    expect(code(now(judge(auth, stream())))).toBe('ok:alice')
+    expect(settled(auth, stream())).toBeUndefined()
+    expect(code(now(judge(auth, stream())))).toBe('ok:alice')
   })
 })
 

@@ -67,6 +67,12 @@ import {
  * its caches) with one state per connection (connection.ts). Besides those, this file keeps
  * one cache of its own: `#allowed`, principal → its frozen success answer (a WeakMap; it lives
  * as long as the principal, which a new epoch replaces).
+ *
+ * One short path (`SETTLED`, for the adapter kit's `admitRequest`): a TLS connection whose
+ * admission only the clock and a request's own headers could change (`#settle` lists what rules
+ * that out) remembers it, and a keep-alive request then costs the window check, the
+ * forwarded-header screen and the mark. A new option or per-request check must either be
+ * re-checked there or rule settling out: `fast-path.test.ts` classifies every option.
  */
 
 const NO_OPTIONS: JudgeOptions = Object.freeze({})

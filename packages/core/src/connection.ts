@@ -10,6 +10,8 @@ import type { Outcome, Verified } from './validate/verify.js'
  * What one connection remembers, under one key for HTTP/1.1 sockets and HTTP/2 sessions
  * (connectionKey). Nothing else is remembered per connection, and a remembered outcome is the
  * judgement's own result: every request re-checks it for time, revocation, policy and hooks.
+ * The one exception is `settled`, the admission itself, kept only where nothing but the clock
+ * and the request's headers can change it; those two are still checked on every request.
  *
  * Key: connectionKey(request). Lifetime: the connection's (a WeakMap). Invalidated: by a new
  * trust epoch (the state is built anew for the first request judged under it).

@@ -92,8 +92,12 @@ class Authenticator implements ClientCertAuthenticator {
   /** @internal Counters for tests (see STATS). */
   readonly [STATS] = { forwardedMemoHits: 0 }
 
+  /** `settlesUnder(#epoch)`, kept with it. */
+  #settles: boolean
+
   constructor(epoch: TrustEpoch) {
     this.#epoch = epoch
+    this.#settles = settlesUnder(epoch)
   }
 
   authenticate(
@@ -187,9 +191,9 @@ class Authenticator implements ClientCertAuthenticator {
   /**
    * Remembers a TLS connection's admission for the keep-alive fast path (`SETTLED`), where the
    * full judgement of a later request could differ only by the clock (the validity window, still
-   * checked) or the request's own headers (a forwarded-certificate header, still screened): no
-   * revocation checking, no hook to call, no forwarded or request-header source, no server-name
-   * rule, and a policy whose verdict depends on the principal alone.
+   * checked) or the request's own headers (a forwarded-certificate header, still screened): an
+   * epoch under which connections can settle (`settlesUnder`), no server-name rule on this
+   * connection, an admitted client (not an anonymous request), and no policy of the request's own.
    */
   #settle(
     connection: ConnectionState,
@@ -198,18 +202,13 @@ class Authenticator implements ClientCertAuthenticator {
     options: JudgeOptions,
     epoch: TrustEpoch,
   ): void {
-    const o = epoch.options
     if (
       !outcome.ok ||
       !answer.ok ||
       answer.principal === undefined ||
       options.policy !== undefined ||
       connection.servername !== null ||
-      epoch.revocation !== undefined ||
-      o.forwarded !== undefined ||
-      o.requestHeader !== undefined ||
-      o.onAuthenticated !== undefined ||
-      !isPurePolicy(o.allow)
+      !settlesUnder(epoch)
     )
       return
     connection.settled = {
@@ -220,7 +219,8 @@ class Authenticator implements ClientCertAuthenticator {
   }
 
   [SETTLED](request: RequestLike): Settled | undefined {
-    if (tracingAuthenticate()) return undefined
+    // Nothing to look up where no connection can settle (a proxy's, say): no cost for them.
+    if (!this.#settles || tracingAuthenticate()) return undefined
     const epoch = this.#epoch
     const settled = this.#connections.settledOf(request, epoch)
     if (settled === undefined) return undefined
@@ -547,7 +547,9 @@ class Authenticator implements ClientCertAuthenticator {
     // The whole new epoch is built (and validated) first; only then swapped, so a bad update
     // leaves the old rules intact.
     const previous = this.#epoch
-    this.#epoch = nextEpoch(previous, update)
+    const next = nextEpoch(previous, update)
+    this.#epoch = next
+    this.#settles = settlesUnder(next)
     previous.revocation?.close()
     publishTrustUpdated(() => this[DESCRIBE_TRUST]())
   }
@@ -573,6 +575,22 @@ class Authenticator implements ClientCertAuthenticator {
     }
     return out
   }
+}
+
+/**
+ * Whether a connection can settle at all under `epoch` (see `#settle`): nothing per request
+ * besides the clock and the request's headers — no revocation checking, no forwarded or
+ * request-header source, no `onAuthenticated` hook, and a policy of declarative parts.
+ */
+function settlesUnder(epoch: TrustEpoch): boolean {
+  const o = epoch.options
+  return (
+    epoch.revocation === undefined &&
+    o.forwarded === undefined &&
+    o.requestHeader === undefined &&
+    o.onAuthenticated === undefined &&
+    isPurePolicy(o.allow)
+  )
 }
 
 const TLS_SOURCE = Object.freeze({ type: 'tls' as const })

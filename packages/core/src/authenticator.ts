@@ -580,7 +580,8 @@ class Authenticator implements ClientCertAuthenticator {
 /**
  * Whether a connection can settle at all under `epoch` (see `#settle`): nothing per request
  * besides the clock and the request's headers — no revocation checking, no forwarded or
- * request-header source, no `onAuthenticated` hook, and a policy of declarative parts.
+ * request-header source, no `onAuthenticated` hook, no `requireServernameMatch` (server names
+ * marked on the listener are still found per connection), and a policy of declarative parts.
  */
 function settlesUnder(epoch: TrustEpoch): boolean {
   const o = epoch.options
@@ -589,6 +590,7 @@ function settlesUnder(epoch: TrustEpoch): boolean {
     o.forwarded === undefined &&
     o.requestHeader === undefined &&
     o.onAuthenticated === undefined &&
+    !o.requireServernameMatch &&
     isPurePolicy(o.allow)
   )
 }

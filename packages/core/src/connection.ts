@@ -58,9 +58,8 @@ export class Connections {
   of(request: unknown, epoch: TrustEpoch): ConnectionState {
     // A known HTTP/1.1 socket answers first: under Express every distinct property read on the
     // request costs an inline-cache miss (see mark.ts), and `stream` is absent there.
-    const socket = isObject(request) ? request.socket : undefined
-    const byKnownSocket = isObject(socket) ? this.#states.get(socket) : undefined
-    if (byKnownSocket !== undefined && byKnownSocket.epoch === epoch) return byKnownSocket
+    const byKnownSocket = this.#bySocket(request, epoch)
+    if (byKnownSocket !== undefined) return byKnownSocket
     const key = connectionKey(request)
     const known = key === undefined ? undefined : this.#states.get(key)
     if (known !== undefined && known.epoch === epoch) return known
@@ -74,9 +73,14 @@ export class Connections {
    * lookup; anything else — HTTP/2, no socket, another epoch — takes the full judgement).
    */
   settledOf(request: RequestLike, epoch: TrustEpoch): Settled | undefined {
+    return this.#bySocket(request, epoch)?.settled
+  }
+
+  /** The state of the request's HTTP/1.1 socket under `epoch`, if one is known. */
+  #bySocket(request: unknown, epoch: TrustEpoch): ConnectionState | undefined {
     const socket = isObject(request) ? request.socket : undefined
     const state = isObject(socket) ? this.#states.get(socket) : undefined
-    return state !== undefined && state.epoch === epoch ? state.settled : undefined
+    return state !== undefined && state.epoch === epoch ? state : undefined
   }
 }
 

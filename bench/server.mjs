@@ -3,7 +3,9 @@
 // variant: bare | clientcert | clientcert-otel | passport-client-cert | client-certificate-auth,
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
-// diagnostic loaded-idle (clientcert loaded, bare Express serving)
+// diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
+// the diagnostics loaded-idle, judged-once, judged-once-sym and ballast (docs/benchmarks.md, "Koa:
+// what is left after the short path")
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference) | diagnostics listener-noop, listener-view, listener-admit.
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
@@ -267,6 +269,47 @@ async function koaServer() {
   } else if (variant === 'empty-middleware') {
     // Reference: what any Koa middleware costs, before it does anything.
     app.use((_ctx, next) => next())
+  } else if (variant === 'loaded-idle') {
+    // Diagnostic: clientcert loaded and its middleware built, bare Koa serving.
+    const { clientCert } = await import('@clientcert/koa')
+    globalThis.idleMiddleware = clientCert(clientcertOptions)
+  } else if (variant === 'judged-once') {
+    // Diagnostic: the adapter judges each connection's first request only (so the certificate
+    // is validated and the process holds what a real one holds), then bare Koa serves.
+    const { clientCert } = await import('@clientcert/koa')
+    const mw = clientCert(clientcertOptions)
+    const seen = new WeakSet()
+    app.use((ctx, next) => {
+      if (seen.has(ctx.req.socket)) return next()
+      seen.add(ctx.req.socket)
+      return mw(ctx, next)
+    })
+  } else if (variant === 'judged-before') {
+    // Diagnostic: as judged-once, but the process first judges a connection of its own before it
+    // reports READY, so the first (cold) validation happens before the load's warm-up.
+    const { clientCert } = await import('@clientcert/koa')
+    const mw = clientCert(clientcertOptions)
+    const seen = new WeakSet()
+    app.use((ctx, next) => {
+      if (seen.has(ctx.req.socket)) return next()
+      seen.add(ctx.req.socket)
+      return mw(ctx, next)
+    })
+    globalThis.judgeBefore = true
+  } else if (variant === 'judged-once-sym') {
+    // Diagnostic: as judged-once, the connection remembered in a symbol property of the socket.
+    const { clientCert } = await import('@clientcert/koa')
+    const mw = clientCert(clientcertOptions)
+    const SEEN = Symbol('seen')
+    app.use((ctx, next) => {
+      const socket = ctx.req.socket
+      if (socket[SEEN] === true) return next()
+      socket[SEEN] = true
+      return mw(ctx, next)
+    })
+  } else if (variant === 'ballast') {
+    // Diagnostic: bare Koa holding ~4 MiB more heap in small objects (a footprint control).
+    globalThis.ballast = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `k${i}`, a: [i, i + 1] }))
   } else if (variant !== 'bare') throw new Error(`koa: unsupported variant ${variant}`)
   app.use((ctx) => {
     ctx.type = 'application/json'
@@ -275,7 +318,32 @@ async function koaServer() {
   const server =
     mode === 'tls' ? https.createServer(tlsOptions, app.callback()) : http.createServer(app.callback())
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
+  if (globalThis.judgeBefore) await selfRequest(server.address().port)
   return { port: server.address().port, server, close: () => server.close() }
+}
+
+/** One request to this process's own TLS server with the bench client's certificate. */
+function selfRequest(port) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      {
+        host: '127.0.0.1',
+        port,
+        agent: false,
+        ca: m.serverCaPem,
+        cert: m.clientCert,
+        key: m.clientKey,
+        servername: 'localhost',
+      },
+      (res) => {
+        res.resume()
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`self request: ${res.statusCode}`)),
+        )
+      },
+    )
+    req.on('error', reject)
+  })
 }
 
 async function honoServer() {

@@ -273,9 +273,11 @@ async function koaServer() {
     // Diagnostic: clientcert loaded and its middleware built, bare Koa serving.
     const { clientCert } = await import('@clientcert/koa')
     globalThis.idleMiddleware = clientCert(clientcertOptions)
-  } else if (variant === 'judged-once') {
+  } else if (variant === 'judged-once' || variant === 'judged-before') {
     // Diagnostic: the adapter judges each connection's first request only (so the certificate
     // is validated and the process holds what a real one holds), then bare Koa serves.
+    // judged-before: the process first judges a connection of its own before it reports READY,
+    // so the first (cold) validation happens before the load's warm-up.
     const { clientCert } = await import('@clientcert/koa')
     const mw = clientCert(clientcertOptions)
     const seen = new WeakSet()
@@ -284,18 +286,7 @@ async function koaServer() {
       seen.add(ctx.req.socket)
       return mw(ctx, next)
     })
-  } else if (variant === 'judged-before') {
-    // Diagnostic: as judged-once, but the process first judges a connection of its own before it
-    // reports READY, so the first (cold) validation happens before the load's warm-up.
-    const { clientCert } = await import('@clientcert/koa')
-    const mw = clientCert(clientcertOptions)
-    const seen = new WeakSet()
-    app.use((ctx, next) => {
-      if (seen.has(ctx.req.socket)) return next()
-      seen.add(ctx.req.socket)
-      return mw(ctx, next)
-    })
-    globalThis.judgeBefore = true
+    globalThis.judgeBefore = variant === 'judged-before'
   } else if (variant === 'judged-once-sym') {
     // Diagnostic: as judged-once, the connection remembered in a symbol property of the socket.
     const { clientCert } = await import('@clientcert/koa')

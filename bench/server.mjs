@@ -4,8 +4,8 @@
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
 // diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
-// the diagnostics loaded-idle, judged-once, judged-once-sym and ballast (docs/benchmarks.md, "Koa:
-// what is left after the short path")
+// the diagnostics loaded-idle, judged-once, judged-before, judged-once-sym and ballast
+// (docs/benchmarks.md, "Koa: what is left after the short path")
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference) | diagnostics listener-noop, listener-view, listener-admit.
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
@@ -235,6 +235,8 @@ async function grpcServer() {
 async function koaServer() {
   const Koa = require('koa')
   const app = new Koa()
+  // judged-before: one request of the process's own is judged before it reports READY.
+  let judgeBefore = false
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/koa')
     app.use(clientCert(clientcertOptions))
@@ -286,7 +288,7 @@ async function koaServer() {
       seen.add(ctx.req.socket)
       return mw(ctx, next)
     })
-    globalThis.judgeBefore = variant === 'judged-before'
+    judgeBefore = variant === 'judged-before'
   } else if (variant === 'judged-once-sym') {
     // Diagnostic: as judged-once, the connection remembered in a symbol property of the socket.
     const { clientCert } = await import('@clientcert/koa')
@@ -309,7 +311,7 @@ async function koaServer() {
   const server =
     mode === 'tls' ? https.createServer(tlsOptions, app.callback()) : http.createServer(app.callback())
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
-  if (globalThis.judgeBefore) await selfRequest(server.address().port)
+  if (judgeBefore) await selfRequest(server.address().port)
   return { port: server.address().port, server, close: () => server.close() }
 }
 

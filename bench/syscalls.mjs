@@ -4,11 +4,9 @@
 // Each variant runs alone: one server pinned to CPU 1, one load generator on CPU 0 (keep-alive,
 // 10 connections x pipelining 10); after a warm-up, `perf stat` counts the server's read, write,
 // writev and epoll_pwait calls for 2 s while the server counts the requests it was handed.
-import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { loadAlone } from './lib/alone.mjs'
+import { perfCounts } from './lib/perf-stat.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
@@ -19,36 +17,27 @@ const mode = opt('mode', 'tls')
 const variants = argv.filter((a) => !a.startsWith('--'))
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
 const CALLS = ['read', 'write', 'writev', 'epoll_pwait']
-const out = join(tmpdir(), `clientcert-syscalls-${process.pid}.txt`)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const pki = await writePkiMaterial()
 try {
   for (const variant of variants) {
     const server = await startServer('1', pki, framework, variant, mode)
-    const pid = execFileSync('pgrep', ['-n', '-f', `server.mjs ${pki} ${framework} ${variant}`])
-      .toString()
-      .trim()
     const load = loadAlone(pki, server.port, { mode, warmupMs: 1000, durationMs: 4000, framework })
     await sleep(2000)
     const a = await server.usage()
-    const events = CALLS.map((c) => `syscalls:sys_enter_${c}`).join(',')
-    execFileSync('perf', ['stat', '-x', ',', '-o', out, '-e', events, '-p', pid, '--', 'sleep', '2'])
+    const counts = await perfCounts(
+      server.pid,
+      CALLS.map((c) => `syscalls:sys_enter_${c}`),
+      2,
+    )
     const b = await server.usage()
     await load
     await server.stop()
     const n = b.served - a.served
-    const counts = new Map(
-      readFileSync(out, 'utf8')
-        .split('\n')
-        .filter((l) => l.includes('syscalls:'))
-        .map((l) => l.split(','))
-        .map((f) => [f[2].replace('syscalls:sys_enter_', ''), Number(f[0])]),
-    )
-    const per = CALLS.map((c) => `${c} ${((counts.get(c) ?? Number.NaN) / n).toFixed(3)}`).join('  ')
+    const per = CALLS.map((c) => `${c} ${((counts[c] ?? Number.NaN) / n).toFixed(3)}`).join('  ')
     console.log(`${variant.padEnd(20)} ${String(n).padStart(7)} requests  per request: ${per}`)
   }
 } finally {
   rmSync(pki, { force: true })
-  rmSync(out, { force: true })
 }

@@ -4,8 +4,9 @@
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
 // diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
-// the diagnostics loaded-idle, judged-once, judged-before, judged-once-sym and ballast
-// (docs/benchmarks.md, "Koa: what is left after the short path")
+// the diagnostics loaded-idle, judged-once, judged-before, judged-once-sym, ballast and touch-<N>
+// (docs/benchmarks.md, "Koa: what is left after the short path"). BENCH_HEAP_REPORT=1 makes
+// each server print its new-space size and heap use to stderr when it stops.
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference) | diagnostics listener-noop, listener-view, listener-admit.
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.
@@ -262,6 +263,13 @@ async function koaServer() {
         const r = kit.judgeRequest(authenticator, ctx.req, rule)
         return r instanceof Promise ? r.then(() => next()) : next()
       },
+      // The adapter's Koa glue around the stage, without the stage: its two body checks and
+      // the principal written into ctx.state.
+      'kit-glue': (ctx, next) => {
+        if (kit.mountedAfterBody(ctx.req) || ctx.request.body !== undefined) return undefined
+        ctx.state.clientCert = principal
+        return next()
+      },
       'kit-admit': (ctx, next) => {
         const r = kit.admitRequest(authenticator, ctx.req, rule)
         return r instanceof Promise ? r.then(() => next()) : next()
@@ -299,6 +307,22 @@ async function koaServer() {
       if (socket[SEEN] === true) return next()
       socket[SEEN] = true
       return mw(ctx, next)
+    })
+  } else if (variant.startsWith('touch-')) {
+    // Diagnostic: an empty middleware that reads the first element of each of N arrays of 1 KiB
+    // allocated at startup (so each read is its own cache line, wherever the GC moves them), in
+    // a shuffled order the prefetcher cannot follow.
+    const n = Number(variant.slice(6))
+    const objs = Array.from({ length: n }, (_, i) => new Array(256).fill(i))
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[objs[i], objs[j]] = [objs[j], objs[i]]
+    }
+    let sum = 0
+    app.use((_ctx, next) => {
+      for (let i = 0; i < objs.length; i++) sum += objs[i][0]
+      globalThis.touchSum = sum
+      return next()
     })
   } else if (variant === 'ballast') {
     // Diagnostic: bare Koa holding ~4 MiB more heap in small objects (a footprint control).
@@ -373,6 +397,14 @@ if (!(framework in servers)) throw new Error(`unknown framework ${framework}`)
 const s = await servers[framework]()
 process.stdout.write(`READY ${s.port}\n`)
 const stop = () => {
+  if (process.env.BENCH_HEAP_REPORT) {
+    const { getHeapSpaceStatistics, getHeapStatistics } = require('node:v8')
+    const mib = (n) => (n / 1048576).toFixed(2)
+    const young = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')
+    process.stderr.write(
+      `HEAP ${framework}/${variant} new space ${mib(young.space_size)} MiB (used ${mib(young.space_used_size)}), heap used ${mib(getHeapStatistics().used_heap_size)} MiB\n`,
+    )
+  }
   s.close()
   process.exit(0)
 }

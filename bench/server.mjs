@@ -4,7 +4,8 @@
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
 // diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
-// the diagnostics loaded-idle, judged-once, judged-before, judged-once-sym, ballast and touch-<N>
+// the diagnostics loaded-idle, judged-once, judged-before, judged-once-sym, ballast, touch-<N>,
+// front-admit and premark-kit-admit
 // (docs/benchmarks.md, "Koa: what is left after the short path"). BENCH_HEAP_REPORT=1 makes
 // each server print its new-space size and heap use to stderr when it stops.
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
@@ -241,7 +242,7 @@ async function koaServer() {
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/koa')
     app.use(clientCert(clientcertOptions))
-  } else if (variant.startsWith('kit-')) {
+  } else if (variant.startsWith('kit-') || variant === 'premark-kit-admit') {
     // Diagnostics (issue 19): one piece of the Koa adapter at a time, through the kit.
     const core = await import('@clientcert/core')
     const kit = await import('@clientcert/core/adapter')
@@ -275,7 +276,7 @@ async function koaServer() {
         return r instanceof Promise ? r.then(() => next()) : next()
       },
     }
-    app.use(pieces[variant])
+    app.use(pieces[variant.replace('premark-', '')])
   } else if (variant === 'empty-middleware') {
     // Reference: what any Koa middleware costs, before it does anything.
     app.use((_ctx, next) => next())
@@ -327,13 +328,38 @@ async function koaServer() {
   } else if (variant === 'ballast') {
     // Diagnostic: bare Koa holding ~4 MiB more heap in small objects (a footprint control).
     globalThis.ballast = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `k${i}`, a: [i, i + 1] }))
-  } else if (variant !== 'bare') throw new Error(`koa: unsupported variant ${variant}`)
+  } else if (variant !== 'bare' && variant !== 'front-admit' && variant !== 'premark-kit-admit')
+    throw new Error(`koa: unsupported variant ${variant}`)
   app.use((ctx) => {
     ctx.type = 'application/json'
     ctx.body = BODY
   })
-  const server =
-    mode === 'tls' ? https.createServer(tlsOptions, app.callback()) : http.createServer(app.callback())
+  let listener = app.callback()
+  if (variant === 'front-admit') {
+    // Diagnostic: the stage (`admitRequest`) in the server's request listener, before Koa.
+    const core = await import('@clientcert/core')
+    const kit = await import('@clientcert/core/adapter')
+    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
+    const rule = { policy: undefined, optional: false }
+    const koa = listener
+    listener = (req, res) => {
+      const r = kit.admitRequest(authenticator, req, rule)
+      if (r instanceof Promise) r.then(() => koa(req, res))
+      else koa(req, res)
+    }
+  } else if (variant === 'premark-kit-admit') {
+    // Diagnostic: kit-admit, with the request marked in the listener before Koa, so the mark
+    // the stage writes inside Koa does not change the request's hidden class mid-request.
+    const core = await import('@clientcert/core')
+    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
+    const mark = { principal: Object.freeze({ id: CLIENT_CN }), authenticator }
+    const koa = listener
+    listener = (req, res) => {
+      core.markAuthenticated(req, mark)
+      koa(req, res)
+    }
+  }
+  const server = mode === 'tls' ? https.createServer(tlsOptions, listener) : http.createServer(listener)
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
   if (judgeBefore) await selfRequest(server.address().port)
   return { port: server.address().port, server, close: () => server.close() }

@@ -5,7 +5,7 @@
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
 // diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
 // the diagnostics loaded-idle, judged-once, judged-before, judged-once-sym, ballast, touch-<N>,
-// front-admit and premark-kit-admit
+// front-admit, front-admit-state and premark-kit-admit
 // (docs/benchmarks.md, "Koa: what is left after the short path"). BENCH_HEAP_REPORT=1 makes
 // each server print its new-space size and heap use to stderr when it stops.
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
@@ -328,19 +328,28 @@ async function koaServer() {
   } else if (variant === 'ballast') {
     // Diagnostic: bare Koa holding ~4 MiB more heap in small objects (a footprint control).
     globalThis.ballast = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `k${i}`, a: [i, i + 1] }))
-  } else if (variant !== 'bare' && variant !== 'front-admit' && variant !== 'premark-kit-admit')
+  } else if (!['bare', 'front-admit', 'front-admit-state', 'premark-kit-admit'].includes(variant))
     throw new Error(`koa: unsupported variant ${variant}`)
   app.use((ctx) => {
     ctx.type = 'application/json'
     ctx.body = BODY
   })
   let listener = app.callback()
-  if (variant === 'front-admit') {
-    // Diagnostic: the stage (`admitRequest`) in the server's request listener, before Koa.
+  if (variant === 'front-admit' || variant === 'front-admit-state') {
+    // Diagnostic: the stage (`admitRequest`) in the server's request listener, before Koa;
+    // front-admit-state also copies the mark's principal into ctx.state, as a Koa listener
+    // wrapper would need a middleware to do.
     const core = await import('@clientcert/core')
     const kit = await import('@clientcert/core/adapter')
     const authenticator = core.createClientCertAuthenticator(clientcertOptions)
     const rule = { policy: undefined, optional: false }
+    if (variant === 'front-admit-state') {
+      app.middleware.unshift((ctx, next) => {
+        ctx.state.clientCert = core.authenticationOf(ctx.req)?.principal
+        return next()
+      })
+      listener = app.callback()
+    }
     const koa = listener
     listener = (req, res) => {
       const r = kit.admitRequest(authenticator, req, rule)

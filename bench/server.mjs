@@ -239,6 +239,8 @@ async function koaServer() {
   const app = new Koa()
   // judged-before: one request of the process's own is judged before it reports READY.
   let judgeBefore = false
+  // front-* and premark-kit-admit: what the server's request listener does before Koa.
+  let front
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/koa')
     app.use(clientCert(clientcertOptions))
@@ -277,6 +279,26 @@ async function koaServer() {
       },
     }
     app.use(pieces[variant.replace('premark-', '')])
+    if (variant === 'premark-kit-admit') {
+      // The request marked before Koa, so the mark the stage writes inside Koa does not change
+      // the request's hidden class mid-request.
+      const mark = { principal, authenticator }
+      front = (req) => core.markAuthenticated(req, mark)
+    }
+  } else if (variant === 'front-admit' || variant === 'front-admit-state') {
+    // Diagnostic: the stage (`admitRequest`) in the server's request listener, before Koa;
+    // front-admit-state also copies the mark's principal into ctx.state, as a Koa listener
+    // wrapper would need a middleware to do.
+    const core = await import('@clientcert/core')
+    const kit = await import('@clientcert/core/adapter')
+    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
+    const rule = { policy: undefined, optional: false }
+    front = (req) => kit.admitRequest(authenticator, req, rule)
+    if (variant === 'front-admit-state')
+      app.use((ctx, next) => {
+        ctx.state.clientCert = core.authenticationOf(ctx.req)?.principal
+        return next()
+      })
   } else if (variant === 'empty-middleware') {
     // Reference: what any Koa middleware costs, before it does anything.
     app.use((_ctx, next) => next())
@@ -328,46 +350,20 @@ async function koaServer() {
   } else if (variant === 'ballast') {
     // Diagnostic: bare Koa holding ~4 MiB more heap in small objects (a footprint control).
     globalThis.ballast = Array.from({ length: 50_000 }, (_, i) => ({ i, s: `k${i}`, a: [i, i + 1] }))
-  } else if (!['bare', 'front-admit', 'front-admit-state', 'premark-kit-admit'].includes(variant))
-    throw new Error(`koa: unsupported variant ${variant}`)
+  } else if (variant !== 'bare') throw new Error(`koa: unsupported variant ${variant}`)
   app.use((ctx) => {
     ctx.type = 'application/json'
     ctx.body = BODY
   })
-  let listener = app.callback()
-  if (variant === 'front-admit' || variant === 'front-admit-state') {
-    // Diagnostic: the stage (`admitRequest`) in the server's request listener, before Koa;
-    // front-admit-state also copies the mark's principal into ctx.state, as a Koa listener
-    // wrapper would need a middleware to do.
-    const core = await import('@clientcert/core')
-    const kit = await import('@clientcert/core/adapter')
-    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
-    const rule = { policy: undefined, optional: false }
-    if (variant === 'front-admit-state') {
-      app.middleware.unshift((ctx, next) => {
-        ctx.state.clientCert = core.authenticationOf(ctx.req)?.principal
-        return next()
-      })
-      listener = app.callback()
-    }
-    const koa = listener
-    listener = (req, res) => {
-      const r = kit.admitRequest(authenticator, req, rule)
-      if (r instanceof Promise) r.then(() => koa(req, res))
-      else koa(req, res)
-    }
-  } else if (variant === 'premark-kit-admit') {
-    // Diagnostic: kit-admit, with the request marked in the listener before Koa, so the mark
-    // the stage writes inside Koa does not change the request's hidden class mid-request.
-    const core = await import('@clientcert/core')
-    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
-    const mark = { principal: Object.freeze({ id: CLIENT_CN }), authenticator }
-    const koa = listener
-    listener = (req, res) => {
-      core.markAuthenticated(req, mark)
-      koa(req, res)
-    }
-  }
+  const koa = app.callback()
+  const listener =
+    front === undefined
+      ? koa
+      : (req, res) => {
+          const r = front(req)
+          if (r instanceof Promise) r.then(() => koa(req, res))
+          else koa(req, res)
+        }
   const server = mode === 'tls' ? https.createServer(tlsOptions, listener) : http.createServer(listener)
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
   if (judgeBefore) await selfRequest(server.address().port)

@@ -264,6 +264,14 @@ const throughputScenarios = [
     baseline: EX('bare'),
     candidate: EX('minimal-auth'),
   },
+  // Koa's: the least per-request check (as Express's minimal-auth), for the Koa line's floor.
+  {
+    name: 'reference_koa_minimal_auth_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: KO('bare'),
+    candidate: KO('minimal-auth'),
+  },
   {
     name: 'handshakes_vs_bare',
     mode: 'tls',

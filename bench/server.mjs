@@ -6,9 +6,9 @@
 // diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
 // the reference minimal-auth and the diagnostics loaded-idle, judged-once, judged-before,
 // judged-once-sym, ballast, touch-<N>, front-admit, front-admit-state, premark-kit-admit and
-// lean-admit
-// (docs/benchmarks.md, "Koa: what is left after the short path"). BENCH_HEAP_REPORT=1 makes
-// each server print its new-space size and heap use to stderr when it stops.
+// lean-admit (docs/benchmarks.md, "Koa: what is left after the short path").
+// BENCH_HEAP_REPORT=1 makes each server print its new-space size and heap use to stderr when it
+// stops.
 // framework grpc: a @grpc/grpc-js server with one unary JSON method, variant bare | clientcert |
 // empty-interceptor (reference) | diagnostics listener-noop, listener-view, listener-admit.
 // Listens on 127.0.0.1:0 and prints `READY <port>`; exits on SIGTERM or stdin close.

@@ -3,7 +3,8 @@
 // variant: bare | clientcert | clientcert-otel | passport-client-cert | client-certificate-auth,
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
-// diagnostic loaded-idle (clientcert loaded, bare Express serving); Koa also the kit-* pieces and
+// diagnostics loaded-idle (clientcert loaded, bare Express serving), front-settled-mark and
+// front-settled-nowrite (withClientCert's settled path with fewer writes); Koa also the kit-* pieces and
 // the reference minimal-auth and the diagnostics loaded-idle, judged-once, judged-before,
 // judged-once-sym, ballast, touch-<N>, front-admit, front-admit-state, premark-kit-admit and
 // lean-admit (docs/benchmarks.md, "Koa: what is left after the short path").
@@ -115,7 +116,11 @@ async function expressServer() {
     })
   } else if (variant in expressProbes) {
     app.use(expressProbes[variant])
-  } else if (variant !== 'bare' && variant !== 'clientcert-front' && variant !== 'loaded-idle')
+  } else if (
+    !['bare', 'clientcert-front', 'loaded-idle', 'front-settled-nowrite', 'front-settled-mark'].includes(
+      variant,
+    )
+  )
     throw new Error(`unknown variant ${variant}`)
   app.get('/', (_req, res) => {
     res.type('application/json').send(BODY)
@@ -125,6 +130,22 @@ async function expressServer() {
     // withClientCert(app): the authentication stage as the server's request listener.
     const { withClientCert } = await import('@clientcert/express')
     handler = withClientCert(app, clientcertOptions)
+  } else if (variant === 'front-settled-nowrite' || variant === 'front-settled-mark') {
+    // Diagnostics (issue 19): withClientCert's settled keep-alive path without the own
+    // `clientCert` property (front-settled-mark: the mark only) or without any write on the
+    // request (front-settled-nowrite); a connection's first request goes through withClientCert.
+    const { withClientCert } = await import('@clientcert/express')
+    const core = await import('@clientcert/core')
+    const authenticator = core.createClientCertAuthenticator(clientcertOptions)
+    const full = withClientCert(app, { authenticator })
+    const settledOf = authenticator[Symbol.for('clientcert.settled')].bind(authenticator)
+    const markIt = variant === 'front-settled-mark'
+    handler = (req, res) => {
+      const settled = settledOf(req)
+      if (settled === undefined) return full(req, res)
+      if (markIt) core.markAuthenticated(req, settled.mark)
+      app(req, res)
+    }
   } else if (variant === 'loaded-idle') {
     // Diagnostic (issue 19): clientcert loaded and its listener built, but bare Express serves:
     // what the process's larger footprint costs without any per-request work.

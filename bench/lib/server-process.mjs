@@ -4,40 +4,40 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const serverScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs')
-const CPU_LINE = /CPU (\d+) (-?\d+) (\d+)\n/
+const CPU_LINE = /^CPU (\d+) (-?\d+) (\d+)$/
+const READY_LINE = /^READY (\d+)$/
 
 /**
  * Starts `server.mjs` pinned to `cpu`; resolves once it prints READY <port> with
  * `{ port, usage(), stop() }`. `usage()` resolves with the process's CPU time so far (`us`), its
  * user-mode part (`userUs`), and the requests it has been handed (`served`; -1 where the server
- * cannot count them, as gRPC).
+ * cannot count them, as gRPC). `nodeArgs` go to the server's node (V8 flags for diagnostics);
+ * `onLine` receives every other line the server prints on stdout (what those flags trace).
  */
-export function startServer(cpu, pki, framework, variant, mode) {
+export function startServer(cpu, pki, framework, variant, mode, { nodeArgs = [], onLine } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       'taskset',
-      ['-c', cpu, process.execPath, serverScript, pki, framework, variant, mode],
+      ['-c', cpu, process.execPath, ...nodeArgs, serverScript, pki, framework, variant, mode],
       {
         stdio: ['pipe', 'pipe', 'inherit'],
       },
     )
     let buf = ''
-    let ready = false
     const waiters = []
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`server ${framework}/${variant} did not start`))
     }, 15_000)
-    child.stdout.on('data', (d) => {
-      buf += d
-      if (!ready) {
-        const m = /READY (\d+)\n/.exec(buf)
-        if (m === null) return
-        ready = true
-        buf = buf.slice(m.index + m[0].length)
+    const line = (text) => {
+      const ready = READY_LINE.exec(text)
+      const usage = CPU_LINE.exec(text)
+      if (usage !== null)
+        waiters.shift()?.({ us: Number(usage[1]), served: Number(usage[2]), userUs: Number(usage[3]) })
+      else if (ready !== null) {
         clearTimeout(timer)
         resolve({
-          port: Number(m[1]),
+          port: Number(ready[1]),
           // taskset execs the server, so this is the server's own pid.
           pid: child.pid,
           usage: () =>
@@ -51,10 +51,13 @@ export function startServer(cpu, pki, framework, variant, mode) {
               child.kill('SIGTERM')
             }),
         })
-      }
-      for (let m = CPU_LINE.exec(buf); m !== null; m = CPU_LINE.exec(buf)) {
-        buf = buf.slice(m.index + m[0].length)
-        waiters.shift()?.({ us: Number(m[1]), served: Number(m[2]), userUs: Number(m[3]) })
+      } else onLine?.(text)
+    }
+    child.stdout.on('data', (d) => {
+      buf += d
+      for (let end = buf.indexOf('\n'); end !== -1; end = buf.indexOf('\n')) {
+        line(buf.slice(0, end))
+        buf = buf.slice(end + 1)
       }
     })
     child.on('exit', (code) => code !== 0 && code !== null && reject(new Error(`server exited ${code}`)))

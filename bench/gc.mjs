@@ -1,0 +1,73 @@
+// Diagnostic: what each request costs the young generation, variant by variant (issue 19).
+//   node bench/gc.mjs [--framework=express] [--mode=tls] [--rounds=2] [--seconds=15] variant...
+// Each round runs every variant alone (shuffled): one server pinned to CPU 1 under
+// `--trace-gc-nvp`, one load generator on CPU 0 (keep-alive, 10 connections x pipelining 10).
+// Over the window from 5 s after the load starts to 1 s before it ends, V8's own accounting of
+// its scavenges, per request the server was handed: bytes allocated, bytes that survived a
+// scavenge, bytes promoted to the old generation, and the scavenges' pause (a time, so it moves
+// with the host; the byte counts do not). Prints medians over the rounds.
+import { rmSync } from 'node:fs'
+import { loadAlone, median } from './lib/alone.mjs'
+import { writePkiMaterial } from './lib/pki.mjs'
+import { startServer } from './lib/server-process.mjs'
+
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
+const framework = opt('framework', 'express')
+const mode = opt('mode', 'tls')
+const rounds = Number(opt('rounds', '2'))
+const seconds = Number(opt('seconds', '15'))
+const variants = argv.filter((a) => !a.startsWith('--'))
+if (variants.length === 0) variants.push('bare', 'clientcert')
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const FIELDS = ['allocated', 'new_space_survived', 'promoted']
+
+const results = Object.fromEntries(variants.map((v) => [v, []]))
+const pki = await writePkiMaterial()
+try {
+  for (let r = 0; r < rounds; r++) {
+    for (const v of [...variants].sort(() => Math.random() - 0.5)) {
+      let counting = false
+      const sum = { scavenges: 0, pauseMs: 0, allocated: 0, new_space_survived: 0, promoted: 0 }
+      const onLine = (text) => {
+        if (!counting || !text.includes(' gc=s ')) return
+        const kv = Object.fromEntries(text.split(/\s+/).map((p) => p.split('=')))
+        sum.scavenges++
+        sum.pauseMs += Number(kv.pause)
+        for (const f of FIELDS) sum[f] += Number(kv[f])
+      }
+      const server = await startServer('1', pki, framework, v, mode, { nodeArgs: ['--trace-gc-nvp'], onLine })
+      const load = loadAlone(pki, server.port, { mode, warmupMs: 0, durationMs: seconds * 1000, framework })
+      await sleep(5000)
+      const a = await server.usage()
+      counting = true
+      await sleep((seconds - 6) * 1000)
+      const b = await server.usage()
+      counting = false
+      const out = await load
+      await server.stop()
+      if (out.errors) throw new Error(`${v}: ${out.errors} errors ${JSON.stringify(out.statuses)}`)
+      const n = b.served - a.served
+      results[v].push({
+        cpuUs: (b.us - a.us) / n,
+        requestsPerScavenge: n / sum.scavenges,
+        pauseUs: (sum.pauseMs * 1000) / n,
+        ...Object.fromEntries(FIELDS.map((f) => [f, sum[f] / n])),
+      })
+    }
+    process.stderr.write(`round ${r + 1}/${rounds}\n`)
+  }
+} finally {
+  rmSync(pki, { force: true })
+}
+console.log(`${framework} ${mode}, one server alone, per request (median of ${rounds} rounds):`)
+console.log(
+  '| variant | CPU µs | requests per scavenge | allocated B | survived B | promoted B | scavenge pause µs |',
+)
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+for (const v of variants) {
+  const m = (k) => median(results[v].map((x) => x[k]))
+  console.log(
+    `| \`${v}\` | ${m('cpuUs').toFixed(1)} | ${m('requestsPerScavenge').toFixed(0)} | ${m('allocated').toFixed(0)} | ${m('new_space_survived').toFixed(0)} | ${m('promoted').toFixed(0)} | ${m('pauseUs').toFixed(2)} |`,
+  )
+}

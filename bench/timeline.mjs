@@ -1,0 +1,138 @@
+// Diagnostic: the cost ratio of a line over time since its servers started, in the concurrent
+// A/B layout of run.mjs (baseline, candidate and control pinned to CPU 1, one load generator
+// each on CPU 0, all loaded at once), but with one long window sampled every few seconds
+// instead of a warm-up and one window. Tells a per-request cost (flat over time) from a
+// start-up transient (a gap that closes as the processes settle).
+//   node bench/timeline.mjs [--framework=koa] [--mode=tls] [--rounds=4] [--seconds=40] [--step=4] [baseline] [candidate]
+// Prints, per interval since the load started: the median over rounds of the cost ratio
+// (baseline CPU per request ÷ candidate's, above 1 is cheaper) and of its control (control ÷
+// baseline), and the baseline's CPU µs per request (the host's speed).
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { median } from './lib/alone.mjs'
+import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
+import { startServer } from './lib/server-process.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const argv = process.argv.slice(2)
+const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
+const framework = opt('framework', 'koa')
+const mode = opt('mode', 'tls')
+const rounds = Number(opt('rounds', '4'))
+const seconds = Number(opt('seconds', '40'))
+const step = Number(opt('step', '4'))
+const [baseline = 'bare', candidate = 'clientcert'] = argv.filter((a) => !a.startsWith('--'))
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * CPU time (ms) of a process's threads, by kind: the main thread (JavaScript and the event loop)
+ * and the rest (V8's compiler and GC helpers, libuv's pool), from /proc (clock ticks of 10 ms).
+ */
+function threads(pid) {
+  const out = { main: 0, other: 0 }
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ms = (Number(f[11]) + Number(f[12])) * 10
+    out[tid === String(pid) ? 'main' : 'other'] += ms
+  }
+  return out
+}
+
+function loadgen(pki, port) {
+  const opts = {
+    port,
+    scheme: mode === 'tls' ? 'https' : 'http',
+    mode: 'throughput',
+    warmupMs: 0,
+    durationMs: seconds * 1000,
+    connections: 10,
+    pipelining: 10,
+    forwarded: mode === 'forwarded',
+    ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'taskset',
+      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()))
+        : reject(new Error(`loadgen exited ${code}`)),
+    )
+  })
+}
+
+const steps = Math.floor(seconds / step) - 1
+const ratio = Array.from({ length: steps }, () => [])
+const control = Array.from({ length: steps }, () => [])
+const baseUs = Array.from({ length: steps }, () => [])
+// Per interval: the main thread's cost ratio, and the other threads' CPU (µs per request) of each side.
+const mainRatio = Array.from({ length: steps }, () => [])
+const otherBase = Array.from({ length: steps }, () => [])
+const otherCand = Array.from({ length: steps }, () => [])
+const pki = await writePkiMaterial()
+try {
+  for (let r = 0; r < rounds; r++) {
+    const roles = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
+    const servers = {}
+    for (const role of roles)
+      servers[role] = await startServer(
+        '1',
+        pki,
+        framework,
+        role === 'candidate' ? candidate : baseline,
+        mode,
+      )
+    try {
+      const loads = Promise.all(roles.map((role) => loadgen(pki, servers[role].port)))
+      let last = await Promise.all(roles.map((role) => servers[role].usage()))
+      let lastThreads = Object.fromEntries(roles.map((role) => [role, threads(servers[role].pid)]))
+      for (let i = 0; i < steps; i++) {
+        await sleep(step * 1000)
+        const now = await Promise.all(roles.map((role) => servers[role].usage()))
+        const cost = {}
+        roles.forEach((role, k) => {
+          cost[role] = (now[k].us - last[k].us) / (now[k].served - last[k].served)
+        })
+        const nowThreads = Object.fromEntries(roles.map((role) => [role, threads(servers[role].pid)]))
+        const served = Object.fromEntries(roles.map((role, k) => [role, now[k].served - last[k].served]))
+        const per = (role, kind) => ((nowThreads[role][kind] - lastThreads[role][kind]) * 1000) / served[role]
+        mainRatio[i].push(per('baseline', 'main') / per('candidate', 'main'))
+        otherBase[i].push(per('baseline', 'other'))
+        otherCand[i].push(per('candidate', 'other'))
+        lastThreads = nowThreads
+        last = now
+        ratio[i].push(cost.baseline / cost.candidate)
+        control[i].push(cost.control / cost.baseline)
+        baseUs[i].push(cost.baseline)
+      }
+      const results = await loads
+      for (const [k, res] of results.entries())
+        if (res.errors) throw new Error(`${roles[k]}: ${res.errors} errors ${JSON.stringify(res.statuses)}`)
+    } finally {
+      await Promise.all(Object.values(servers).map((s) => s.stop()))
+    }
+    process.stderr.write(`round ${r + 1}/${rounds}\n`)
+  }
+} finally {
+  rmSync(pki, { force: true })
+}
+console.log(
+  `${framework} ${mode}, ${candidate} vs ${baseline}: cost ratio per ${step} s interval (median of ${rounds} rounds)`,
+)
+console.log(
+  'from s | cost ratio | control | baseline µs/request | main thread ratio | other threads µs/request, baseline -> candidate',
+)
+for (let i = 0; i < steps; i++)
+  console.log(
+    `${String(i * step).padStart(6)} | ${median(ratio[i]).toFixed(3)} | ${median(control[i]).toFixed(3)} | ${median(baseUs[i]).toFixed(1)} | ${median(mainRatio[i]).toFixed(3)} | ${median(otherBase[i]).toFixed(2)} -> ${median(otherCand[i]).toFixed(2)}`,
+  )

@@ -20,7 +20,7 @@ const quiet = (name) => {
 
 const out = []
 out.push(
-  `Run: \`${r.mode}\` mode, ${r.date}, ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, ${r.machine.platform}; ${r.config.windowsPerSession ? `${r.config.rounds} rounds of ${r.config.durationMs / 1000} s, taken in sessions of ${r.config.windowsPerSession} after a ${r.config.warmupMs / 1000} s warm-up` : `${r.config.rounds} rounds × (${r.config.warmupMs / 1000} s warm-up + ${r.config.durationMs / 1000} s)`}; total ${Math.round(r.elapsedS)} s.`,
+  `Run: \`${r.mode}\` mode, ${r.date}, ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, ${r.machine.platform}; ${r.config.rounds} rounds × (${r.config.warmupMs / 1000} s warm-up + ${r.config.durationMs / 1000} s); total ${Math.round(r.elapsedS)} s.`,
   '',
   '| name | median [min, max] | control | quiet rounds | target | met? |',
   '| --- | --- | --- | --- | --- | --- |',

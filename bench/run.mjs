@@ -20,12 +20,8 @@ const cfg = full
   ? {
       mode: 'full',
       rounds: 10,
-      // A/B rounds come in sessions (abSession): one warm-up per session, then its windows.
-      warmupMs: 15000,
+      warmupMs: 3000,
       durationMs: 5000,
-      windowsPerSession: 5,
-      // The latency rounds keep a round of their own (abRound).
-      latencyWarmupMs: 3000,
       latencyRate: 500,
       coldRounds: 5,
       coldN: 5000,
@@ -34,15 +30,13 @@ const cfg = full
       memN: 100_000,
       extraRounds: 36,
       // Rows that are reported, not budgeted, take fewer rounds, to leave the pool its time.
-      referenceRounds: 5,
+      referenceRounds: 6,
     }
   : {
       mode: 'quick',
       rounds: 4,
       warmupMs: 2000,
       durationMs: 3000,
-      windowsPerSession: 4,
-      latencyWarmupMs: 2000,
       latencyRate: 500,
       coldRounds: 3,
       coldN: 2000,
@@ -55,12 +49,9 @@ const cfg = full
 // Diagnostic: --rounds=N overrides the number of rounds.
 const roundsArg = argv.find((a) => a.startsWith('--rounds='))
 if (roundsArg) cfg.rounds = cfg.referenceRounds = Number(roundsArg.slice(9))
-// Diagnostic: --warmup=MS overrides the warm-up of each A/B session (bench/timeline.mjs shows
-// why it is long); --warmup=3000 --windows=1 measures as runs before 2026-12-05 15:00 did.
+// Diagnostic: --warmup=MS overrides the warm-up of each A/B round (docs/benchmarks.md, "Over time").
 const warmupArg = argv.find((a) => a.startsWith('--warmup='))
 if (warmupArg) cfg.warmupMs = Number(warmupArg.slice(9))
-const windowsArg = argv.find((a) => a.startsWith('--windows='))
-if (windowsArg) cfg.windowsPerSession = Number(windowsArg.slice(10))
 const SERVER_CPU = '1'
 const LOAD_CPU = '0'
 const started = Date.now()
@@ -98,104 +89,7 @@ function runNode(cpu, args, timeoutMs) {
 const startServer = (pki, framework, variant, mode) =>
   startServerOn(SERVER_CPU, pki, framework, variant, mode)
 
-/**
- * One A/B session: baseline, candidate and control (= baseline again) started afresh (in a
- * shuffled order) and loaded at the same time; after the warm-up, `cfg.windowsPerSession`
- * consecutive windows of `cfg.durationMs`, each one round. Per window and server: the requests
- * the server was handed and the CPU time it spent (req/s and CPU per request over exactly the
- * same wall-clock window for the three). The warm-up is long because a server's cost settles
- * only 10-15 s after the load starts in this layout (bench/timeline.mjs, docs/benchmarks.md
- * "Over time"); the generators run 2 s past the last window so none of them stops inside it.
- * Their non-200 answers over the session are charged to its first window.
- */
-async function abSession(pki, sc) {
-  const order = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
-  const servers = {}
-  for (const role of order) {
-    const v = role === 'candidate' ? sc.candidate : sc.baseline
-    servers[role] = await startServer(pki, v.framework, v.variant, sc.mode)
-  }
-  try {
-    const windows = cfg.windowsPerSession
-    const durationMs = windows * cfg.durationMs + 2000
-    const loads = Promise.all(
-      order.map(async (role) => {
-        const opts = { ...loadOptions(sc, sc.load, servers[role].port), durationMs }
-        const out = await runNode(
-          LOAD_CPU,
-          [join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
-          cfg.warmupMs + durationMs + 20_000,
-        )
-        return [role, JSON.parse(out.trim().split('\n').pop())]
-      }),
-    )
-    const sample = async () => ({
-      at: performance.now(),
-      usage: await Promise.all(order.map((role) => servers[role].usage())),
-    })
-    await sleep(cfg.warmupMs + 500)
-    let last = await sample()
-    const out = []
-    for (let w = 0; w < windows; w++) {
-      await sleep(cfg.durationMs)
-      const now = await sample()
-      const seconds = (now.at - last.at) / 1000
-      out.push(
-        Object.fromEntries(
-          order.map((role, i) => {
-            const a = last.usage[i]
-            const b = now.usage[i]
-            const n = b.served - a.served
-            if (a.served < 0 || n <= 0) throw new Error(`${sc.name}: the ${role} server counted no requests`)
-            return [
-              role,
-              {
-                rps: n / seconds,
-                errors: 0,
-                cpuUsPerRequest: (b.us - a.us) / n,
-                userCpuUsPerRequest: (b.userUs - a.userUs) / n,
-              },
-            ]
-          }),
-        ),
-      )
-      last = now
-    }
-    for (const [role, r] of await loads) out[0][role].errors = r.errors
-    return out
-  } finally {
-    await Promise.all(Object.values(servers).map((s) => s.stop()))
-  }
-}
-
-/** A line's rounds, one at a time: the windows of one session after another. */
-function roundsOf(pki, sc) {
-  let pending = []
-  return async () => {
-    if (pending.length === 0) pending = await abSession(pki, sc)
-    return pending.shift()
-  }
-}
-
-/** The load generator's options for a server of line `sc` (its warm-up and duration set by the caller's method). */
-function loadOptions(sc, loadMode, port) {
-  return {
-    port,
-    scheme: sc.baseline.framework === 'grpc' ? 'grpc' : sc.mode === 'tls' ? 'https' : 'http',
-    mode: loadMode,
-    warmupMs: cfg.warmupMs,
-    durationMs: cfg.durationMs,
-    connections: 10,
-    pipelining: loadMode === 'throughput' ? 10 : 1,
-    rate: cfg.latencyRate,
-    forwarded: sc.mode === 'forwarded',
-    ...(sc.mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
-  }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-/** One latency round: baseline, candidate and control (= baseline again), all loaded at once. */
+/** One concurrent A/B round: baseline, candidate and control (= baseline again), all loaded at once. */
 async function abRound(pki, sc, loadMode) {
   const order = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
   const servers = {}
@@ -207,9 +101,9 @@ async function abRound(pki, sc, loadMode) {
     // Server CPU time per request, over one window inside every load generator's measurement
     // window (their start differs by the time a process takes to start): how much work each
     // request cost its server, whatever share of the core the scheduler gave it.
-    const warmupMs = cfg.latencyWarmupMs
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
     const cpuPerRequest = (async () => {
-      await sleep(warmupMs + 500)
+      await sleep(cfg.warmupMs + 500)
       const a = await Promise.all(order.map((role) => servers[role].usage()))
       await sleep(cfg.durationMs - 1000)
       const b = await Promise.all(order.map((role) => servers[role].usage()))
@@ -223,11 +117,22 @@ async function abRound(pki, sc, loadMode) {
     })()
     const results = await Promise.all(
       order.map(async (role) => {
-        const opts = { ...loadOptions(sc, loadMode, servers[role].port), warmupMs }
+        const opts = {
+          port: servers[role].port,
+          scheme: sc.baseline.framework === 'grpc' ? 'grpc' : sc.mode === 'tls' ? 'https' : 'http',
+          mode: loadMode,
+          warmupMs: cfg.warmupMs,
+          durationMs: cfg.durationMs,
+          connections: 10,
+          pipelining: loadMode === 'throughput' ? 10 : 1,
+          rate: cfg.latencyRate,
+          forwarded: sc.mode === 'forwarded',
+          ...(sc.mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
+        }
         const out = await runNode(
           LOAD_CPU,
           [join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
-          warmupMs + cfg.durationMs + 20_000,
+          cfg.warmupMs + cfg.durationMs + 20_000,
         )
         return [role, JSON.parse(out.trim().split('\n').pop())]
       }),
@@ -484,7 +389,7 @@ const validity = {}
 const controlSamples = []
 const pki = await writePkiMaterial()
 log(
-  `mode ${cfg.mode}: ${cfg.rounds} rounds of ${cfg.durationMs} ms, in sessions of ${cfg.windowsPerSession} after a ${cfg.warmupMs} ms warm-up, pki ${pki}`,
+  `mode ${cfg.mode}: ${cfg.rounds} rounds x (${cfg.warmupMs} ms warm-up + ${cfg.durationMs} ms), pki ${pki}`,
 )
 
 try {
@@ -492,8 +397,7 @@ try {
     const per = []
     const judged = sc.name in budget || sc.yardstick === true
     const planned = judged || sc.load === 'latency' ? cfg.rounds : cfg.referenceRounds
-    const nextRound = sc.load === 'latency' ? () => abRound(pki, sc, sc.load) : roundsOf(pki, sc)
-    for (let r = 0; r < planned; r++) per.push(await nextRound())
+    for (let r = 0; r < planned; r++) per.push(await abRound(pki, sc, sc.load))
     if (sc.load === 'latency') {
       const errors = errorsOf(per)
       const rp = (k, role) => per.map((p) => p[role][k])
@@ -529,7 +433,7 @@ try {
       log(
         `${sc.name}: ${gate.quiet.length} of ${per.length} rounds on a quiet host${gate.quiet.length ? `, control ${controlMedianOf(gate.quiet).toFixed(3)}` : ''}: one more round (${extraRoundsLeft - 1} left for the run)`,
       )
-      per.push(await nextRound())
+      per.push(await abRound(pki, sc, sc.load))
       extra++
       extraRoundsLeft--
       gate = quietRounds(per, hostReference[sc.name])
@@ -780,7 +684,7 @@ const dir = join(here, 'results')
 mkdirSync(dir, { recursive: true })
 const json = `${JSON.stringify(result, null, 2)}\n`
 // Subsets and diagnostic runs (--only, --rounds, --candidate) never replace latest.json.
-const partial = only || roundsArg || warmupArg || windowsArg || argv.some((a) => a.startsWith('--candidate='))
+const partial = only || roundsArg || warmupArg || argv.some((a) => a.startsWith('--candidate='))
 if (!partial) {
   writeFileSync(join(dir, 'latest.json'), json)
   writeFileSync(join(dir, `${result.date.slice(0, 19).replace(/:/g, '-')}-${cfg.mode}.json`), json)

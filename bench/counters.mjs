@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs'
 import { loadAlone } from './lib/alone.mjs'
 import { perfCounts } from './lib/perf-stat.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
-import { startServer } from './lib/server-process.mjs'
+import { startTrio } from './lib/server-process.mjs'
 
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
@@ -27,16 +27,7 @@ const pki = await writePkiMaterial()
 const rows = { baseline: [], candidate: [] }
 try {
   for (let r = 1; r <= rounds; r++) {
-    const roles = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
-    const servers = {}
-    for (const role of roles)
-      servers[role] = await startServer(
-        '1',
-        pki,
-        framework,
-        role === 'candidate' ? candidate : baseline,
-        mode,
-      )
+    const { roles, servers } = await startTrio(pki, framework, baseline, candidate, mode)
     const loads = roles.map((role) =>
       loadAlone(pki, servers[role].port, { mode, warmupMs: 3000, durationMs: 5000, framework }),
     )

@@ -6,16 +6,13 @@
 //   node bench/timeline.mjs [--framework=koa] [--mode=tls] [--rounds=4] [--seconds=40] [--step=4] [baseline] [candidate]
 // Prints, per interval since the load started: the median over rounds of the cost ratio
 // (baseline CPU per request ÷ candidate's, above 1 is cheaper) and of its control (control ÷
-// baseline), and the baseline's CPU µs per request (the host's speed).
-import { spawn } from 'node:child_process'
+// baseline), the baseline's CPU µs per request (the host's speed), the cost ratio of the main
+// threads alone and the other threads' CPU (V8's compiler and GC helpers) per request, from /proc.
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { median } from './lib/alone.mjs'
-import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
-import { startServer } from './lib/server-process.mjs'
+import { loadAlone, median } from './lib/alone.mjs'
+import { writePkiMaterial } from './lib/pki.mjs'
+import { startTrio } from './lib/server-process.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
 const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
@@ -41,36 +38,6 @@ function threads(pid) {
   return out
 }
 
-function loadgen(pki, port) {
-  const opts = {
-    port,
-    scheme: mode === 'tls' ? 'https' : 'http',
-    mode: 'throughput',
-    warmupMs: 0,
-    durationMs: seconds * 1000,
-    connections: 10,
-    pipelining: 10,
-    forwarded: mode === 'forwarded',
-    ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'taskset',
-      ['-c', '0', process.execPath, join(here, 'loadgen.mjs'), pki, JSON.stringify(opts)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split('\n').pop()))
-        : reject(new Error(`loadgen exited ${code}`)),
-    )
-  })
-}
-
 const steps = Math.floor(seconds / step) - 1
 const ratio = Array.from({ length: steps }, () => [])
 const control = Array.from({ length: steps }, () => [])
@@ -82,18 +49,13 @@ const otherCand = Array.from({ length: steps }, () => [])
 const pki = await writePkiMaterial()
 try {
   for (let r = 0; r < rounds; r++) {
-    const roles = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
-    const servers = {}
-    for (const role of roles)
-      servers[role] = await startServer(
-        '1',
-        pki,
-        framework,
-        role === 'candidate' ? candidate : baseline,
-        mode,
-      )
+    const { roles, servers } = await startTrio(pki, framework, baseline, candidate, mode)
     try {
-      const loads = Promise.all(roles.map((role) => loadgen(pki, servers[role].port)))
+      const loads = Promise.all(
+        roles.map((role) =>
+          loadAlone(pki, servers[role].port, { mode, warmupMs: 0, durationMs: seconds * 1000, framework }),
+        ),
+      )
       let last = await Promise.all(roles.map((role) => servers[role].usage()))
       let lastThreads = Object.fromEntries(roles.map((role) => [role, threads(servers[role].pid)]))
       for (let i = 0; i < steps; i++) {

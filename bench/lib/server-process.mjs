@@ -63,3 +63,15 @@ export function startServer(cpu, pki, framework, variant, mode, { nodeArgs = [],
     child.on('exit', (code) => code !== 0 && code !== null && reject(new Error(`server exited ${code}`)))
   })
 }
+
+/**
+ * The budget's layout: a baseline, a candidate and a control (the baseline again) pinned to CPU
+ * 1, started in a shuffled order; resolves with `{ roles, servers }` (the order they started).
+ */
+export async function startTrio(pki, framework, baseline, candidate, mode) {
+  const roles = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
+  const servers = {}
+  for (const role of roles)
+    servers[role] = await startServer('1', pki, framework, role === 'candidate' ? candidate : baseline, mode)
+  return { roles, servers }
+}

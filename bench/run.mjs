@@ -7,7 +7,7 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
-import { startServer as startServerOn } from './lib/server-process.mjs'
+import { SERVER_CPU, startTrio } from './lib/server-process.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const argv = process.argv.slice(2)
@@ -52,7 +52,6 @@ if (roundsArg) cfg.rounds = cfg.referenceRounds = Number(roundsArg.slice(9))
 // Diagnostic: --warmup=MS overrides the warm-up of each A/B round (docs/benchmarks.md, "Over time").
 const warmupArg = argv.find((a) => a.startsWith('--warmup='))
 if (warmupArg) cfg.warmupMs = Number(warmupArg.slice(9))
-const SERVER_CPU = '1'
 const LOAD_CPU = '0'
 const started = Date.now()
 const log = (s) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${s}\n`)
@@ -86,17 +85,16 @@ function runNode(cpu, args, timeoutMs) {
   })
 }
 
-const startServer = (pki, framework, variant, mode) =>
-  startServerOn(SERVER_CPU, pki, framework, variant, mode)
-
 /** One concurrent A/B round: baseline, candidate and control (= baseline again), all loaded at once. */
 async function abRound(pki, sc, loadMode) {
-  const order = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
-  const servers = {}
-  for (const role of order) {
-    const v = role === 'candidate' ? sc.candidate : sc.baseline
-    servers[role] = await startServer(pki, v.framework, v.variant, sc.mode)
-  }
+  if (sc.candidate.framework !== sc.baseline.framework) throw new Error(`${sc.name}: one framework per line`)
+  const { roles: order, servers } = await startTrio(
+    pki,
+    sc.baseline.framework,
+    sc.baseline.variant,
+    sc.candidate.variant,
+    sc.mode,
+  )
   try {
     // Server CPU time per request, over one window inside every load generator's measurement
     // window (their start differs by the time a process takes to start): how much work each

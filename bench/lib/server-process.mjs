@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 const serverScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'server.mjs')
 const CPU_LINE = /^CPU (\d+) (-?\d+) (\d+)$/
 const READY_LINE = /^READY (\d+)$/
+/** The core the servers of the budget's layout share (their load generators run on CPU 0). */
+export const SERVER_CPU = '1'
 
 /**
  * Starts `server.mjs` pinned to `cpu`; resolves once it prints READY <port> with
@@ -30,11 +32,13 @@ export function startServer(cpu, pki, framework, variant, mode, { nodeArgs = [],
       reject(new Error(`server ${framework}/${variant} did not start`))
     }, 15_000)
     const line = (text) => {
-      const ready = READY_LINE.exec(text)
       const usage = CPU_LINE.exec(text)
-      if (usage !== null)
+      if (usage !== null) {
         waiters.shift()?.({ us: Number(usage[1]), served: Number(usage[2]), userUs: Number(usage[3]) })
-      else if (ready !== null) {
+        return
+      }
+      const ready = READY_LINE.exec(text)
+      if (ready !== null) {
         clearTimeout(timer)
         resolve({
           port: Number(ready[1]),
@@ -66,12 +70,18 @@ export function startServer(cpu, pki, framework, variant, mode, { nodeArgs = [],
 
 /**
  * The budget's layout: a baseline, a candidate and a control (the baseline again) pinned to CPU
- * 1, started in a shuffled order; resolves with `{ roles, servers }` (the order they started).
+ * 1 (`SERVER_CPU`), started in a shuffled order; resolves with `{ roles, servers }` (the order they started).
  */
 export async function startTrio(pki, framework, baseline, candidate, mode) {
   const roles = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
   const servers = {}
   for (const role of roles)
-    servers[role] = await startServer('1', pki, framework, role === 'candidate' ? candidate : baseline, mode)
+    servers[role] = await startServer(
+      SERVER_CPU,
+      pki,
+      framework,
+      role === 'candidate' ? candidate : baseline,
+      mode,
+    )
   return { roles, servers }
 }

@@ -71,8 +71,9 @@ export function startServer(cpu, pki, framework, variant, mode, { nodeArgs = [],
 /**
  * The budget's layout: a baseline, a candidate and a control (the baseline again) pinned to CPU
  * 1 (`SERVER_CPU`), started in a shuffled order; resolves with `{ roles, servers }` (the order they started).
+ * `options(role)` gives each server `startServer`'s options (V8 flags, a line handler).
  */
-export async function startTrio(pki, framework, baseline, candidate, mode) {
+export async function startTrio(pki, framework, baseline, candidate, mode, options = () => ({})) {
   const roles = ['baseline', 'candidate', 'control'].sort(() => Math.random() - 0.5)
   const servers = {}
   for (const role of roles)
@@ -82,6 +83,7 @@ export async function startTrio(pki, framework, baseline, candidate, mode) {
       framework,
       role === 'candidate' ? candidate : baseline,
       mode,
+      options(role),
     )
   return { roles, servers }
 }

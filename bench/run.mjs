@@ -302,10 +302,16 @@ const throughputScenarios = [
   },
 ]
   .filter((s) => !only || only.some((o) => s.name.includes(o) || o === 'load'))
-  // Diagnostic: --candidate=<variant> swaps the candidate (e.g. noop-sync, noop-microtask).
+  // Diagnostics: --candidate=<variant> swaps the candidate (e.g. noop-sync, noop-microtask),
+  // --baseline=<variant> the baseline and control (a direct A/B of two variants).
   .map((s) => {
     const c = argv.find((a) => a.startsWith('--candidate='))?.slice(12)
-    return c ? { ...s, candidate: { ...s.candidate, variant: c } } : s
+    const b = argv.find((a) => a.startsWith('--baseline='))?.slice(11)
+    return {
+      ...s,
+      ...(c ? { candidate: { ...s.candidate, variant: c } } : {}),
+      ...(b ? { baseline: { ...s.baseline, variant: b } } : {}),
+    }
   })
 
 // The budget: each judged line and its target (docs/benchmarks.md, "Which targets are met").
@@ -688,7 +694,11 @@ const dir = join(here, 'results')
 mkdirSync(dir, { recursive: true })
 const json = `${JSON.stringify(result, null, 2)}\n`
 // Subsets and diagnostic runs (--only, --rounds, --candidate) never replace latest.json.
-const partial = only || roundsArg || warmupArg || argv.some((a) => a.startsWith('--candidate='))
+const partial =
+  only ||
+  roundsArg ||
+  warmupArg ||
+  argv.some((a) => a.startsWith('--candidate=') || a.startsWith('--baseline='))
 if (!partial) {
   writeFileSync(join(dir, 'latest.json'), json)
   writeFileSync(join(dir, `${result.date.slice(0, 19).replace(/:/g, '-')}-${cfg.mode}.json`), json)

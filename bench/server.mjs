@@ -4,7 +4,9 @@
 // Express also clientcert-front (withClientCert(app) in front of the app; `clientcert` is the
 // middleware), the references empty-middleware | minimal-auth (see docs/benchmarks.md) and the
 // diagnostics loaded-idle (clientcert loaded, bare Express serving), front-settled-mark and
-// front-settled-nowrite (withClientCert's settled path with fewer writes); Koa also the kit-* pieces and
+// front-settled-nowrite (withClientCert's settled path with fewer writes), front-noop (a listener
+// that only calls the app), front-lean (a hand-written keep-alive check in front of the app) and its
+// pieces front-lookup, front-clock, front-screen; Koa also the kit-* pieces and
 // the reference minimal-auth and the diagnostics loaded-idle, judged-once, judged-before,
 // judged-once-sym, ballast, touch-<N>, front-admit, front-admit-state, premark-kit-admit and
 // lean-admit (docs/benchmarks.md, "Koa: what is left after the short path").
@@ -117,9 +119,18 @@ async function expressServer() {
   } else if (variant in expressProbes) {
     app.use(expressProbes[variant])
   } else if (
-    !['bare', 'clientcert-front', 'loaded-idle', 'front-settled-nowrite', 'front-settled-mark'].includes(
-      variant,
-    )
+    ![
+      'bare',
+      'clientcert-front',
+      'loaded-idle',
+      'front-noop',
+      'front-lean',
+      'front-lookup',
+      'front-clock',
+      'front-screen',
+      'front-settled-nowrite',
+      'front-settled-mark',
+    ].includes(variant)
   )
     throw new Error(`unknown variant ${variant}`)
   app.get('/', (_req, res) => {
@@ -146,6 +157,75 @@ async function expressServer() {
       if (markIt) core.markAuthenticated(req, settled.mark)
       app(req, res)
     }
+  } else if (variant === 'front-lean') {
+    // Diagnostic (issue 19): the least a keep-alive check in front of the app can do, written by
+    // hand in one small function: a connection's first request goes through withClientCert,
+    // later ones take a WeakMap lookup of the socket, a clock check, a screen of the header
+    // names by their first letter, a symbol mark and req.clientCert. No library frame on the path.
+    const { withClientCert } = await import('@clientcert/express')
+    const core = await import('@clientcert/core')
+    const known = new WeakMap()
+    const MARK = Symbol('mark')
+    const full = withClientCert((req, res) => {
+      const mark = core.authenticationOf(req)
+      if (mark?.principal) known.set(req.socket, { until: Date.now() + 3_600_000, mark })
+      app(req, res)
+    }, clientcertOptions)
+    // Forwarded-certificate headers start x-…, forwarded, client-cert, ssl-…, cf-… (not co…).
+    const screened = (name) => {
+      const a = name.charCodeAt(0) | 32
+      return a === 120 || a === 102 || ((a === 99 || a === 115) && (name.charCodeAt(1) | 32) !== 111)
+    }
+    handler = (req, res) => {
+      const entry = known.get(req.socket)
+      if (entry !== undefined && Date.now() <= entry.until) {
+        const raw = req.rawHeaders
+        let suspicious = false
+        for (let i = 0; i < raw.length; i += 2)
+          if (screened(raw[i])) {
+            suspicious = true
+            break
+          }
+        if (!suspicious) {
+          req[MARK] = entry.mark
+          req.clientCert = entry.mark.principal
+          app(req, res)
+          return
+        }
+      }
+      full(req, res)
+    }
+  } else if (variant === 'front-lookup' || variant === 'front-clock' || variant === 'front-screen') {
+    // Diagnostics (issue 19): one piece of front-lean each, before the app: the socket's WeakMap
+    // lookup, a clock check, the header-name screen.
+    const known = new WeakMap()
+    let until = Date.now() + 3_600_000
+    let hits = 0
+    const piece = {
+      'front-lookup': (req) => {
+        const entry = known.get(req.socket)
+        if (entry === undefined) known.set(req.socket, { n: 1 })
+        else entry.n++
+      },
+      'front-clock': () => {
+        if (Date.now() > until) until = Number.POSITIVE_INFINITY
+      },
+      'front-screen': (req) => {
+        const raw = req.rawHeaders
+        for (let i = 0; i < raw.length; i += 2) {
+          const a = raw[i].charCodeAt(0) | 32
+          if (a === 120 || a === 102) hits++
+        }
+      },
+    }[variant]
+    handler = (req, res) => {
+      piece(req)
+      app(req, res)
+    }
+    globalThis.frontHits = () => hits
+  } else if (variant === 'front-noop') {
+    // Diagnostic (issue 19): a listener in front of the app that only calls it.
+    handler = (req, res) => app(req, res)
   } else if (variant === 'loaded-idle') {
     // Diagnostic (issue 19): clientcert loaded and its listener built, but bare Express serves:
     // what the process's larger footprint costs without any per-request work.
@@ -388,6 +468,9 @@ async function koaServer() {
   } else if (variant === 'empty-middleware') {
     // Reference: what any Koa middleware costs, before it does anything.
     app.use((_ctx, next) => next())
+  } else if (variant === 'front-noop') {
+    // Diagnostic (issue 19): a listener in front of the app that only calls it.
+    handler = (req, res) => app(req, res)
   } else if (variant === 'loaded-idle') {
     // Diagnostic: clientcert loaded and its middleware built, bare Koa serving.
     const { clientCert } = await import('@clientcert/koa')

@@ -16,6 +16,7 @@ import { readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAlone, median } from './lib/alone.mjs'
+import { GC, leafName, NEXT, OWN } from './lib/perf-samples.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
@@ -31,18 +32,7 @@ const symbolsTop = Number(opt('symbols', '0'))
 const variants = argv.filter((a) => !a.startsWith('--'))
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
 
-const OWN = /\/packages\/[a-z-]+\/dist\//
-const NEXT = /JS:\S*(dispatch|next|handle|runPreParsing|hookRunner|routeHandler)\b/
-const GC = /Scaveng|Heap::|MarkCompact|Sweeper|Ephemeron|ConcurrentMarking|MinorMark/
 const CALIBRATION = /llhttp|aes|gcm|ghash|ssl3_|tls1_|SSL_|EVP_/i
-
-/** A sample's leaf frame as `symbol (library)`, without addresses and JIT markers. */
-function leafName(frame) {
-  const m = /^\S+\s+(.*?)\s+\((.*)\)$/.exec(frame)
-  if (!m) return frame
-  const dso = m[2].startsWith('/tmp/perf-') ? 'JIT' : m[2].split('/').pop()
-  return `${m[1].replace(/\+0x[0-9a-f]+$/, '').replace(/^(JS|LazyCompile|Function):[*~^]?/, '')} (${dso})`
-}
 
 /** Samples of one `perf record` file, bucketed; each sample is 1/HZ s of CPU time. */
 function buckets(file) {

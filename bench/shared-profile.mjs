@@ -13,6 +13,7 @@ import { readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAlone, median } from './lib/alone.mjs'
+import { GC, leafName, NEXT, OWN } from './lib/perf-samples.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startTrio } from './lib/server-process.mjs'
 
@@ -30,17 +31,6 @@ const [baseline, candidate] = argv.filter((a) => !a.startsWith('--'))
 if (!baseline || !candidate) throw new Error('usage: shared-profile.mjs [options] <baseline> <candidate>')
 const HZ = 4999
 const ROLES = ['baseline', 'candidate', 'control']
-
-const OWN = /\/packages\/[a-z-]+\/dist\//
-const NEXT = /JS:\S*(dispatch|next|handle|runPreParsing|hookRunner|routeHandler)\b/
-const GC = /Scaveng|Heap::|MarkCompact|Sweeper|Ephemeron|ConcurrentMarking|MinorMark/
-
-function leafName(frame) {
-  const m = /^\S+\s+(.*?)\s+\((.*)\)$/.exec(frame)
-  if (!m) return frame
-  const dso = m[2].startsWith('/tmp/perf-') ? 'JIT' : m[2].split('/').pop()
-  return `${m[1].replace(/\+0x[0-9a-f]+$/, '').replace(/^(JS|LazyCompile|Function):[*~^]?/, '')} (${dso})`
-}
 
 /** The samples of one recording, bucketed per process id. */
 function bucketsByPid(file) {
@@ -146,31 +136,19 @@ for (const role of ROLES) {
     `${name.padEnd(34)} ${['all', 'kernel', 'user', 'gc', 'own'].map((k) => m(k).toFixed(2).padStart(9)).join('')}`,
   )
 }
-if (symbolsTop) {
-  const per = (role, k) => median(results[role].map((x) => x.leaves.get(k) ?? 0))
-  const names = new Set(ROLES.flatMap((role) => results[role].flatMap((x) => [...x.leaves.keys()])))
+/** The `top` keys of `field` whose time per request differs most between candidate and baseline. */
+function printDifferences(field, title, width) {
+  const per = (role, k) => median(results[role].map((x) => x[field].get(k) ?? 0))
+  const names = new Set(ROLES.flatMap((role) => results[role].flatMap((x) => [...x[field].keys()])))
   const rows = [...names]
     .map((k) => [k, per('baseline', k), per('candidate', k), per('control', k)])
     .sort((x, y) => Math.abs(y[2] - y[1]) - Math.abs(x[2] - x[1]))
     .slice(0, symbolsTop)
-  console.log('\nleaf symbols, µs per request: candidate - baseline, control - baseline, baseline, candidate')
+  console.log(`\n${title}, µs per request: candidate - baseline, control - baseline, baseline, candidate`)
   for (const [k, base, cand, ctrl] of rows)
     console.log(
-      `${(cand - base).toFixed(2).padStart(7)} ${(ctrl - base).toFixed(2).padStart(7)} ${base.toFixed(2).padStart(7)} ${cand.toFixed(2).padStart(7)}  ${k.slice(0, 100)}`,
+      `${(cand - base).toFixed(2).padStart(7)} ${(ctrl - base).toFixed(2).padStart(7)} ${base.toFixed(2).padStart(7)} ${cand.toFixed(2).padStart(7)}  ${k.slice(0, width)}`,
     )
 }
-if (callersOf) {
-  const per = (role, k) => median(results[role].map((x) => x.callers.get(k) ?? 0))
-  const names = new Set(ROLES.flatMap((role) => results[role].flatMap((x) => [...x.callers.keys()])))
-  const rows = [...names]
-    .map((k) => [k, per('baseline', k), per('candidate', k), per('control', k)])
-    .sort((x, y) => Math.abs(y[2] - y[1]) - Math.abs(x[2] - x[1]))
-    .slice(0, symbolsTop)
-  console.log(
-    `\ncallers of ${callersOf}, µs per request: candidate - baseline, control - baseline, baseline, candidate`,
-  )
-  for (const [k, base, cand, ctrl] of rows)
-    console.log(
-      `${(cand - base).toFixed(2).padStart(7)} ${(ctrl - base).toFixed(2).padStart(7)} ${base.toFixed(2).padStart(7)} ${cand.toFixed(2).padStart(7)}  ${k.slice(0, 200)}`,
-    )
-}
+if (symbolsTop) printDifferences('leaves', 'leaf symbols', 100)
+if (callersOf) printDifferences('callers', `callers of ${callersOf}`, 200)

@@ -693,7 +693,7 @@ const result = {
 const dir = join(here, 'results')
 mkdirSync(dir, { recursive: true })
 const json = `${JSON.stringify(result, null, 2)}\n`
-// Subsets and diagnostic runs (--only, --rounds, --candidate) never replace latest.json.
+// Subsets and diagnostic runs (--only, --rounds, --warmup, --candidate, --baseline) never replace latest.json.
 const partial =
   only ||
   roundsArg ||

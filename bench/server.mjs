@@ -222,6 +222,7 @@ async function expressServer() {
       piece(req)
       app(req, res)
     }
+    // Observable, so the optimizer cannot drop the screen as dead code.
     globalThis.frontHits = () => hits
   } else if (variant === 'front-noop') {
     // Diagnostic (issue 19): a listener in front of the app that only calls it.

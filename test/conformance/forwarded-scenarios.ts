@@ -14,7 +14,7 @@ import {
 } from '@clientcert/testing'
 import { expect } from 'vitest'
 import type { ClientName, Fixtures } from '../support/fixtures.js'
-import type { Outcome, Scenario, ScenarioContext } from './scenarios.js'
+import { type Outcome, onBothPaths, type Scenario, type ScenarioContext } from './scenarios.js'
 
 /**
  * Forwarded-mode scenarios (THREATS.md A, B, C, H). The proxy is played by connections from
@@ -345,6 +345,39 @@ const CERT_HEADER: Readonly<Record<ForwardedFormat, string>> = {
   cloudflare: 'cf-client-cert-der-base64',
 }
 
+/**
+ * Alice's nginx headers three times on ONE keep-alive connection from the proxy (validated,
+ * then from the cache, then from the settled connection: all 200), then `last` on `path` on
+ * the same connection: the scenario's outcome.
+ */
+const afterSettling =
+  (path: string, last: (f: Fixtures) => Headers) =>
+  async ({ url, f, probes }: ScenarioContext): Promise<Outcome> => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: PROXY })
+    const ports: number[] = []
+    const send = (at: string, headers: Headers) =>
+      new Promise<Outcome>((resolve, reject) => {
+        const req = http.request(`${url}${at}`, { agent, headers }, (res) => {
+          ports.push(req.socket?.localPort ?? -1)
+          let body = ''
+          res.on('data', (d: Buffer) => (body += d))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    try {
+      for (let i = 0; i < 3; i++)
+        expect((await send('/whoami', headersFor(f, 'nginx', 'alice'))).status).toBe(200)
+      probes.handled = 0
+      const outcome = await send(path, last(f))
+      expect(new Set(ports).size).toBe(1)
+      return outcome
+    } finally {
+      agent.destroy()
+    }
+  }
+
 /** Format-independent attacks, with a few representative presets. */
 function general(): Scenario[] {
   const nginx = fwdAuth('nginx')
@@ -632,71 +665,39 @@ function general(): Scenario[] {
       run: httpFrom(PROXY, '/whoami', () => ({ 'x-client-cert-pem': '(null)' })),
       expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
     },
-    {
+    ...onBothPaths({
       name: 'keep-alive from the proxy: each request judged on its own header (200, then 401 without one)',
       threat: 'B',
       mode: 'forwarded',
       auth: nginx,
-      run: async ({ url, f, probes }) => {
-        const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: PROXY })
-        const ports: number[] = []
-        const send = (headers: Headers) =>
-          new Promise<Outcome>((resolve, reject) => {
-            const req = http.request(`${url}/whoami`, { agent, headers }, (res) => {
-              ports.push(req.socket?.localPort ?? -1)
-              let body = ''
-              res.on('data', (d: Buffer) => (body += d))
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
-            })
-            req.on('error', reject)
-            req.end()
-          })
-        try {
-          const first = await send(aliceNginx(f))
-          expect(first.status).toBe(200)
-          probes.handled = 0
-          const second = await send({})
-          expect(ports[0]).toBe(ports[1])
-          return second
-        } finally {
-          agent.destroy()
-        }
-      },
+      run: afterSettling('/whoami', () => ({})),
       expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
-    },
-    {
+    }),
+    ...onBothPaths({
       name: 'keep-alive from the proxy: the same lines again plus X_SSL_Client_Verify (a header not read) → 401 untrusted proxy',
       threat: 'A',
       mode: 'forwarded',
       auth: fwdAuth('nginx', { requireVerify: false }),
-      run: async ({ url, f, probes }) => {
-        const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: PROXY })
-        const ports: number[] = []
-        const send = (headers: Headers) =>
-          new Promise<Outcome>((resolve, reject) => {
-            const req = http.request(`${url}/whoami`, { agent, headers }, (res) => {
-              ports.push(req.socket?.localPort ?? -1)
-              let body = ''
-              res.on('data', (d: Buffer) => (body += d))
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
-            })
-            req.on('error', reject)
-            req.end()
-          })
-        try {
-          const first = await send(aliceNginx(f))
-          expect(first.status).toBe(200)
-          probes.handled = 0
-          // The connection's shortcut compares the lines it read last time: it must still see twins.
-          const second = await send({ ...aliceNginx(f), X_SSL_Client_Verify: 'SUCCESS' })
-          expect(ports[0]).toBe(ports[1])
-          return second
-        } finally {
-          agent.destroy()
-        }
-      },
+      // The connection's shortcuts compare the lines it read last time: they must still see twins.
+      run: afterSettling('/whoami', (f) => ({ ...aliceNginx(f), X_SSL_Client_Verify: 'SUCCESS' })),
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
-    },
+    }),
+    ...onBothPaths({
+      name: "keep-alive from the proxy after alice ×3: bob's headers on the same connection → bob",
+      threat: 'B',
+      mode: 'forwarded',
+      auth: nginx,
+      run: afterSettling('/whoami', (f) => headersFor(f, 'nginx', 'bob')),
+      expect: { status: 200, id: 'bob' },
+    }),
+    ...onBothPaths({
+      name: "keep-alive from the proxy after alice ×3: alice's headers again on /admin → 403",
+      threat: 'D',
+      mode: 'forwarded',
+      auth: nginx,
+      run: afterSettling('/admin', aliceNginx),
+      expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
+    }),
     {
       name: 'Unix-socket peer without allowUnixSocket: certificate header → 401',
       threat: 'B',

@@ -94,6 +94,12 @@ export interface Scenario {
   }
   /** The client speaks HTTP/1.1 only (node:https), also against HTTP/2 drivers. */
   readonly h1Only?: boolean
+  /**
+   * Leave out the matrix's `onAuthenticated` hook, which keeps every connection unsettled, so a
+   * keep-alive connection settles (authenticator.ts, `#settle`) and its later requests take the
+   * short path: that path is then what the scenario judges.
+   */
+  readonly settles?: boolean
   /** Extra assertions. */
   readonly check?: (outcome: Outcome, ctx: ScenarioContext) => void | Promise<void>
 }
@@ -133,6 +139,16 @@ const get =
  * Two requests from alice on ONE connection (HTTP/2: one session): the first must pass (200,
  * one handler run); `between` may change the rules; the second is the scenario's outcome.
  */
+/**
+ * A keep-alive scenario twice: as written (the matrix's `onAuthenticated` hook keeps every
+ * connection unsettled, so later requests take the full judgement with the connection's memo),
+ * and on a settled connection (no hook: later requests take the short path).
+ */
+export const onBothPaths = (scenario: Scenario): Scenario[] => [
+  scenario,
+  { ...scenario, name: `${scenario.name} [settled connection]`, settles: true },
+]
+
 /** The clock of the keep-alive expiry scenario: undefined = real time. */
 const keepAliveClock: { at: number | undefined } = { at: undefined }
 
@@ -348,16 +364,16 @@ export const scenarios: readonly Scenario[] = [
     },
     expect: { status: 401, code: 'ERR_CLIENT_CERT_MISSING' },
   },
-  {
+  ...onBothPaths({
     name: 'keep-alive: each request on one connection is judged on its own (200 then 403 on /admin)',
     threat: 'D',
     mode: 'socket',
     run: onOneConnection('/admin'),
     expect: { status: 403, code: 'ERR_CLIENT_CERT_NOT_ALLOWED' },
-  },
+  }),
   // A connection admitted once is answered from its memo; these must still be judged per request.
-  ...['x-forwarded-client-cert', 'client-cert', 'x-ssl-client-cert'].map(
-    (header): Scenario => ({
+  ...['x-forwarded-client-cert', 'client-cert', 'x-ssl-client-cert'].flatMap((header) =>
+    onBothPaths({
       name: `keep-alive: a later request on an admitted connection carrying ${header} → 401`,
       threat: 'A',
       mode: 'socket',
@@ -365,7 +381,7 @@ export const scenarios: readonly Scenario[] = [
       expect: { status: 401, code: 'ERR_CLIENT_CERT_UNTRUSTED_PROXY' },
     }),
   ),
-  {
+  ...onBothPaths({
     name: 'keep-alive: the validity window is judged on every request (clock past notAfter → 401)',
     threat: 'D',
     mode: 'socket',
@@ -377,7 +393,7 @@ export const scenarios: readonly Scenario[] = [
       })(ctx)
     },
     expect: { status: 401, code: 'ERR_CLIENT_CERT_EXPIRED' },
-  },
+  }),
 
   // ── E. chain and identity ────────────────────────────────────────────────────────────
   ...both('EKU serverAuth only → 401', 'E', (m) => reject('ekuServerOnly', 'ERR_CLIENT_CERT_EKU', m)),

@@ -46,6 +46,7 @@ import {
   hasForwardedHeader,
   readForwarded,
   remoteAddressOf,
+  repeatedRead,
 } from './sources/forwarded/index.js'
 import { readRequestHeader } from './sources/request-header.js'
 import { peerChainOf, readSocket, tlsRejection } from './sources/tls.js'
@@ -68,10 +69,13 @@ import {
  * one cache of its own: `#allowed`, principal → its frozen success answer (a WeakMap; it lives
  * as long as the principal, which a new epoch replaces).
  *
- * One short path (`SETTLED`, for the adapter kit's `admitRequest`): a TLS connection whose
+ * One short path (`SETTLED`, for the adapter kit's `admitRequest`): a connection whose
  * admission only the clock and a request's own headers could change (`#settle` lists what rules
- * that out) remembers it, and a keep-alive request then costs the window check, the
- * forwarded-header screen and the mark. A new option or per-request check must either be
+ * that out) remembers it, and a keep-alive request then costs the window check, the header
+ * check and the mark. The header check of a TLS connection is the forwarded-header screen; of
+ * an allowlisted proxy's connection, that the request repeats the admitted forwarded headers
+ * exactly (`repeatedRead`, the test the full read's connection memo makes), before the cache
+ * entry they were admitted from expires. A new option or per-request check must either be
  * re-checked there or rule settling out: `fast-path.test.ts` classifies every option.
  */
 
@@ -174,7 +178,7 @@ class Authenticator implements ClientCertAuthenticator {
           ? outcome.then((o) => this.#admit(o, request, options, epoch))
           : this.#admit(outcome, request, options, epoch)
       if (
-        outcome === connection.tls &&
+        this.#settles &&
         trace === undefined &&
         !(outcome instanceof Promise) &&
         !(answer instanceof Promise)
@@ -189,11 +193,13 @@ class Authenticator implements ClientCertAuthenticator {
   }
 
   /**
-   * Remembers a TLS connection's admission for the keep-alive fast path (`SETTLED`), where the
-   * full judgement of a later request could differ only by the clock (the validity window, still
-   * checked) or the request's own headers (a forwarded-certificate header, still screened): an
-   * epoch under which connections can settle (`settlesUnder`), no server-name rule on this
-   * connection, an admitted client (not an anonymous request), and no policy of the request's own.
+   * Remembers a connection's admission for the keep-alive fast path (`SETTLED`), where the full
+   * judgement of a later request could differ only by the clock (the validity window, still
+   * checked) or the request's own headers (still checked): an epoch under which connections can
+   * settle (`settlesUnder`), no server-name rule on this connection, an admitted client (not an
+   * anonymous request), and no policy of the request's own. Under a forwarded source only a
+   * proxy's forwarded certificate settles — the connection memo's read and outcome, with the
+   * expiry of the cache entry the outcome came from; otherwise only the socket's certificate.
    */
   #settle(
     connection: ConnectionState,
@@ -207,26 +213,44 @@ class Authenticator implements ClientCertAuthenticator {
       !answer.ok ||
       answer.principal === undefined ||
       options.policy !== undefined ||
-      connection.servername !== null ||
-      !settlesUnder(epoch)
+      connection.servername !== null
     )
       return
+    let forwarded: Settled['forwarded']
+    if (epoch.options.forwarded === undefined) {
+      if (outcome !== connection.tls) return
+    } else {
+      const memo = connection.forwardedOutcome
+      if (memo === undefined || memo.outcome !== outcome || memo.read !== connection.forwarded.last?.read)
+        return
+      forwarded = { read: memo.read, expires: memo.expires }
+    }
     connection.settled = {
       answer: answer as AuthResult & { ok: true },
       mark: markOf(answer.principal, this),
       verified: outcome.verified,
+      forwarded,
     }
   }
 
   [SETTLED](request: RequestLike): Settled | undefined {
-    // Nothing to look up where no connection can settle (a proxy's, say): no cost for them.
+    // Nothing to look up where no connection can settle: no cost there.
     if (!this.#settles || tracingAuthenticate()) return undefined
     const epoch = this.#epoch
-    const settled = this.#connections.settledOf(request, epoch)
-    if (settled === undefined) return undefined
+    const connection = this.#connections.knownState(request, epoch)
+    const settled = connection?.settled
+    if (settled === undefined || !isObject(request)) return undefined
     const o = epoch.options
-    if (checkVerifiedWindow(settled.verified, o.now(), o.skewMs) !== undefined) return undefined
-    return isObject(request) && hasForwardedHeader(request) ? undefined : settled
+    const now = o.now()
+    if (checkVerifiedWindow(settled.verified, now, o.skewMs) !== undefined) return undefined
+    const forwarded = settled.forwarded
+    if (forwarded === undefined) return hasForwardedHeader(request) ? undefined : settled
+    // A proxy's connection: the admitted forwarded headers again, exactly, from the same
+    // allowlisted peer, while the cache entry they were admitted from lasts.
+    if (now >= forwarded.expires || o.forwarded === undefined) return undefined
+    if (repeatedRead(request, o.forwarded, connection!.forwarded) !== forwarded.read) return undefined
+    this[STATS].forwardedMemoHits++
+    return settled
   }
 
   /** Why the request names another host than its connection's TLS server name, where trust differs by name. */
@@ -579,15 +603,20 @@ class Authenticator implements ClientCertAuthenticator {
 
 /**
  * Whether a connection can settle at all under `epoch` (see `#settle`): nothing per request
- * besides the clock and the request's headers — no revocation checking, no forwarded or
- * request-header source, no `onAuthenticated` hook, no `requireServernameMatch` (server names
+ * besides the clock and the request's headers — no revocation checking, no request-header
+ * source, a forwarded source only with proxies judged by address alone (not by a proxy
+ * certificate, whose window would need checking, nor behind a Web trust boundary, whose views
+ * are fresh per request), no `onAuthenticated` hook, no `requireServernameMatch` (server names
  * marked on the listener are still found per connection), and a policy of declarative parts.
  */
 function settlesUnder(epoch: TrustEpoch): boolean {
   const o = epoch.options
   return (
     epoch.revocation === undefined &&
-    o.forwarded === undefined &&
+    (o.forwarded === undefined ||
+      (o.forwarded.proxyCertificate === undefined &&
+        o.forwarded.boundary === undefined &&
+        o.forwarded.proxies !== undefined)) &&
     o.requestHeader === undefined &&
     o.onAuthenticated === undefined &&
     !o.requireServernameMatch &&

@@ -34,7 +34,7 @@ export interface ConnectionState {
    */
   forwardedOutcome?: { readonly read: ForwardedRead; readonly outcome: Outcome; readonly expires: number }
   /**
-   * A TLS connection's admission, kept only where nothing but the clock and the request's own
+   * The connection's admission, kept only where nothing but the clock and the request's own
    * headers can change it (authenticator.ts, `#settle`): the keep-alive fast path.
    */
   settled?: Settled
@@ -45,6 +45,12 @@ export interface Settled {
   readonly answer: AuthResult & { readonly ok: true }
   readonly mark: AuthenticationMark
   readonly verified: Verified
+  /**
+   * For a proxy's connection: the forwarded read admitted (a later request must repeat its
+   * headers exactly) and the expiry of the validation cache entry its outcome came from.
+   * Undefined for the socket's own certificate.
+   */
+  readonly forwarded: { readonly read: ForwardedRead; readonly expires: number } | undefined
 }
 
 /** Per-connection states, by connection. */
@@ -69,11 +75,12 @@ export class Connections {
   }
 
   /**
-   * The settled admission of a request's HTTP/1.1 socket under `epoch`, if any (one `WeakMap`
-   * lookup; anything else — HTTP/2, no socket, another epoch — takes the full judgement).
+   * The state of a request's HTTP/1.1 socket under `epoch`, if one is known, for the settled
+   * path (one `WeakMap` lookup; anything else — HTTP/2, no socket, another epoch — is undefined
+   * and takes the full judgement).
    */
-  settledOf(request: RequestLike, epoch: TrustEpoch): Settled | undefined {
-    return this.#bySocket(request, epoch)?.settled
+  knownState(request: RequestLike, epoch: TrustEpoch): ConnectionState | undefined {
+    return this.#bySocket(request, epoch)
   }
 
   /** The state of the request's HTTP/1.1 socket under `epoch`, if one is known. */

@@ -327,7 +327,10 @@ describe('a settled connection (the keep-alive short path)', () => {
   // by anything but the clock and that request's headers must keep the connection unsettled
   // (authenticator.ts, #settle), and be tested below. A new option fails this test until it is.
   const SETTLING: Record<(typeof CORE_OPTION_NAMES)[number], 'settles' | 'unsettles'> = {
-    source: 'unsettles', // a forwarded or request-header source: each request names its client
+    // A forwarded source with proxies judged by address settles a proxy connection on headers
+    // repeated exactly (tested behind a proxy, below); a request-header source, proxies judged by
+    // their certificate and TLS clients under a forwarded source do not (tested here).
+    source: 'settles',
     trust: 'settles', // judged on the first request; updateTrust starts a new epoch
     identity: 'settles',
     allow: 'settles', // declarative parts only; a predicate unsettles (tested below)
@@ -528,6 +531,157 @@ describe('the authentication stage behind a proxy', () => {
     clock += 61_000
     expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
     expect(identity).toHaveBeenCalledTimes(2)
+  })
+
+  const settledOf = (auth: ReturnType<typeof createClientCertAuthenticator>, req: RequestLike) =>
+    auth[SETTLED]?.(req)
+  /** A proxy connection whose admission of alice's forwarded headers has settled. */
+  function settledProxy(overrides: Partial<ClientCertOptions> = {}) {
+    const auth = forwarded(overrides)
+    const socket = proxySocket()
+    const h = forwardedHeaders('rfc9440', alice)
+    // The first request validates; the second takes the cached outcome and settles the connection.
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
+    expect(settledOf(auth, request(socket, h))).toBeUndefined()
+    const second = now(judge(auth, request(socket, h)))
+    expect(code(second)).toBe('ok:alice')
+    return { auth, socket, h, second }
+  }
+
+  it('a proxy connection repeating the admitted headers exactly settles: same answer, each request marked, no full judgement', () => {
+    const { auth, socket, h, second } = settledProxy()
+    const next = request(socket, h)
+    expect(settledOf(auth, next)?.answer).toBe(second)
+    const full = vi.spyOn(auth as unknown as Record<typeof JUDGE, () => unknown>, JUDGE)
+    try {
+      const third = request(socket, h)
+      expect(now(judge(auth, third))).toBe(second)
+      expect(full).not.toHaveBeenCalled()
+      expect(authenticationOf(third)?.principal).toBe(second.ok ? second.principal : undefined)
+      // Header names in another case are the same lines to the proxy's reader.
+      const upper = Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toUpperCase(), v]))
+      expect(code(now(judge(auth, request(socket, upper))))).toBe('ok:alice')
+      expect(full).not.toHaveBeenCalled()
+    } finally {
+      full.mockRestore()
+    }
+    // Another connection of the same proxy has settled nothing.
+    expect(settledOf(auth, request(proxySocket(), h))).toBeUndefined()
+  })
+
+  it('a settled proxy connection: any other forwarded headers take the full judgement', () => {
+    const { auth, socket, h } = settledProxy()
+    const cert = h['client-cert']!
+    const chain = h['client-cert-chain']!
+    // One base64 character of the leaf, changed (to another character, whatever it was).
+    const swapped = cert.at(-3) === 'A' ? 'B' : 'A'
+    const cases: [string, RequestLike, string][] = [
+      ['another client', request(socket, forwardedHeaders('rfc9440', bob)), 'ok:bob'],
+      ['no certificate header', request(socket, {}), 'ERR_CLIENT_CERT_MISSING'],
+      ['the chain alone', request(socket, { 'client-cert-chain': chain }), 'ERR_CLIENT_CERT_MALFORMED'],
+      ['the leaf without its chain', request(socket, { 'client-cert': cert }), 'ERR_CLIENT_CERT_UNTRUSTED'],
+      [
+        'the certificate header twice',
+        {
+          socket,
+          headers: {},
+          rawHeaders: ['client-cert', cert, 'client-cert', cert, 'client-cert-chain', chain],
+        },
+        'ERR_CLIENT_CERT_MALFORMED',
+      ],
+      [
+        'the chain header twice',
+        {
+          socket,
+          headers: {},
+          rawHeaders: ['client-cert', cert, 'client-cert-chain', chain, 'client-cert-chain', chain],
+        },
+        'ERR_CLIENT_CERT_MALFORMED',
+      ],
+      [
+        'an underscore twin beside the admitted lines',
+        request(socket, { ...h, client_cert: forwardedHeaders('rfc9440', bob)['client-cert']! }),
+        'ERR_CLIENT_CERT_UNTRUSTED_PROXY',
+      ],
+      [
+        'a byte changed',
+        request(socket, { ...h, 'client-cert': `${cert.slice(0, -3)}${swapped}${cert.slice(-2)}` }),
+        '',
+      ],
+    ]
+    for (const [what, req, expected] of cases) {
+      expect(settledOf(auth, req), what).toBeUndefined()
+      const answer = code(now(judge(auth, req)))
+      if (expected === '') expect(answer, what).not.toBe('ok:alice')
+      else expect(answer, what).toBe(expected)
+      // Back to alice's headers: admitted again, by the full judgement or the settled path.
+      expect(code(now(judge(auth, request(socket, h)))), what).toBe('ok:alice')
+    }
+  })
+
+  it('a settled proxy connection expires with the cache entry its outcome came from (cache.ttlMs)', () => {
+    let clock = NOW_MS
+    const { auth, socket, h } = settledProxy({ now: () => clock, cache: { ttlMs: 60_000 } })
+    expect(settledOf(auth, request(socket, h))).toBeDefined()
+    clock += 61_000
+    expect(settledOf(auth, request(socket, h))).toBeUndefined()
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
+  })
+
+  it('a settled proxy connection still judges the validity window, and updateTrust unsettles it', async () => {
+    let clock = NOW_MS
+    const brief = await pki.issueClient({ subject: 'CN=alice', notAfter: new Date(NOW_MS + 600_000) })
+    const auth = forwarded({ now: () => clock, cache: { ttlMs: 86_400_000 } })
+    const socket = proxySocket()
+    const h = forwardedHeaders('rfc9440', brief)
+    for (let i = 0; i < 2; i++) expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
+    expect(settledOf(auth, request(socket, h))).toBeDefined()
+    clock = NOW_MS + 3_600_000
+    expect(settledOf(auth, request(socket, h))).toBeUndefined()
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ERR_CLIENT_CERT_EXPIRED')
+    clock = NOW_MS
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ok:alice')
+    expect(settledOf(auth, request(socket, h))).toBeDefined()
+    auth.updateTrust({ allow: { ids: ['bob'] } })
+    expect(settledOf(auth, request(socket, h))).toBeUndefined()
+    expect(code(now(judge(auth, request(socket, h))))).toBe('ERR_CLIENT_CERT_NOT_ALLOWED')
+  })
+
+  it('proxies judged by their own certificate, a hook or revocation never settle a proxy connection', async () => {
+    const proxyCa = await createRootCA({ subject: 'CN=Proxy CA', notBefore: new Date(NOW_MS - 86_400_000) })
+    const h = forwardedHeaders('rfc9440', alice)
+    const fresh = { thisUpdate: new Date(NOW_MS - 3_600_000) }
+    const cases: [string, Partial<ClientCertOptions>][] = [
+      ['an onAuthenticated hook', { onAuthenticated: () => {} }],
+      ['a predicate policy', { allow: { predicate: () => true } }],
+      [
+        'revocation checking',
+        {
+          revocation: {
+            crls: { sources: [createCrl(pki.intermediate, fresh).pem, createCrl(pki.root, fresh).pem] },
+          },
+        },
+      ],
+      [
+        'proxies judged by certificate and address',
+        {
+          source: {
+            forwarded: {
+              format: 'rfc9440',
+              trustedProxies: [PROXY],
+              proxyCertificate: { anchors: proxyCa.pem },
+            },
+          },
+        },
+      ],
+    ]
+    for (const [what, overrides] of cases) {
+      const auth = forwarded(overrides)
+      const socket = proxySocket()
+      for (let i = 0; i < 3; i++) await judge(auth, request(socket, h))
+      expect(settledOf(auth, request(socket, h)), what).toBeUndefined()
+    }
   })
 
   it('the same headers from a peer that is not the proxy are still refused', () => {

@@ -39,17 +39,39 @@ export const upgradeDriver: Driver = {
       'resumption is judged per connection by the request scenarios; the client helper opens one fresh connection',
     'keep-alive: each request on one connection is judged on its own (200 then 403 on /admin)':
       'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive: each request on one connection is judged on its own (200 then 403 on /admin) [settled connection]':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
     'keep-alive: a later request on an admitted connection carrying x-forwarded-client-cert \u2192 401':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive: a later request on an admitted connection carrying x-forwarded-client-cert \u2192 401 [settled connection]':
       'keep-alive: an upgrade takes over its connection, no request follows it',
     'keep-alive: a later request on an admitted connection carrying client-cert \u2192 401':
       'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive: a later request on an admitted connection carrying client-cert \u2192 401 [settled connection]':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
     'keep-alive: a later request on an admitted connection carrying x-ssl-client-cert \u2192 401':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive: a later request on an admitted connection carrying x-ssl-client-cert \u2192 401 [settled connection]':
       'keep-alive: an upgrade takes over its connection, no request follows it',
     'keep-alive: the validity window is judged on every request (clock past notAfter \u2192 401)':
       'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive: the validity window is judged on every request (clock past notAfter \u2192 401) [settled connection]':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
     'keep-alive from the proxy: each request judged on its own header (200, then 401 without one)':
       'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive from the proxy: each request judged on its own header (200, then 401 without one) [settled connection]':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
     'keep-alive from the proxy: the same lines again plus X_SSL_Client_Verify (a header not read) \u2192 401 untrusted proxy':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    'keep-alive from the proxy: the same lines again plus X_SSL_Client_Verify (a header not read) \u2192 401 untrusted proxy [settled connection]':
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    "keep-alive from the proxy after alice \u00d73: bob's headers on the same connection \u2192 bob":
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    "keep-alive from the proxy after alice \u00d73: bob's headers on the same connection \u2192 bob [settled connection]":
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    "keep-alive from the proxy after alice \u00d73: alice's headers again on /admin \u2192 403":
+      'keep-alive: an upgrade takes over its connection, no request follows it',
+    "keep-alive from the proxy after alice \u00d73: alice's headers again on /admin \u2192 403 [settled connection]":
       'keep-alive: an upgrade takes over its connection, no request follows it',
     'rotation: after updateTrust() removes the CA, the next request on the same keep-alive connection is rejected':
       'keep-alive: an upgrade takes over its connection, no request follows it',

@@ -345,6 +345,28 @@ export function readForwarded(
 }
 
 /**
+ * The connection's last certificate read, when this request repeats its header lines exactly
+ * (`sameAsLast`) on a connection trusted by its address alone; otherwise undefined, and the
+ * full read (`readForwarded`) answers. No side effect: nothing is published or remembered.
+ */
+export function repeatedRead(
+  req: HeaderSource,
+  f: ResolvedForwarded,
+  connection: ForwardedConnection,
+): ForwardedRead | undefined {
+  const last = connection.last
+  const raw = req.rawHeaders
+  if (
+    last === undefined ||
+    connection.trusted !== true ||
+    connection.proxy !== undefined ||
+    !Array.isArray(raw)
+  )
+    return undefined
+  return sameAsLast(raw, f, last.values) ? last.read : undefined
+}
+
+/**
  * The validation cache key: SHA-256 of the preset, the proxy and every header value the
  * certificate comes from, so a cached success is only reused for exactly the same forwarded
  * values from the same proxy.
@@ -367,11 +389,16 @@ function sameAsLast(raw: readonly unknown[], f: ResolvedForwarded, last: readonl
     const name = raw[i]
     if (typeof name !== 'string') return false
     if (ruledOut(screen, name)) continue
-    const lower = name.toLowerCase()
-    const at = f.wanted.get(lower)
+    // A name already in lower case (as proxies send them) is looked up as it is: `toLowerCase`
+    // would copy it.
+    let at = f.wanted.get(name)
     if (at === undefined) {
-      if (isTwin(lower, f)) return false
-      continue
+      const lower = name.toLowerCase()
+      at = f.wanted.get(lower)
+      if (at === undefined) {
+        if (isTwin(lower, f)) return false
+        continue
+      }
     }
     const bit = 1 << at
     if ((seen & bit) !== 0 || raw[i + 1] !== last[at]) return false

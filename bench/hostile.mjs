@@ -6,7 +6,7 @@
 //   node bench/hostile.mjs '{"rounds":3,"n":300}'
 // Prints one JSON line: per strategy, ms per request per round, the ratio to ordinary, and the
 // time of one P-256 verification per round (the hint budget's unit).
-import { generateKeyPairSync, sign, verify } from 'node:crypto'
+import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import { createClientCertAuthenticator } from '@clientcert/core'
 import {
   createRootCA,
@@ -33,11 +33,25 @@ async function leavesUnder(issuer) {
 }
 
 const spkiOf = (type, options) =>
-  new Uint8Array(generateKeyPairSync(type, options).publicKey.export({ type: 'spki', format: 'der' }))
+  new Uint8Array(
+    generateKeyPairSync(type, {
+      ...options,
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    }).publicKey,
+  )
 
 function rsaWith(bits, e) {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: bits })
-  const nBig = BigInt(`0x${Buffer.from(publicKey.export({ format: 'jwk' }).n, 'base64url').toString('hex')}`)
+  // The key encoded by its generation, then parsed: exporting from the KeyObject that
+  // generateKeyPairSync returns hung this benchmark on Node 20 (a GC during the export ran the
+  // finished job's destructor, which waited for the lock the export held).
+  const { publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: bits,
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  })
+  const jwk = createPublicKey({ key: publicKey, format: 'der', type: 'spki' }).export({ format: 'jwk' })
+  const nBig = BigInt(`0x${Buffer.from(jwk.n, 'base64url').toString('hex')}`)
   return rsaSpki(nBig, e)
 }
 

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 
 /**
  * Certificates an attacker could send, for tests of what a verifier refuses and what it costs:
@@ -71,13 +71,29 @@ export function rsaSpki(n: bigint, e: bigint): Uint8Array {
  * modulus and a 2,040-bit exponent, one verification costs milliseconds.
  */
 export function largeExponentRsaSpki(exponentBits: number, modulusBits = 2048): Uint8Array {
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: modulusBits })
-  const jwk = publicKey.export({ format: 'jwk' })
+  const jwk = createPublicKey({ key: rsaPublicDer(modulusBits), format: 'der', type: 'spki' }).export({
+    format: 'jwk',
+  })
   const n = toBig(Buffer.from(jwk.n ?? '', 'base64url'))
   const bits = Math.min(exponentBits, modulusBits - 1)
   let e = toBig(randomBytes(Math.ceil(bits / 8))) & ((1n << BigInt(bits)) - 1n)
   e |= (1n << BigInt(bits - 1)) | 1n
   return rsaSpki(n, e)
+}
+
+/**
+ * The SPKI (DER) of a new RSA key, encoded by the key generation itself. Exporting from the
+ * `KeyObject` that `generateKeyPairSync` returns can deadlock on Node 20: a garbage collection
+ * during the export may run the finished generation job's destructor, which takes the lock of
+ * the same key data the export holds (seen as a benchmark that hung with every thread waiting).
+ * A key parsed from these bytes has data and a lock of its own.
+ */
+function rsaPublicDer(modulusBits: number): Buffer {
+  return generateKeyPairSync('rsa', {
+    modulusLength: modulusBits,
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  }).publicKey
 }
 
 /** `certDer` with its SubjectPublicKeyInfo replaced by `spkiDer` (the signature is left unchanged). */

@@ -8,16 +8,15 @@
 // Needs `perf` (root).
 import { rmSync } from 'node:fs'
 import { loadAlone } from './lib/alone.mjs'
+import { opt, positional } from './lib/args.mjs'
 import { perfCounts } from './lib/perf-stat.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startTrio } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '3'))
-const [candidate = 'clientcert', baseline = 'bare'] = argv.filter((a) => !a.startsWith('--'))
+const [candidate = 'clientcert', baseline = 'bare'] = positional()
 const EVENTS = ['page-faults', 'context-switches', 'task-clock'].concat(
   ['read', 'write', 'writev', 'epoll_pwait'].map((c) => `syscalls:sys_enter_${c}`),
 )

@@ -8,17 +8,16 @@
 // noisy host. Prints a table of medians and each variant's ratio to the first one.
 import { rmSync } from 'node:fs'
 import { loadAlone, median } from './lib/alone.mjs'
+import { opt, positional } from './lib/args.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'express')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '5'))
 const ms = Number(opt('ms', '4000'))
 const warmupMs = 2000
-const variants = argv.filter((a) => !a.startsWith('--'))
+const variants = positional()
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'minimal-auth', 'clientcert')
 
 const pki = await writePkiMaterial()

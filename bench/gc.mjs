@@ -8,16 +8,15 @@
 // with the host; the byte counts do not). Prints medians over the rounds.
 import { rmSync } from 'node:fs'
 import { loadAlone, median } from './lib/alone.mjs'
+import { opt, positional } from './lib/args.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'express')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '2'))
 const seconds = Number(opt('seconds', '15'))
-const variants = argv.filter((a) => !a.startsWith('--'))
+const variants = positional()
 if (variants.length === 0) variants.push('bare', 'clientcert')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const FIELDS = ['allocated', 'new_space_survived', 'promoted']

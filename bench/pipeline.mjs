@@ -17,11 +17,9 @@ import { createRequire } from 'node:module'
 import net from 'node:net'
 import tls from 'node:tls'
 import { fileURLToPath } from 'node:url'
+import { argv, opt, positional } from './lib/args.mjs'
 import { CLIENT_CN, PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
 import { expressProbes } from './lib/probes.mjs'
-
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 
 if (process.env.PIPELINE_CHILD) {
   const [pkiFile, variant] = argv
@@ -204,7 +202,7 @@ const batches = Number(opt('batches', '7'))
 if (argv.includes('--ic')) {
   // Deterministic counts instead of time: V8's inline-cache misses (each a call into the runtime)
   // and new hidden classes (maps) per request, from --log-ic/--log-maps runs of n and 2n requests.
-  const variants = argv.filter((a) => !a.startsWith('--'))
+  const variants = positional()
   const pki = await writePkiMaterial()
   const { mkdtempSync, readFileSync: read } = await import('node:fs')
   const { tmpdir } = await import('node:os')
@@ -250,7 +248,7 @@ if (argv.includes('--ic')) {
   }
   process.exit(0)
 }
-const variants = argv.filter((a) => !a.startsWith('--'))
+const variants = positional()
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'minimal-auth', 'clientcert')
 const pki = await writePkiMaterial()
 const ns = Object.fromEntries(variants.map((v) => [v, []]))

@@ -16,12 +16,11 @@ import { readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAlone, median } from './lib/alone.mjs'
-import { GC, leafName, NEXT, OWN } from './lib/perf-samples.mjs'
+import { opt, positional } from './lib/args.mjs'
+import { GC, leafName, NEXT, OWN, perfSamples } from './lib/perf-samples.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '2'))
@@ -29,24 +28,16 @@ const ms = Number(opt('ms', '4000'))
 const warmupMs = 2000
 const HZ = 4999
 const symbolsTop = Number(opt('symbols', '0'))
-const variants = argv.filter((a) => !a.startsWith('--'))
+const variants = positional()
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
 
 const CALIBRATION = /llhttp|aes|gcm|ghash|ssl3_|tls1_|SSL_|EVP_/i
 
 /** Samples of one `perf record` file, bucketed; each sample is 1/HZ s of CPU time. */
 function buckets(file) {
-  const out = execFileSync('perf', ['script', '-i', file, '-F', 'ip,sym,dso'], {
-    maxBuffer: 1 << 30,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  }).toString()
   const b = { all: 0, kernel: 0, user: 0, gc: 0, own: 0, calibration: 0 }
   const leaves = new Map()
-  for (const block of out.split('\n\n')) {
-    const frames = block
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
+  for (const frames of perfSamples(file, 'ip,sym,dso')) {
     if (frames.length === 0) continue
     b.all++
     const leaf = frames[0]

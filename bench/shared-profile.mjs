@@ -13,12 +13,11 @@ import { readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadAlone, median } from './lib/alone.mjs'
-import { GC, leafName, NEXT, OWN } from './lib/perf-samples.mjs'
+import { opt, positional } from './lib/args.mjs'
+import { GC, leafName, NEXT, OWN, perfSamples } from './lib/perf-samples.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startTrio } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'express')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '3'))
@@ -27,23 +26,15 @@ const ms = Number(opt('ms', '4000'))
 const symbolsTop = Number(opt('symbols', '25'))
 // --callers=<regex>: for leaf symbols matching it, which callers (the next frames up) they ran under.
 const callersOf = opt('callers', '') ? new RegExp(opt('callers', '')) : undefined
-const [baseline, candidate] = argv.filter((a) => !a.startsWith('--'))
+const [baseline, candidate] = positional()
 if (!baseline || !candidate) throw new Error('usage: shared-profile.mjs [options] <baseline> <candidate>')
 const HZ = 4999
 const ROLES = ['baseline', 'candidate', 'control']
 
 /** The samples of one recording, bucketed per process id. */
 function bucketsByPid(file) {
-  const out = execFileSync('perf', ['script', '-i', file, '-F', 'pid,ip,sym,dso'], {
-    maxBuffer: 1 << 30,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  }).toString()
   const byPid = new Map()
-  for (const block of out.split('\n\n')) {
-    const lines = block
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
+  for (const lines of perfSamples(file, 'pid,ip,sym,dso')) {
     if (lines.length < 2) continue
     const pid = Number(lines[0])
     const frames = lines.slice(1)

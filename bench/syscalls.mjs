@@ -6,15 +6,14 @@
 // writev and epoll_pwait calls for 2 s while the server counts the requests it was handed.
 import { rmSync } from 'node:fs'
 import { loadAlone } from './lib/alone.mjs'
+import { opt, positional } from './lib/args.mjs'
 import { perfCounts } from './lib/perf-stat.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startServer } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
 const mode = opt('mode', 'tls')
-const variants = argv.filter((a) => !a.startsWith('--'))
+const variants = positional()
 if (variants.length === 0) variants.push('bare', 'empty-middleware', 'clientcert')
 const CALLS = ['read', 'write', 'writev', 'epoll_pwait']
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))

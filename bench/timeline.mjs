@@ -13,18 +13,17 @@
 // steps) of each side, and the main-thread cost ratio without it.
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { loadAlone, median } from './lib/alone.mjs'
+import { argv, opt, positional } from './lib/args.mjs'
 import { writePkiMaterial } from './lib/pki.mjs'
 import { startTrio } from './lib/server-process.mjs'
 
-const argv = process.argv.slice(2)
-const opt = (name, dflt) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt
 const framework = opt('framework', 'koa')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '4'))
 const seconds = Number(opt('seconds', '40'))
 const step = Number(opt('step', '4'))
 const traceGc = argv.includes('--gc')
-const [baseline = 'bare', candidate = 'clientcert'] = argv.filter((a) => !a.startsWith('--'))
+const [baseline = 'bare', candidate = 'clientcert'] = positional()
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /**

@@ -1,4 +1,22 @@
 // What the perf-based diagnostics (profile.mjs, shared-profile.mjs) call a sample's frames.
+import { execFileSync } from 'node:child_process'
+
+/**
+ * The samples of a `perf record` file: for each, its non-empty lines (`perf script -F fields`,
+ * so with `pid` first the process id, then the frames, leaf first).
+ */
+export function perfSamples(file, fields) {
+  const out = execFileSync('perf', ['script', '-i', file, '-F', fields], {
+    maxBuffer: 1 << 30,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString()
+  return out.split('\n\n').map((block) =>
+    block
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  )
+}
 
 /** A frame under clientcert's own code: any function of packages/<name>/dist. */
 export const OWN = /\/packages\/[a-z-]+\/dist\//

@@ -571,6 +571,10 @@ async function honoServer() {
   if (variant === 'clientcert') {
     const { clientCert } = await import('@clientcert/hono')
     app.use(clientCert(clientcertOptions))
+  } else if (variant === 'empty-middleware') {
+    // Reference: the least any Hono middleware costs (it turns the single-handler dispatch into
+    // Hono's compose).
+    app.use((_c, next) => next())
   } else if (variant !== 'bare') throw new Error(`hono: unsupported variant ${variant}`)
   app.get('/', (c) => c.body(BODY, 200, { 'content-type': 'application/json' }))
   const server = await new Promise((resolve) => {

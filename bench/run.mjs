@@ -495,13 +495,12 @@ try {
     // its window, while the run's pool lasts. Reference rows are reported from what they got.
     let extra = 0
     let gate = quietRounds(per, hostReference[sc.name])
-    while (
+    const wantsMore = () =>
       judged &&
       (gate.quiet.length < cfg.rounds || !inWindow(controlMedianOf(gate.quiet))) &&
       extra < cfg.rounds &&
-      extraRoundsLeft > 0 &&
-      fitsOneMore(plannedAfter)
-    ) {
+      extraRoundsLeft > 0
+    while (wantsMore() && fitsOneMore(plannedAfter)) {
       log(
         `${sc.name}: ${gate.quiet.length} of ${per.length} rounds on a quiet host${gate.quiet.length ? `, control ${controlMedianOf(gate.quiet).toFixed(3)}` : ''}: one more round (${extraRoundsLeft - 1} left for the run)`,
       )
@@ -510,13 +509,7 @@ try {
       extraRoundsLeft--
       gate = quietRounds(per, hostReference[sc.name])
     }
-    if (
-      judged &&
-      (gate.quiet.length < cfg.rounds || !inWindow(controlMedianOf(gate.quiet))) &&
-      extra < cfg.rounds &&
-      extraRoundsLeft > 0
-    )
-      log(`${sc.name}: no extra round: it would take the run past ${RUN_LIMIT_S / 60} minutes`)
+    if (wantsMore()) log(`${sc.name}: no extra round: it would take the run past ${RUN_LIMIT_S / 60} minutes`)
     const { quiet, referenceUs } = gate
     const errors = errorsOf(per)
     const enough = quiet.length >= Math.ceil(MIN_QUIET_SHARE * planned)

@@ -8,9 +8,14 @@ const f3 = (x) => (typeof x === 'number' ? x.toFixed(3) : '')
 const range = (v) => `${f3(v.median)} [${f3(v.min)}, ${f3(v.max)}]`
 const control = (name) => {
   const v = r.validity?.[name]
-  if (v?.controlMedian === undefined) return ''
-  const inside = v.controlMedian >= 0.99 && v.controlMedian <= 1.01
-  return `${f3(v.controlMedian)}${inside ? '' : ' (outside)'}`
+  if (v?.controlMedian !== undefined) {
+    const inside = v.controlMedian >= 0.99 && v.controlMedian <= 1.01
+    return `${f3(v.controlMedian)}${inside ? '' : ' (outside)'}`
+  }
+  // Latency lines carry their control (the same percentile of bare vs bare) and its verdict.
+  const line = r.ratios?.[name]
+  if (line?.controlMedian === undefined) return ''
+  return `${f3(line.controlMedian)}${line.valid === false ? ' (outside)' : ''}`
 }
 // Rounds on a quiet host of all rounds taken (results since the round-by-round host gate).
 const quiet = (name) => {

@@ -1,5 +1,7 @@
 // Diagnostic: what each request costs the young generation, variant by variant (issue 19).
-//   node bench/gc.mjs [--framework=express] [--mode=tls] [--rounds=2] [--seconds=15] variant...
+//   node bench/gc.mjs [--framework=express] [--mode=tls] [--load=throughput|latency] [--rounds=2] [--seconds=15] variant...
+// --load=latency runs the latency lines' load instead (500 requests/s, no pipelining) and adds
+// the generator's p50/p99 and the mark-compacts (count and pause) to the table: what sets a p99.
 // Each round runs every variant alone (shuffled): one server pinned to CPU 1 under
 // `--trace-gc-nvp`, one load generator on CPU 0 (keep-alive, 10 connections x pipelining 10).
 // Over the window from 5 s after the load starts to 1 s before it ends, V8's own accounting of
@@ -16,6 +18,7 @@ const framework = opt('framework', 'express')
 const mode = opt('mode', 'tls')
 const rounds = Number(opt('rounds', '2'))
 const seconds = Number(opt('seconds', '15'))
+const load = opt('load', 'throughput')
 const variants = positional()
 if (variants.length === 0) variants.push('bare', 'clientcert')
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -27,23 +30,45 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const v of [...variants].sort(() => Math.random() - 0.5)) {
       let counting = false
-      const sum = { scavenges: 0, pauseMs: 0, allocated: 0, new_space_survived: 0, promoted: 0 }
+      const sum = {
+        scavenges: 0,
+        pauseMs: 0,
+        maxPauseMs: 0,
+        allocated: 0,
+        new_space_survived: 0,
+        promoted: 0,
+      }
+      const marks = { n: 0, pauseMs: 0, maxPauseMs: 0 }
       const onLine = (text) => {
-        if (!counting || !text.includes(' gc=s ')) return
+        if (!counting || !/ gc=(s|mc) /.test(text)) return
         const kv = Object.fromEntries(text.split(/\s+/).map((p) => p.split('=')))
+        const pause = Number(kv.pause)
+        if (kv.gc === 'mc') {
+          marks.n++
+          marks.pauseMs += pause
+          marks.maxPauseMs = Math.max(marks.maxPauseMs, pause)
+          return
+        }
         sum.scavenges++
-        sum.pauseMs += Number(kv.pause)
+        sum.pauseMs += pause
+        sum.maxPauseMs = Math.max(sum.maxPauseMs, pause)
         for (const f of FIELDS) sum[f] += Number(kv[f])
       }
       const server = await startServer('1', pki, framework, v, mode, { nodeArgs: ['--trace-gc-nvp'], onLine })
-      const load = loadAlone(pki, server.port, { mode, warmupMs: 0, durationMs: seconds * 1000, framework })
+      const running = loadAlone(pki, server.port, {
+        mode,
+        warmupMs: 0,
+        durationMs: seconds * 1000,
+        framework,
+        load,
+      })
       await sleep(5000)
       const a = await server.usage()
       counting = true
       await sleep((seconds - 6) * 1000)
       const b = await server.usage()
       counting = false
-      const out = await load
+      const out = await running
       await server.stop()
       if (out.errors) throw new Error(`${v}: ${out.errors} errors ${JSON.stringify(out.statuses)}`)
       const n = b.served - a.served
@@ -51,6 +76,12 @@ try {
         cpuUs: (b.us - a.us) / n,
         requestsPerScavenge: n / sum.scavenges,
         pauseUs: (sum.pauseMs * 1000) / n,
+        maxScavengeMs: sum.maxPauseMs,
+        markCompacts: marks.n,
+        markCompactMs: marks.n ? marks.pauseMs / marks.n : 0,
+        maxMarkCompactMs: marks.maxPauseMs,
+        p50Ms: out.p50Ms,
+        p99Ms: out.p99Ms,
         ...Object.fromEntries(FIELDS.map((f) => [f, sum[f] / n])),
       })
     }
@@ -59,7 +90,7 @@ try {
 } finally {
   rmSync(pki, { force: true })
 }
-console.log(`${framework} ${mode}, one server alone, per request (median of ${rounds} rounds):`)
+console.log(`${framework} ${mode}, ${load} load, one server alone, per request (median of ${rounds} rounds):`)
 console.log(
   '| variant | CPU µs | requests per scavenge | allocated B | survived B | promoted B | scavenge pause µs |',
 )
@@ -69,4 +100,17 @@ for (const v of variants) {
   console.log(
     `| \`${v}\` | ${m('cpuUs').toFixed(1)} | ${m('requestsPerScavenge').toFixed(0)} | ${m('allocated').toFixed(0)} | ${m('new_space_survived').toFixed(0)} | ${m('promoted').toFixed(0)} | ${m('pauseUs').toFixed(2)} |`,
   )
+}
+if (load === 'latency') {
+  console.log('')
+  console.log(
+    '| variant | p50 ms | p99 ms | longest scavenge ms | mark-compacts | their mean / longest pause ms |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const v of variants) {
+    const m = (k) => median(results[v].map((x) => x[k]))
+    console.log(
+      `| \`${v}\` | ${m('p50Ms').toFixed(2)} | ${m('p99Ms').toFixed(2)} | ${m('maxScavengeMs').toFixed(1)} | ${m('markCompacts').toFixed(0)} | ${m('markCompactMs').toFixed(1)} / ${m('maxMarkCompactMs').toFixed(1)} |`,
+    )
+  }
 }

@@ -15,19 +15,26 @@ export const median = (xs) => {
 }
 
 /**
- * Loads the server on `port` for `warmupMs + durationMs`; resolves with the generator's result
+ * Loads the server on `port` for `warmupMs + durationMs` (`load` 'throughput' by default, or
+ * 'latency' at `rate` requests/s); resolves with the generator's result
  * line (`{ rps, ok, errors, ... }`). NODE_OPTIONS is cleared so profiling flags meant for the
  * server do not reach the generator.
  */
-export function loadAlone(pki, port, { mode, warmupMs, durationMs, framework }) {
+export function loadAlone(
+  pki,
+  port,
+  { mode, warmupMs, durationMs, framework, load = 'throughput', rate = 500 },
+) {
   const opts = {
     port,
     scheme: framework === 'grpc' ? 'grpc' : mode === 'tls' ? 'https' : 'http',
-    mode: 'throughput',
+    // 'latency': the latency lines' load (a fixed rate, no pipelining; p50Ms/p99Ms in the result).
+    mode: load,
     warmupMs,
     durationMs,
     connections: 10,
-    pipelining: 10,
+    pipelining: load === 'throughput' ? 10 : 1,
+    rate,
     forwarded: mode === 'forwarded',
     ...(mode === 'forwarded' ? { localAddress: PROXY_IP } : {}),
   }

@@ -91,26 +91,33 @@ try {
   rmSync(pki, { force: true })
 }
 console.log(`${framework} ${mode}, ${load} load, one server alone, per request (median of ${rounds} rounds):`)
-console.log(
-  '| variant | CPU µs | requests per scavenge | allocated B | survived B | promoted B | scavenge pause µs |',
-)
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
-for (const v of variants) {
-  const m = (k) => median(results[v].map((x) => x[k]))
-  console.log(
-    `| \`${v}\` | ${m('cpuUs').toFixed(1)} | ${m('requestsPerScavenge').toFixed(0)} | ${m('allocated').toFixed(0)} | ${m('new_space_survived').toFixed(0)} | ${m('promoted').toFixed(0)} | ${m('pauseUs').toFixed(2)} |`,
-  )
-}
-if (load === 'latency') {
-  console.log('')
-  console.log(
-    '| variant | p50 ms | p99 ms | longest scavenge ms | mark-compacts | their mean / longest pause ms |',
-  )
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+/** One Markdown table, a row per variant: columns are [heading, (median of a field) => cell]. */
+function table(columns) {
+  console.log(`| variant | ${columns.map(([h]) => h).join(' | ')} |`)
+  console.log(`| --- |${' ---: |'.repeat(columns.length)}`)
   for (const v of variants) {
     const m = (k) => median(results[v].map((x) => x[k]))
-    console.log(
-      `| \`${v}\` | ${m('p50Ms').toFixed(2)} | ${m('p99Ms').toFixed(2)} | ${m('maxScavengeMs').toFixed(1)} | ${m('markCompacts').toFixed(0)} | ${m('markCompactMs').toFixed(1)} / ${m('maxMarkCompactMs').toFixed(1)} |`,
-    )
+    console.log(`| \`${v}\` | ${columns.map(([, cell]) => cell(m)).join(' | ')} |`)
   }
+}
+table([
+  ['CPU µs', (m) => m('cpuUs').toFixed(1)],
+  ['requests per scavenge', (m) => m('requestsPerScavenge').toFixed(0)],
+  ['allocated B', (m) => m('allocated').toFixed(0)],
+  ['survived B', (m) => m('new_space_survived').toFixed(0)],
+  ['promoted B', (m) => m('promoted').toFixed(0)],
+  ['scavenge pause µs', (m) => m('pauseUs').toFixed(2)],
+])
+if (load === 'latency') {
+  console.log('')
+  table([
+    ['p50 ms', (m) => m('p50Ms').toFixed(2)],
+    ['p99 ms', (m) => m('p99Ms').toFixed(2)],
+    ['longest scavenge ms', (m) => m('maxScavengeMs').toFixed(1)],
+    ['mark-compacts', (m) => m('markCompacts').toFixed(0)],
+    [
+      'their mean / longest pause ms',
+      (m) => `${m('markCompactMs').toFixed(1)} / ${m('maxMarkCompactMs').toFixed(1)}`,
+    ],
+  ])
 }

@@ -45,12 +45,8 @@ function rsaWith(bits, e) {
   // The key encoded by its generation, then parsed: exporting from the KeyObject that
   // generateKeyPairSync returns hung this benchmark on Node 20 (a GC during the export ran the
   // finished job's destructor, which waited for the lock the export held).
-  const { publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: bits,
-    publicKeyEncoding: { type: 'spki', format: 'der' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
-  })
-  const jwk = createPublicKey({ key: publicKey, format: 'der', type: 'spki' }).export({ format: 'jwk' })
+  const spki = Buffer.from(spkiOf('rsa', { modulusLength: bits }))
+  const jwk = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ format: 'jwk' })
   const nBig = BigInt(`0x${Buffer.from(jwk.n, 'base64url').toString('hex')}`)
   return rsaSpki(nBig, e)
 }

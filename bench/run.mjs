@@ -401,18 +401,22 @@ async function timedRound(pki, sc) {
   roundsS += (Date.now() - t0) / 1000
   return p
 }
+const isJudged = (sc) => sc.name in budget || sc.yardstick === true
 const plannedOf = (sc) =>
-  sc.load === 'latency'
-    ? cfg.latencyRounds
-    : sc.name in budget || sc.yardstick === true
-      ? cfg.rounds
-      : cfg.referenceRounds
+  sc.load === 'latency' ? cfg.latencyRounds : isJudged(sc) ? cfg.rounds : cfg.referenceRounds
 /**
  * A latency line is judged only when its control (the second bare server) reads within this
  * much of the baseline at the same percentile: p99 at 500 req/s is set by a few pauses per
  * second, and a control at 1.26 says the round could not tell servers apart at 1.3.
  */
 const LATENCY_CONTROL = { p50: 0.03, p99: 0.1 }
+/** A latency line's ratios, judged by its control's ratios at the same percentile. */
+function latencyLine(ratio, control, slack) {
+  const controlMedian = median(control)
+  const valid = Math.abs(controlMedian - 1) <= slack
+  const notJudged = `control ${controlMedian.toFixed(3)} outside [${1 - slack}, ${1 + slack}]`
+  return stats(ratio, { valid, controlMedian, ...(valid ? {} : { notJudged }) })
+}
 
 /** The rounds of a line that ran on a quiet host, and the reference they were held to. */
 function quietRounds(per, carriedUs) {
@@ -447,7 +451,7 @@ log(
 try {
   for (const [index, sc] of throughputScenarios.entries()) {
     const per = []
-    const judged = sc.name in budget || sc.yardstick === true
+    const judged = isJudged(sc)
     const planned = plannedOf(sc)
     const plannedAfter = throughputScenarios.slice(index + 1).reduce((n, next) => n + plannedOf(next), 0)
     for (let r = 0; r < planned; r++) per.push(await timedRound(pki, sc))
@@ -459,17 +463,6 @@ try {
       const p99 = per.map((p) => p.candidate.p99Ms / p.baseline.p99Ms)
       const c50 = per.map((p) => p.control.p50Ms / p.baseline.p50Ms)
       const c99 = per.map((p) => p.control.p99Ms / p.baseline.p99Ms)
-      const latencyLine = (ratio, control, slack) => {
-        const controlMedian = median(control)
-        const valid = Math.abs(controlMedian - 1) <= slack
-        return stats(ratio, {
-          valid,
-          controlMedian,
-          ...(valid
-            ? {}
-            : { notJudged: `control ${controlMedian.toFixed(3)} outside [${1 - slack}, ${1 + slack}]` }),
-        })
-      }
       ratios[`tls_p50_${fw}_vs_bare`] = latencyLine(p50, c50, LATENCY_CONTROL.p50)
       ratios[`tls_p99_${fw}_vs_bare`] = latencyLine(p99, c99, LATENCY_CONTROL.p99)
       ratios[`tls_p50_${fw}_control`] = stats(c50)
@@ -480,12 +473,7 @@ try {
         figures[`tls_p99_${fw}_${who}`] = stats(rp('p99Ms', role), { unit: 'ms' })
       }
       rounds[sc.name] = per
-      validity[sc.name] = {
-        errors,
-        rateReqPerS: cfg.latencyRate,
-        controlP50Median: median(c50),
-        controlP99Median: median(c99),
-      }
+      validity[sc.name] = { errors, rateReqPerS: cfg.latencyRate }
       log(
         `${sc.name}: p50 ${median(p50).toFixed(3)} p99 ${median(p99).toFixed(3)} (control p50 ${median(c50).toFixed(3)}, p99 ${median(c99).toFixed(3)})`,
       )

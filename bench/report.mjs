@@ -31,11 +31,15 @@ out.push(
   '| --- | --- | --- | --- | --- | --- |',
 )
 for (const [name, t] of Object.entries(r.targets)) {
-  const v = r.ratios[name] ?? r.figures[name]
+  // A line paced by its load generators is judged by its cost ratio, with the cost's control.
+  const cost = t.judgedBy ? r.ratios[`${name}__cpu`] : undefined
+  const v = cost ?? r.ratios[name] ?? r.figures[name]
   // Older results carry a note with met true/false; newer ones say met: null (not judged).
   const why = t.note?.replace(/^not judged: /, '') ?? 'control outside [0.99, 1.01]'
-  const met = t.met === null || t.note ? `not judged (${why})` : t.met ? 'met' : '**not met**'
-  out.push(`| \`${name}\` | ${range(v)} | ${control(name)} | ${quiet(name)} | ${t.target} | ${met} |`)
+  const verdict = t.met === null || t.note ? `not judged (${why})` : t.met ? 'met' : '**not met**'
+  const met = t.judgedBy ? `${verdict}, by ${t.judgedBy}` : verdict
+  const ctl = cost ? `${f3(cost.controlMedian)} (cost)` : control(name)
+  out.push(`| \`${name}\` | ${range(v)} | ${ctl} | ${quiet(name)} | ${t.target} | ${met} |`)
 }
 const references = Object.keys(r.ratios).filter((k) => k.startsWith('reference_') && !k.includes('__'))
 if (references.length) {

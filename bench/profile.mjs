@@ -1,5 +1,6 @@
 // Diagnostic: where a server's CPU time per request goes, variant by variant, from `perf record`.
-//   node bench/profile.mjs [--framework=koa] [--mode=tls|forwarded] [--rounds=2] [--ms=4000] [--symbols=N] variant...
+//   node bench/profile.mjs [--framework=koa] [--mode=tls|forwarded] [--load=throughput|handshake] [--rounds=2] [--ms=4000] [--symbols=N] variant...
+// --load=handshake: one request per new connection (the new-connections line's load) instead.
 // --symbols=N also prints, for each variant after the first, the N leaf symbols whose time per
 // request differs most from the first variant's.
 // Needs Linux `perf` (run as root or with perf_event_paranoid <= 1). Each round runs every
@@ -23,6 +24,7 @@ import { startServer } from './lib/server-process.mjs'
 
 const framework = opt('framework', 'koa')
 const mode = opt('mode', 'tls')
+const load = opt('load', 'throughput')
 const rounds = Number(opt('rounds', '2'))
 const ms = Number(opt('ms', '4000'))
 const warmupMs = 2000
@@ -68,7 +70,7 @@ try {
       process.env.NODE_OPTIONS = '--perf-basic-prof'
       const server = await startServer('1', pki, framework, v, mode)
       process.env.NODE_OPTIONS = ''
-      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms, framework })
+      const running = loadAlone(pki, server.port, { mode, warmupMs, durationMs: ms, framework, load })
       await new Promise((res) => setTimeout(res, warmupMs + 300))
       const a = await server.usage()
       const file = join(dir, `${v}-${r}.data`)

@@ -61,4 +61,33 @@ for (const [name, v] of Object.entries(r.figures)) {
   if (name in r.targets) continue
   out.push(`| \`${name}\` | ${range(v)} | ${v.unit ?? ''} |`)
 }
+// Which side set the pace of each throughput line, over its quiet rounds: the three servers'
+// combined share of their core (recorded per round since the rule; for older results the same
+// from req/s x CPU per request), the candidate's CPU time over the baseline's, and the req/s
+// and cost ratios. Below 95 % busy the generators set the pace (bench/run.mjs, SATURATED).
+const ROLES = ['baseline', 'candidate', 'control']
+const med = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const busy = (p, role) => p.cpuBusy?.[role] ?? (p[role] * p.cpuUsPerRequest[role]) / 1e6
+const paced = Object.entries(r.rounds).filter(
+  ([, per]) => Array.isArray(per) && per.some((p) => p.quiet && ROLES.every((x) => p.cpuUsPerRequest?.[x])),
+)
+if (paced.length) {
+  out.push(
+    '',
+    "| throughput line | servers' core busy | candidate's CPU time / baseline's | req/s ratio | cost ratio |",
+    '| --- | --- | --- | --- | --- |',
+  )
+  for (const [name, per] of paced) {
+    const q = per.filter((p) => p.quiet && ROLES.every((x) => p.cpuUsPerRequest?.[x]))
+    const use = med(q.map((p) => ROLES.reduce((n, role) => n + busy(p, role), 0)))
+    const share = med(q.map((p) => busy(p, 'candidate') / busy(p, 'baseline')))
+    const cost = med(q.map((p) => p.cpuUsPerRequest.baseline / p.cpuUsPerRequest.candidate))
+    out.push(
+      `| \`${name}\` | ${(100 * use).toFixed(0)} %${q[0].cpuBusy ? '' : ' (from req/s)'} | ${f3(share)} | ${f3(med(q.map((p) => p.ratio)))} | ${f3(cost)} |`,
+    )
+  }
+}
 process.stdout.write(`${out.join('\n')}\n`)

@@ -298,6 +298,16 @@ const throughputScenarios = [
     baseline: KO('bare'),
     candidate: KO('minimal-auth'),
   },
+  // Hono's: what any Hono middleware costs (one `app.use` turns Hono's single-handler dispatch
+  // into compose), the floor of the Hono line. Paced by its generators like the Hono line, so
+  // judged by its cost ratio.
+  {
+    name: 'reference_hono_empty_middleware_vs_bare',
+    mode: 'tls',
+    load: 'throughput',
+    baseline: HO('bare'),
+    candidate: HO('empty-middleware'),
+  },
   {
     name: 'handshakes_vs_bare',
     mode: 'tls',
@@ -552,7 +562,7 @@ try {
         ? 'control outside [0.99, 1.01]'
         : undefined
     log(
-      `${sc.name}: ratio ${median(cand).toFixed(3)} [${Math.min(...cand).toFixed(3)}, ${Math.max(...cand).toFixed(3)}], control ${controlMedian.toFixed(3)}${controlValid ? '' : ' (OUTSIDE [0.99, 1.01])'}, baseline ${median(used.map((p) => p.baseline.rps)).toFixed(0)} req/s, ${quiet.length} of ${per.length} rounds quiet${enough ? '' : ' (TOO FEW)'}, errors ${errors}${coreUses(used) ? `, servers' core ${(100 * median(coreUses(used))).toFixed(0)} % busy${pacedByGenerators(used) ? ' (paced by the generators: judged by CPU per request)' : ''}` : ''}`,
+      `${sc.name}: ratio ${median(cand).toFixed(3)} [${Math.min(...cand).toFixed(3)}, ${Math.max(...cand).toFixed(3)}], control ${controlMedian.toFixed(3)}${controlValid ? '' : ' (OUTSIDE [0.99, 1.01])'}, baseline ${median(used.map((p) => p.baseline.rps)).toFixed(0)} req/s, ${quiet.length} of ${per.length} rounds quiet${enough ? '' : ' (TOO FEW)'}, errors ${errors}${coreUses(used) ? `, servers' core ${(100 * median(coreUses(used))).toFixed(0)} % busy${pacedByGenerators(used) ? ' (paced by the generators: its cost ratio is the measure)' : ''}` : ''}`,
     )
     if (cfg.mode === 'full' && enough)
       hostReference[sc.name] = Math.min(

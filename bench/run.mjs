@@ -771,9 +771,15 @@ try {
 const targets = {}
 for (const [name, [op, limit]] of Object.entries(budget)) {
   const fig = name.startsWith('figure:')
-  // A line paced by its generators is judged by its cost ratio (see SATURATED).
-  const byCost = !fig && ratios[name]?.pacedByGenerators === true && ratios[`${name}__cpu`] !== undefined
-  const v = fig ? figures[name.slice(7)] : byCost ? ratios[`${name}__cpu`] : ratios[name]
+  // A line paced by its generators is judged by its cost ratio (see SATURATED); without CPU
+  // figures it is not judged at all, never by the req/s ratio that cannot see its cost.
+  const byCost = !fig && ratios[name]?.pacedByGenerators === true
+  const cost = ratios[`${name}__cpu`] ?? {
+    ...ratios[name],
+    valid: false,
+    notJudged: 'paced by its generators, no CPU figures',
+  }
+  const v = fig ? figures[name.slice(7)] : byCost ? cost : ratios[name]
   if (!v) continue
   const met = op === '>=' ? v.median >= limit : v.median <= limit
   // A line whose control fell outside [0.99, 1.01], or with too few rounds on a quiet host, is

@@ -1,6 +1,7 @@
 // Prints the results of a benchmark run as the Markdown tables of docs/benchmarks.md.
 //   node bench/report.mjs [bench/results/latest.json]
 import { readFileSync } from 'node:fs'
+import { median } from './lib/alone.mjs'
 
 const file = process.argv[2] ?? new URL('./results/latest.json', import.meta.url)
 const r = JSON.parse(readFileSync(file, 'utf8'))
@@ -66,10 +67,6 @@ for (const [name, v] of Object.entries(r.figures)) {
 // from req/s x CPU per request), the candidate's CPU time over the baseline's, and the req/s
 // and cost ratios. Below 95 % busy the generators set the pace (bench/run.mjs, SATURATED).
 const ROLES = ['baseline', 'candidate', 'control']
-const med = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 const busy = (p, role) => p.cpuBusy?.[role] ?? (p[role] * p.cpuUsPerRequest[role]) / 1e6
 const paced = Object.entries(r.rounds).filter(
   ([, per]) => Array.isArray(per) && per.some((p) => p.quiet && ROLES.every((x) => p.cpuUsPerRequest?.[x])),
@@ -82,11 +79,11 @@ if (paced.length) {
   )
   for (const [name, per] of paced) {
     const q = per.filter((p) => p.quiet && ROLES.every((x) => p.cpuUsPerRequest?.[x]))
-    const use = med(q.map((p) => ROLES.reduce((n, role) => n + busy(p, role), 0)))
-    const share = med(q.map((p) => busy(p, 'candidate') / busy(p, 'baseline')))
-    const cost = med(q.map((p) => p.cpuUsPerRequest.baseline / p.cpuUsPerRequest.candidate))
+    const use = median(q.map((p) => ROLES.reduce((n, role) => n + busy(p, role), 0)))
+    const share = median(q.map((p) => busy(p, 'candidate') / busy(p, 'baseline')))
+    const cost = median(q.map((p) => p.cpuUsPerRequest.baseline / p.cpuUsPerRequest.candidate))
     out.push(
-      `| \`${name}\` | ${(100 * use).toFixed(0)} %${q[0].cpuBusy ? '' : ' (from req/s)'} | ${f3(share)} | ${f3(med(q.map((p) => p.ratio)))} | ${f3(cost)} |`,
+      `| \`${name}\` | ${(100 * use).toFixed(0)} %${q[0].cpuBusy ? '' : ' (from req/s)'} | ${f3(share)} | ${f3(median(q.map((p) => p.ratio)))} | ${f3(cost)} |`,
     )
   }
 }

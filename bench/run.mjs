@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { median } from './lib/alone.mjs'
 import { PROXY_IP, writePkiMaterial } from './lib/pki.mjs'
 import { SERVER_CPU, startTrio } from './lib/server-process.mjs'
 
@@ -62,11 +63,6 @@ const LOAD_CPU = '0'
 const started = Date.now()
 const log = (s) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${s}\n`)
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 const stats = (xs, extra = {}) => ({
   median: median(xs),
   min: Math.min(...xs),
@@ -478,9 +474,12 @@ const pacedByGenerators = (per) => {
   const use = coreUses(per)
   return use !== undefined && median(use) < SATURATED
 }
-const hasCost = (per) => per.length > 0 && per.every((p) => ROLES.every((role) => p[role].cpuUsPerRequest))
-const costControlMedianOf = (per) =>
-  median(per.map((p) => p.baseline.cpuUsPerRequest / p.control.cpuUsPerRequest))
+/** Whether every round has every server's cost (`cpuUsPerRequest` or `userCpuUsPerRequest`). */
+const hasCost = (per, field = 'cpuUsPerRequest') =>
+  per.length > 0 && per.every((p) => ROLES.every((role) => p[role][field]))
+/** The cost control of each round: baseline cost over the control's (the bare server again). */
+const costControls = (per, field = 'cpuUsPerRequest') => per.map((p) => p.baseline[field] / p.control[field])
+const costControlMedianOf = (per) => median(costControls(per))
 /** The control of the measure a line is judged by: its cost control when paced by its generators. */
 const judgedControlOf = (per) =>
   pacedByGenerators(per) && hasCost(per) ? costControlMedianOf(per) : controlMedianOf(per)
@@ -590,9 +589,9 @@ try {
       ['cpu_user', 'userCpuUsPerRequest'],
     ]) {
       const cost = (p, role) => p[role][field]
-      if (!used.every((p) => cost(p, 'baseline') && cost(p, 'candidate') && cost(p, 'control'))) continue
+      if (!hasCost(used, field)) continue
       const cpuCand = used.map((p) => cost(p, 'baseline') / cost(p, 'candidate'))
-      const cpuCtrl = used.map((p) => cost(p, 'baseline') / cost(p, 'control'))
+      const cpuCtrl = costControls(used, field)
       const costControl = median(cpuCtrl)
       ratios[`${sc.name}__${suffix}`] = stats(cpuCand, {
         controlMedian: costControl,
